@@ -1,0 +1,799 @@
+//! The device-level facade: one local store with its index, the settings
+//! and catalog in memory, and every operation a rep's app or the CLI needs.
+//! The CLI and the mobile bindings wrap this; neither re-implements logic.
+//!
+//! Every edit loads the document, applies validated field-level writes as
+//! one Automerge change authored by the device's user, and persists the new
+//! changes together with the document's recomputed index rows in one atomic,
+//! flushed batch before returning: an edit reported saved survives a kill -9.
+
+use std::path::Path;
+
+use automerge::{ActorId, ChangeHash};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::doc::{Conflict, CrmDoc, HistoryEntry, Writer};
+use crate::error::{CoreError, Result, ValidationError};
+use crate::ids::{DocId, DocKind, RecordId};
+use crate::index::{DocRows, Index, SearchHit};
+use crate::model::{AccountFile, Catalog, Directory, Plan, Quote, Settings};
+use crate::ops::{self, EditCtx, NewLine, RawFields};
+use crate::reports::{self, Commission, Forecast, Period, Pipeline, Scope, TargetReport, TodoItem};
+use crate::schema::RecordKind;
+use crate::store::{Batch, Durability, SledStore, Store, COMPACT_AFTER_CHUNKS};
+
+/// Who uses this store, on which device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user: String,
+    pub name: Option<String>,
+    pub device: Uuid,
+    /// Hex Automerge actor id used for this user's changes on this device.
+    pub actor: String,
+    pub tenant: Uuid,
+}
+
+const META_IDENTITY: &str = "identity";
+
+fn singleton_key(kind: DocKind) -> String {
+    format!("singleton/{kind}")
+}
+
+pub struct Device<S: Store = SledStore> {
+    store: S,
+    index: Index,
+    identity: Identity,
+    actor: ActorId,
+    settings: Settings,
+    catalog: Catalog,
+    durability: Durability,
+    /// Fixed "now" for scripted runs and tests; `None` uses the clock.
+    clock: Option<i64>,
+}
+
+impl Device<SledStore> {
+    /// Creates a new store in `dir` for `user`, seeding the settings
+    /// (pipeline, action types, French VAT rates), an empty catalog,
+    /// a directory holding the user, and an empty library.
+    pub fn init(dir: &Path, user: &str, name: Option<&str>, company: &str) -> Result<Self> {
+        let user = crate::validate::email("user", user)?;
+        let store = SledStore::open(dir)?;
+        if store.meta(META_IDENTITY)?.is_some() {
+            return Err(CoreError::AlreadyInitialised);
+        }
+        let device = Uuid::new_v4();
+        let actor = ActorId::random();
+        let identity = Identity {
+            user: user.clone(),
+            name: name.map(str::to_string),
+            device,
+            actor: actor.to_hex_string(),
+            tenant: Uuid::new_v4(),
+        };
+        let mut dev = Device {
+            store,
+            index: Index::new(),
+            identity,
+            actor,
+            settings: Settings::read_empty(),
+            catalog: Catalog::default(),
+            durability: Durability::Flushed,
+            clock: None,
+        };
+        let company = company.to_string();
+        dev.create_singleton(DocKind::Settings, |doc, _| Settings::seed(doc, &company))?;
+        dev.create_singleton(DocKind::Catalog, |_, _| Ok(()))?;
+        let (email, display) = (user.clone(), name.map(str::to_string));
+        dev.create_singleton(DocKind::Directory, move |doc, ctx| {
+            let mut raw = vec![("email", email), ("role", "admin".to_string())];
+            if let Some(n) = display {
+                raw.push(("name", n));
+            }
+            let fields: Vec<(&str, crate::doc::FieldValue)> = raw
+                .iter()
+                .map(|(k, v)| {
+                    crate::doc::value::parse(RecordKind::User.field(k), v, &ctx.vocab)
+                        .map(|p| (*k, p))
+                })
+                .collect::<std::result::Result<_, _>>()?;
+            doc.create_record(
+                &["users"],
+                &Uuid::new_v4().to_string(),
+                RecordKind::User,
+                &fields,
+            )?;
+            Ok(())
+        })?;
+        dev.create_singleton(DocKind::Library, |_, _| Ok(()))?;
+        let mut b = Batch::new();
+        b.put_meta(
+            META_IDENTITY,
+            serde_json::to_vec(&dev.identity).map_err(|e| ValidationError::Rule(e.to_string()))?,
+        );
+        dev.store.write(b, Durability::Flushed)?;
+        Ok(dev)
+    }
+
+    /// Opens an existing store: loads the index rows (rebuilding any that
+    /// are from an older format), the settings and the catalog.
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join("conf").exists() {
+            return Err(CoreError::NotInitialised);
+        }
+        let store = SledStore::open(dir)?;
+        Device::open_store(store)
+    }
+}
+
+impl Settings {
+    fn read_empty() -> Settings {
+        Settings {
+            company_name: String::new(),
+            currency: "EUR".into(),
+            quote_prefix: "DEV".into(),
+            order_prefix: "CMD".into(),
+            stages: Vec::new(),
+            action_types: Vec::new(),
+            vat_rates: Vec::new(),
+        }
+    }
+}
+
+impl<S: Store> Device<S> {
+    pub fn open_store(store: S) -> Result<Self> {
+        let identity: Identity = match store.meta(META_IDENTITY)? {
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| crate::error::StoreError::Corrupt {
+                    key: META_IDENTITY.into(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => return Err(CoreError::NotInitialised),
+        };
+        let actor = ActorId::try_from(identity.actor.as_str()).map_err(|_| {
+            crate::error::StoreError::Corrupt {
+                key: META_IDENTITY.into(),
+                reason: "bad actor id".into(),
+            }
+        })?;
+        let mut dev = Device {
+            store,
+            index: Index::new(),
+            identity,
+            actor,
+            settings: Settings::read_empty(),
+            catalog: Catalog::default(),
+            durability: Durability::Flushed,
+            clock: None,
+        };
+        let mut stale = Vec::new();
+        for (doc, bytes) in dev.store.sidecars()? {
+            match DocRows::decode(&bytes) {
+                Some(rows) => dev.index.put(doc, rows),
+                None => stale.push(doc),
+            }
+        }
+        for doc in stale {
+            let mut d = dev.load(doc)?;
+            let rows = DocRows::of(&mut d)?;
+            let mut b = Batch::new();
+            b.sidecar(doc, rows.encode());
+            dev.store.write(b, Durability::Flushed)?;
+            dev.index.put(doc, rows);
+        }
+        dev.refresh_singletons()?;
+        Ok(dev)
+    }
+
+    // ----- identity, clock, durability ------------------------------------
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Pins the clock (Unix seconds) for reproducible scripts and tests.
+    pub fn set_clock(&mut self, now: Option<i64>) {
+        self.clock = now;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.unwrap_or_else(|| chrono::Utc::now().timestamp())
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        match self.clock {
+            Some(t) => chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.date_naive())
+                .unwrap_or_default(),
+            None => chrono::Local::now().date_naive(),
+        }
+    }
+
+    /// `Buffered` for bulk imports: call `flush` before reporting success.
+    pub fn set_durability(&mut self, d: Durability) {
+        self.durability = d;
+    }
+
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.store.flush()?)
+    }
+
+    fn writer(&self) -> Writer {
+        Writer {
+            user: self.identity.user.clone(),
+            actor: self.actor.clone(),
+            now: self.now(),
+        }
+    }
+
+    fn ctx<'a>(&'a self, writer: &'a Writer) -> EditCtx<'a> {
+        EditCtx {
+            writer,
+            settings: &self.settings,
+            catalog: &self.catalog,
+            vocab: self.settings.vocab(),
+            today: self.today(),
+        }
+    }
+
+    // ----- documents -------------------------------------------------------
+
+    /// Loads a document from the store.
+    pub fn load(&self, id: DocId) -> Result<CrmDoc> {
+        let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
+        CrmDoc::load(id, &stored.bytes)
+    }
+
+    /// Runs `f` on a document as one change, then persists it. On error
+    /// nothing is written.
+    pub fn edit<T>(
+        &mut self,
+        id: DocId,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
+        let mut doc = CrmDoc::load(id, &stored.bytes)?;
+        let before = doc.heads();
+        let writer = self.writer();
+        doc.begin(&writer);
+        let out = {
+            let ctx = self.ctx(&writer);
+            match f(&mut doc, &ctx) {
+                Ok(v) => v,
+                Err(e) => {
+                    doc.rollback();
+                    return Err(e);
+                }
+            }
+        };
+        doc.commit(&writer);
+        self.persist(&mut doc, &before, stored.chunks, Batch::new())?;
+        Ok(out)
+    }
+
+    /// Creates a document of `kind`, filled by `f`, as one change.
+    pub fn create(
+        &mut self,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
+    ) -> Result<DocId> {
+        self.create_with(kind, Batch::new(), f)
+    }
+
+    fn create_with(
+        &mut self,
+        kind: DocKind,
+        batch: Batch,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
+    ) -> Result<DocId> {
+        let id = DocId::new();
+        let writer = self.writer();
+        let mut doc = CrmDoc::create(id, kind, &writer)?;
+        doc.begin(&writer);
+        {
+            let ctx = self.ctx(&writer);
+            f(&mut doc, &ctx)?;
+        }
+        doc.commit(&writer);
+        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, batch)?;
+        Ok(id)
+    }
+
+    fn create_singleton(
+        &mut self,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
+    ) -> Result<DocId> {
+        let id = DocId::new();
+        let mut b = Batch::new();
+        b.put_meta(singleton_key(kind), id.0.as_bytes().to_vec());
+        let writer = self.writer();
+        let mut doc = CrmDoc::create(id, kind, &writer)?;
+        doc.begin(&writer);
+        {
+            let ctx = self.ctx(&writer);
+            f(&mut doc, &ctx)?;
+        }
+        doc.commit(&writer);
+        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, b)?;
+        Ok(id)
+    }
+
+    /// Writes a document's new changes (or a fresh snapshot past the
+    /// compaction threshold) with its index rows, atomically.
+    fn persist(
+        &mut self,
+        doc: &mut CrmDoc,
+        before: &[ChangeHash],
+        chunks: usize,
+        mut batch: Batch,
+    ) -> Result<()> {
+        let id = doc.id();
+        if !before.is_empty() && doc.heads() == before && batch.is_empty() {
+            return Ok(());
+        }
+        let rows = DocRows::of(doc)?;
+        if chunks + 1 >= COMPACT_AFTER_CHUNKS || before.is_empty() {
+            batch.snapshot(id, doc.save());
+        } else {
+            batch.append(id, doc.changes_since(before));
+        }
+        batch.sidecar(id, rows.encode());
+        self.store.write(batch, self.durability)?;
+        self.index.put(id, rows);
+        if self.singleton(DocKind::Settings)? == Some(id) {
+            self.settings = Settings::read(doc);
+        } else if self.singleton(DocKind::Catalog)? == Some(id) {
+            self.catalog = Catalog::read(doc);
+        }
+        Ok(())
+    }
+
+    fn singleton(&self, kind: DocKind) -> Result<Option<DocId>> {
+        Ok(self
+            .store
+            .meta(&singleton_key(kind))?
+            .and_then(|b| Uuid::from_slice(&b).ok())
+            .map(DocId))
+    }
+
+    /// The id of the settings, catalog, directory or library document.
+    pub fn singleton_id(&self, kind: DocKind) -> Result<DocId> {
+        self.singleton(kind)?.ok_or(CoreError::NotInitialised)
+    }
+
+    fn refresh_singletons(&mut self) -> Result<()> {
+        if let Some(id) = self.singleton(DocKind::Settings)? {
+            self.settings = Settings::read(&self.load(id)?);
+        }
+        if let Some(id) = self.singleton(DocKind::Catalog)? {
+            self.catalog = Catalog::read(&self.load(id)?);
+        }
+        Ok(())
+    }
+
+    fn next_number(&mut self, counter: &str, prefix: &str) -> Result<(String, Batch)> {
+        let key = format!("counter/{counter}");
+        let n = self
+            .store
+            .meta(&key)?
+            .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0)
+            + 1;
+        let mut b = Batch::new();
+        b.put_meta(key, n.to_be_bytes().to_vec());
+        let dev = self.identity.device.simple().to_string().to_uppercase();
+        Ok((format!("{prefix}-P{}-{n:04}", &dev[..4]), b))
+    }
+
+    /// The account document holding a record, checked to be one.
+    fn account_of(&self, record: &str) -> Result<DocId> {
+        let rid: RecordId = record.parse()?;
+        self.index
+            .doc_of(record)
+            .filter(|d| {
+                self.index
+                    .get(*d)
+                    .is_some_and(|r| r.kind == DocKind::Account)
+            })
+            .ok_or(CoreError::RecordNotFound(rid))
+    }
+
+    fn require_account(&self, id: DocId) -> Result<()> {
+        match self.index.get(id) {
+            Some(r) if r.kind == DocKind::Account => Ok(()),
+            Some(r) => Err(CoreError::WrongKind {
+                doc: id,
+                expected: "account",
+                found: r.kind.to_string(),
+            }),
+            None => Err(CoreError::DocNotFound(id)),
+        }
+    }
+
+    // ----- customer files ---------------------------------------------------
+
+    /// Creates a customer file. `fields` are account fields as typed
+    /// (`name`, `kind`, `status`, `siret`, `postcode`, ...).
+    pub fn create_account(&mut self, fields: &RawFields<'_>) -> Result<DocId> {
+        self.create(DocKind::Account, |doc, ctx| {
+            ops::init_account(doc, ctx, fields)
+        })
+    }
+
+    /// Sets one field from text. `path` is `account/<field>`,
+    /// `account/custom/<key>`, `deals/<id>/<field>`, ...
+    pub fn set_field(&mut self, doc: DocId, path: &str, raw: &str) -> Result<()> {
+        self.edit(doc, |d, ctx| ops::set_field(d, ctx, path, raw))
+    }
+
+    pub fn add_contact(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::add_contact(d, ctx, fields))
+    }
+
+    pub fn add_deal(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::add_deal(d, ctx, fields))
+    }
+
+    pub fn add_action(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::add_action(d, ctx, fields))
+    }
+
+    /// Marks an action done today (or `on`), with an optional outcome.
+    pub fn complete_action(
+        &mut self,
+        action: &str,
+        outcome: Option<&str>,
+        on: Option<NaiveDate>,
+    ) -> Result<()> {
+        let doc = self.account_of(action)?;
+        let on = on.unwrap_or_else(|| self.today());
+        self.edit(doc, |d, ctx| {
+            ops::complete_action(d, ctx, action, outcome, on)
+        })
+    }
+
+    pub fn add_note(&mut self, account: DocId, body: &str) -> Result<RecordId> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::add_note(d, ctx, body))
+    }
+
+    /// A draft quote with a provisional device number.
+    pub fn create_quote(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
+        self.require_account(account)?;
+        let prefix = self.settings.quote_prefix.clone();
+        let (number, counter) = self.next_number("quote", &prefix)?;
+        let stored = self
+            .store
+            .load(account)?
+            .ok_or(CoreError::DocNotFound(account))?;
+        let mut doc = CrmDoc::load(account, &stored.bytes)?;
+        let before = doc.heads();
+        let writer = self.writer();
+        doc.begin(&writer);
+        let id = {
+            let ctx = self.ctx(&writer);
+            match ops::create_quote(&mut doc, &ctx, &number, fields) {
+                Ok(id) => id,
+                Err(e) => {
+                    doc.rollback();
+                    return Err(e);
+                }
+            }
+        };
+        doc.commit(&writer);
+        self.persist(&mut doc, &before, stored.chunks, counter)?;
+        Ok(id)
+    }
+
+    pub fn add_quote_line(&mut self, quote: &str, line: &NewLine) -> Result<RecordId> {
+        let doc = self.account_of(quote)?;
+        self.edit(doc, |d, ctx| ops::add_quote_line(d, ctx, quote, line))
+    }
+
+    pub fn quote(&self, quote: &str) -> Result<(DocId, Quote)> {
+        let doc = self.account_of(quote)?;
+        let d = self.load(doc)?;
+        Ok((doc, ops::read_quote(&d, quote)?))
+    }
+
+    /// Accepts a quote and creates its order (provisional number).
+    pub fn accept_quote(&mut self, quote: &str) -> Result<RecordId> {
+        let account = self.account_of(quote)?;
+        let prefix = self.settings.order_prefix.clone();
+        let (number, counter) = self.next_number("order", &prefix)?;
+        let stored = self
+            .store
+            .load(account)?
+            .ok_or(CoreError::DocNotFound(account))?;
+        let mut doc = CrmDoc::load(account, &stored.bytes)?;
+        let before = doc.heads();
+        let writer = self.writer();
+        doc.begin(&writer);
+        let id = {
+            let ctx = self.ctx(&writer);
+            match ops::accept_quote(&mut doc, &ctx, quote, &number) {
+                Ok(id) => id,
+                Err(e) => {
+                    doc.rollback();
+                    return Err(e);
+                }
+            }
+        };
+        doc.commit(&writer);
+        self.persist(&mut doc, &before, stored.chunks, counter)?;
+        Ok(id)
+    }
+
+    /// Everything in one customer file.
+    pub fn account_file(&self, id: DocId) -> Result<AccountFile> {
+        self.require_account(id)?;
+        AccountFile::read(&mut self.load(id)?)
+    }
+
+    pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
+        self.index.search(query, limit)
+    }
+
+    pub fn history(&self, id: DocId) -> Result<Vec<HistoryEntry>> {
+        Ok(self.load(id)?.history())
+    }
+
+    /// Every conflicted field of every document (found through the index).
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut docs: Vec<DocId> = self
+            .index
+            .iter()
+            .filter(|(_, r)| r.conflicts > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        docs.sort();
+        let mut out = Vec::new();
+        for id in docs {
+            out.extend(self.load(id)?.conflicts());
+        }
+        Ok(out)
+    }
+
+    /// Resolves a conflict by writing the chosen value: an ordinary edit that
+    /// supersedes every concurrent value.
+    pub fn resolve_conflict(&mut self, doc: DocId, path: &str, raw: &str) -> Result<()> {
+        self.set_field(doc, path, raw)
+    }
+
+    // ----- reports --------------------------------------------------------------
+
+    pub fn me(&self) -> Scope {
+        Scope::User(self.identity.user.clone())
+    }
+
+    pub fn todo(&self, scope: &Scope, until: NaiveDate) -> Vec<TodoItem> {
+        reports::todo(&self.index, scope, until, self.today())
+    }
+
+    pub fn pipeline(&self, scope: &Scope) -> Pipeline {
+        reports::pipeline(&self.index, &self.settings, scope)
+    }
+
+    pub fn forecast(&self, scope: &Scope, months: u32) -> Forecast {
+        reports::forecast(&self.index, &self.settings, scope, self.today(), months)
+    }
+
+    pub fn plan(&self, user: &str) -> Result<Plan> {
+        match self.index.plan_of(user) {
+            Some(id) => Ok(Plan::read(&self.load(id)?)),
+            None => Ok(Plan {
+                user: user.to_string(),
+                currency: self.settings.currency.clone(),
+                ..Plan::default()
+            }),
+        }
+    }
+
+    pub fn variance(&self, user: &str, period: Period) -> Result<TargetReport> {
+        Ok(reports::variance(
+            &self.plan(user)?,
+            &self.index,
+            user,
+            period,
+        ))
+    }
+
+    pub fn commission(&self, user: &str, period: Period) -> Result<Commission> {
+        let plan = self.plan(user)?;
+        let target = reports::target_for(&plan, period);
+        let (revenue, _) = reports::actual_orders(&self.index, user, period);
+        Ok(reports::commission(&plan.tiers, target, revenue))
+    }
+
+    fn plan_doc(&mut self, user: &str) -> Result<DocId> {
+        let user = crate::validate::email("user", user)?;
+        if let Some(id) = self.index.plan_of(&user) {
+            return Ok(id);
+        }
+        let currency = self.settings.currency.clone();
+        self.create(DocKind::Plan, |doc, _| {
+            let obj = doc.map_at(&["plan"]).ok_or_else(|| CoreError::CorruptDoc {
+                doc: doc.id(),
+                reason: "no plan map".into(),
+            })?;
+            use automerge::transaction::Transactable;
+            doc.automerge().put(&obj, "user", user.as_str())?;
+            doc.automerge().put(&obj, "currency", currency.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Sets a user's target for a period (`2026`, `2026-Q4`, `2026-11`).
+    pub fn set_target(&mut self, user: &str, period: Period, amount: &str) -> Result<()> {
+        let cents = crate::money::parse_amount("amount", amount)?;
+        let doc = self.plan_doc(user)?;
+        let key = period.to_string();
+        self.edit(doc, |d, _| {
+            match d.record(&["targets"], &key) {
+                Some(_) => d.put_field(
+                    &crate::schema::resolve(DocKind::Plan, &format!("targets/{key}/amount"))?,
+                    &crate::doc::FieldValue::Int(cents),
+                )?,
+                None => {
+                    d.create_record(
+                        &["targets"],
+                        &key,
+                        RecordKind::Target,
+                        &[("amount", crate::doc::FieldValue::Int(cents))],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Replaces a user's commission tiers: (from % of target, rate %).
+    pub fn set_tiers(&mut self, user: &str, tiers: &[(String, String)]) -> Result<()> {
+        let doc = self.plan_doc(user)?;
+        self.edit(doc, |d, ctx| {
+            let mut parsed = Vec::new();
+            for (from, rate) in tiers {
+                let f = crate::doc::value::parse(
+                    RecordKind::CommissionTier.field("from_pct"),
+                    from,
+                    &ctx.vocab,
+                )?;
+                let r = crate::doc::value::parse(
+                    RecordKind::CommissionTier.field("rate"),
+                    rate,
+                    &ctx.vocab,
+                )?;
+                parsed.push([("from_pct", f), ("rate", r)]);
+            }
+            for (id, _) in d.records(&["tiers"]) {
+                d.delete_record(&["tiers"], &id)?;
+            }
+            for fields in parsed {
+                d.create_record(
+                    &["tiers"],
+                    &RecordId::new().to_string(),
+                    RecordKind::CommissionTier,
+                    &fields,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    // ----- settings and catalog ------------------------------------------
+
+    /// Adds a product to the catalog.
+    pub fn add_product(&mut self, fields: &RawFields<'_>) -> Result<RecordId> {
+        let doc = self.singleton_id(DocKind::Catalog)?;
+        let mut raw = fields.to_vec();
+        if !raw.iter().any(|(k, _)| *k == "currency") {
+            raw.push(("currency", self.settings.currency.clone()));
+        }
+        self.edit(doc, |d, ctx| {
+            let id = RecordId::new();
+            let mut parsed = Vec::new();
+            for (k, v) in &raw {
+                parsed.push((
+                    *k,
+                    crate::doc::value::parse(RecordKind::Product.field(k), v, &ctx.vocab)?,
+                ));
+            }
+            if parsed
+                .iter()
+                .any(|(k, _)| RecordKind::Product.field(k).is_none())
+            {
+                return Err(ValidationError::Rule("unknown product field".into()).into());
+            }
+            let sku = parsed
+                .iter()
+                .find(|(k, _)| *k == "sku")
+                .map(|(_, v)| v.clone());
+            if let Some(crate::doc::FieldValue::Str(sku)) = sku {
+                if ctx.catalog.find(&sku).is_some() {
+                    return Err(ValidationError::Rule(format!("SKU {sku} already exists")).into());
+                }
+            }
+            d.create_record(&["products"], &id.to_string(), RecordKind::Product, &parsed)?;
+            Ok(id)
+        })
+    }
+
+    pub fn directory(&self) -> Result<Directory> {
+        Ok(Directory::read(
+            &self.load(self.singleton_id(DocKind::Directory)?)?,
+        ))
+    }
+
+    // ----- sync-facing surface ---------------------------------------------
+
+    /// Current heads of a document.
+    pub fn heads(&self, id: DocId) -> Result<Vec<ChangeHash>> {
+        Ok(self.load(id)?.heads())
+    }
+
+    /// Changes of a document after `heads` (all of it when empty).
+    pub fn changes_since(&self, id: DocId, heads: &[ChangeHash]) -> Result<Vec<u8>> {
+        Ok(self.load(id)?.changes_since(heads))
+    }
+
+    /// Merges changes (or a whole document) received from elsewhere,
+    /// persists them and updates the index. Corrupt bytes are refused and
+    /// change nothing. Returns the number of new changes.
+    pub fn merge_remote(&mut self, id: DocId, bytes: &[u8]) -> Result<usize> {
+        match self.store.load(id)? {
+            Some(stored) => {
+                let mut doc = CrmDoc::load(id, &stored.bytes)?;
+                let before = doc.heads();
+                let n = doc.merge_bytes(bytes)?;
+                if n > 0 {
+                    self.persist(&mut doc, &before, stored.chunks, Batch::new())?;
+                }
+                Ok(n)
+            }
+            None => {
+                let mut doc = CrmDoc::load(id, bytes)?;
+                let n = doc.automerge().get_changes(&[]).len();
+                self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, Batch::new())?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// Every document id in the store.
+    pub fn doc_ids(&self) -> Result<Vec<DocId>> {
+        Ok(self.store.doc_ids()?)
+    }
+
+    /// The index rebuilt from every document, ignoring the stored rows: what
+    /// the incremental index must always equal.
+    pub fn rebuild_index(&self) -> Result<Index> {
+        let mut idx = Index::new();
+        for id in self.store.doc_ids()? {
+            let mut d = self.load(id)?;
+            idx.put(id, DocRows::of(&mut d)?);
+        }
+        Ok(idx)
+    }
+}

@@ -1,0 +1,351 @@
+//! The materialized index: summary rows for accounts, contacts, deals,
+//! actions, quotes and orders, one `DocRows` per document. Rows are
+//! recomputed from a document whenever it changes (a local edit or a merged
+//! sync), stored beside the document in the same atomic batch, and loaded
+//! into memory at open. Lists and reports read only this, never every
+//! document, which is what keeps them instant with thousands of files.
+
+mod search;
+
+pub use search::{fold, SearchHit};
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::doc::CrmDoc;
+use crate::error::Result;
+use crate::ids::{DocId, DocKind};
+use crate::model::{AccountFile, Plan};
+
+/// Bump when the row format changes: a store with an older format rebuilds
+/// its index from the documents at open.
+pub const INDEX_FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub owner: String,
+    pub territory: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub siret: Option<String>,
+    pub tags: Vec<String>,
+    /// Accent- and case-folded text searched by `search`.
+    pub search: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactRow {
+    pub id: String,
+    pub name: String,
+    pub role: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub search: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DealRow {
+    pub id: String,
+    pub title: String,
+    pub stage: String,
+    pub amount: i64,
+    pub currency: String,
+    pub probability: Option<Decimal>,
+    pub close_date: Option<NaiveDate>,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionRow {
+    pub id: String,
+    pub action_type: String,
+    pub subject: String,
+    pub due: Option<NaiveDate>,
+    pub assignee: String,
+    pub done_on: Option<NaiveDate>,
+    pub deal: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuoteRow {
+    pub id: String,
+    pub number: String,
+    pub status: String,
+    pub date: Option<NaiveDate>,
+    pub net: i64,
+    pub gross: i64,
+    pub currency: String,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub status: String,
+    pub date: Option<NaiveDate>,
+    pub net: i64,
+    pub currency: String,
+    pub owner: String,
+}
+
+/// Everything the index knows about one document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocRows {
+    pub kind: DocKind,
+    pub account: Option<AccountRow>,
+    pub contacts: Vec<ContactRow>,
+    pub deals: Vec<DealRow>,
+    pub actions: Vec<ActionRow>,
+    pub quotes: Vec<QuoteRow>,
+    pub orders: Vec<OrderRow>,
+    /// For `plan` documents: whose plan it is.
+    pub plan_user: Option<String>,
+    /// Fields with concurrent values.
+    pub conflicts: u32,
+}
+
+impl DocRows {
+    fn empty(kind: DocKind) -> DocRows {
+        DocRows {
+            kind,
+            account: None,
+            contacts: Vec::new(),
+            deals: Vec::new(),
+            actions: Vec::new(),
+            quotes: Vec::new(),
+            orders: Vec::new(),
+            plan_user: None,
+            conflicts: 0,
+        }
+    }
+
+    /// Computes the rows of a document.
+    pub fn of(doc: &mut CrmDoc) -> Result<DocRows> {
+        let kind = doc.kind();
+        let mut rows = DocRows::empty(kind);
+        match kind {
+            DocKind::Account => {
+                let file = AccountFile::read(doc)?;
+                let a = &file.account;
+                let mut search = fold(&a.name);
+                for part in [&a.city, &a.postcode, &a.email, &a.siret, &a.phone]
+                    .into_iter()
+                    .flatten()
+                {
+                    search.push('\u{1f}');
+                    search.push_str(&fold(part));
+                }
+                rows.account = Some(AccountRow {
+                    name: a.name.clone(),
+                    kind: a.kind.clone(),
+                    status: a.status.clone(),
+                    postcode: a.postcode.clone(),
+                    city: a.city.clone(),
+                    owner: a.owner.clone(),
+                    territory: a.territory.clone(),
+                    phone: a.phone.clone(),
+                    email: a.email.clone(),
+                    siret: a.siret.clone(),
+                    tags: a.tags.clone(),
+                    search,
+                });
+                rows.contacts = file
+                    .contacts
+                    .into_iter()
+                    .map(|c| ContactRow {
+                        search: fold(&format!(
+                            "{}\u{1f}{}",
+                            c.name,
+                            c.email.as_deref().unwrap_or("")
+                        )),
+                        id: c.id,
+                        name: c.name,
+                        role: c.role,
+                        email: c.email,
+                        phone: c.phone.or(c.mobile),
+                    })
+                    .collect();
+                rows.deals = file
+                    .deals
+                    .into_iter()
+                    .map(|d| DealRow {
+                        id: d.id,
+                        title: d.title,
+                        stage: d.stage,
+                        amount: d.amount.cents,
+                        currency: d.amount.currency,
+                        probability: d.probability,
+                        close_date: d.close_date,
+                        owner: d.owner,
+                    })
+                    .collect();
+                rows.actions = file
+                    .actions
+                    .into_iter()
+                    .map(|a| ActionRow {
+                        id: a.id,
+                        action_type: a.action_type,
+                        subject: a.subject,
+                        due: a.due,
+                        assignee: a.assignee,
+                        done_on: a.done_on,
+                        deal: a.deal,
+                    })
+                    .collect();
+                rows.quotes = file
+                    .quotes
+                    .into_iter()
+                    .map(|q| QuoteRow {
+                        id: q.id,
+                        number: q.number,
+                        status: q.status,
+                        date: q.date,
+                        net: q.totals.net,
+                        gross: q.totals.gross,
+                        currency: q.currency,
+                        owner: q.owner,
+                    })
+                    .collect();
+                rows.orders = file
+                    .orders
+                    .into_iter()
+                    .map(|o| OrderRow {
+                        id: o.id,
+                        number: o.number,
+                        status: o.status,
+                        date: o.date,
+                        net: o.totals.net,
+                        currency: o.currency,
+                        owner: o.owner,
+                    })
+                    .collect();
+                rows.conflicts = file.conflicts as u32;
+            }
+            DocKind::Plan => {
+                rows.plan_user = Some(Plan::read(doc).user);
+                rows.conflicts = doc.conflicts().len() as u32;
+            }
+            _ => {
+                rows.conflicts = doc.conflicts().len() as u32;
+            }
+        }
+        Ok(rows)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = INDEX_FORMAT.to_be_bytes().to_vec();
+        // Serializing plain owned data into a Vec cannot fail.
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    /// `None` when the bytes are from another index format or corrupt: the
+    /// caller rebuilds the rows from the document.
+    pub fn decode(bytes: &[u8]) -> Option<DocRows> {
+        let (format, rest) = bytes.split_at_checked(4)?;
+        if u32::from_be_bytes(format.try_into().ok()?) != INDEX_FORMAT {
+            return None;
+        }
+        postcard::from_bytes(rest).ok()
+    }
+
+    fn record_ids(&self) -> impl Iterator<Item = &str> {
+        self.contacts
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(self.deals.iter().map(|r| r.id.as_str()))
+            .chain(self.actions.iter().map(|r| r.id.as_str()))
+            .chain(self.quotes.iter().map(|r| r.id.as_str()))
+            .chain(self.orders.iter().map(|r| r.id.as_str()))
+    }
+}
+
+/// The in-memory index of every document in a store.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    docs: HashMap<DocId, DocRows>,
+    records: HashMap<Uuid, DocId>,
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    /// Replaces the rows of a document.
+    pub fn put(&mut self, doc: DocId, rows: DocRows) {
+        self.remove(doc);
+        for id in rows.record_ids() {
+            if let Ok(u) = Uuid::parse_str(id) {
+                self.records.insert(u, doc);
+            }
+        }
+        self.docs.insert(doc, rows);
+    }
+
+    pub fn remove(&mut self, doc: DocId) {
+        if let Some(old) = self.docs.remove(&doc) {
+            for id in old.record_ids() {
+                if let Ok(u) = Uuid::parse_str(id) {
+                    self.records.remove(&u);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, doc: DocId) -> Option<&DocRows> {
+        self.docs.get(&doc)
+    }
+
+    /// The document holding a record (contact, deal, action, quote, order).
+    pub fn doc_of(&self, record: &str) -> Option<DocId> {
+        Uuid::parse_str(record)
+            .ok()
+            .and_then(|u| self.records.get(&u).copied())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&DocId, &DocRows)> {
+        self.docs.iter()
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
+        self.docs
+            .iter()
+            .filter_map(|(id, r)| r.account.as_ref().map(|a| (*id, a, r)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    pub fn plan_of(&self, user: &str) -> Option<DocId> {
+        let mut plans: Vec<DocId> = self
+            .docs
+            .iter()
+            .filter(|(_, r)| r.kind == DocKind::Plan && r.plan_user.as_deref() == Some(user))
+            .map(|(id, _)| *id)
+            .collect();
+        // Deterministic if two plans exist for one user (created offline twice).
+        plans.sort();
+        plans.into_iter().next()
+    }
+
+    /// Same content as `other`, whatever the insertion order.
+    pub fn same_as(&self, other: &Index) -> bool {
+        self.docs == other.docs && self.records == other.records
+    }
+}

@@ -1,0 +1,314 @@
+//! The tenant-wide documents: settings (pipeline, action types, VAT rates,
+//! numbering), the catalog, the directory and a rep's plan (targets and
+//! commission tiers).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{read_decimal, read_string};
+use crate::doc::value::FieldValue;
+use crate::doc::{CrmDoc, Vocab};
+use crate::error::Result;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageOutcome {
+    Open,
+    Won,
+    Lost,
+}
+
+/// A pipeline stage with its default probability.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stage {
+    pub code: String,
+    pub label: String,
+    pub probability: Decimal,
+    pub position: i64,
+    pub outcome: StageOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Settings {
+    pub company_name: String,
+    pub currency: String,
+    pub quote_prefix: String,
+    pub order_prefix: String,
+    /// Sorted by position.
+    pub stages: Vec<Stage>,
+    /// (code, label)
+    pub action_types: Vec<(String, String)>,
+    pub vat_rates: Vec<Decimal>,
+}
+
+/// Seeded pipeline: code, label (French first), default probability, outcome.
+const SEED_STAGES: &[(&str, &str, &str, &str)] = &[
+    ("prospection", "Prospection", "10", "open"),
+    ("qualification", "Qualification", "25", "open"),
+    ("proposition", "Proposition", "50", "open"),
+    ("negociation", "Négociation", "75", "open"),
+    ("gagne", "Gagnée", "100", "won"),
+    ("perdu", "Perdue", "0", "lost"),
+];
+const SEED_ACTION_TYPES: &[(&str, &str)] = &[
+    ("call", "Appel"),
+    ("visit", "Visite"),
+    ("email", "E-mail"),
+    ("letter", "Courrier"),
+    ("meeting", "Rendez-vous"),
+    ("task", "Tâche"),
+];
+/// French VAT rates: normal, intermediate, reduced, special; 0 for exempt.
+const SEED_VAT: &[(&str, &str)] = &[
+    ("20", "Taux normal"),
+    ("10", "Taux intermédiaire"),
+    ("5.5", "Taux réduit"),
+    ("2.1", "Taux particulier"),
+    ("0", "Exonéré"),
+];
+
+impl Settings {
+    /// Writes the seed values into a fresh settings document.
+    pub fn seed(doc: &mut CrmDoc, company: &str) -> Result<()> {
+        let s = |v: &str| FieldValue::Str(v.to_string());
+        let company_obj = doc.map_at(&["company"]);
+        if let Some(obj) = company_obj {
+            let am = doc.automerge();
+            use automerge::transaction::Transactable;
+            am.put(&obj, "name", company)?;
+            am.put(&obj, "currency", "EUR")?;
+            am.put(&obj, "quote_prefix", "DEV")?;
+            am.put(&obj, "order_prefix", "CMD")?;
+        }
+        for (i, (code, label, p, outcome)) in SEED_STAGES.iter().enumerate() {
+            doc.create_record(
+                &["stages"],
+                code,
+                crate::schema::RecordKind::Stage,
+                &[
+                    ("label", s(label)),
+                    ("probability", s(p)),
+                    ("position", FieldValue::Int(i as i64 + 1)),
+                    ("outcome", s(outcome)),
+                ],
+            )?;
+        }
+        for (code, label) in SEED_ACTION_TYPES {
+            doc.create_record(
+                &["action_types"],
+                code,
+                crate::schema::RecordKind::ActionTypeDef,
+                &[("label", s(label))],
+            )?;
+        }
+        for (rate, label) in SEED_VAT {
+            doc.create_record(
+                &["vat_rates"],
+                rate,
+                crate::schema::RecordKind::VatRateDef,
+                &[("label", s(label))],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn read(doc: &CrmDoc) -> Settings {
+        let company = doc.map_at(&["company"]);
+        let get = |k: &str, default: &str| {
+            company
+                .as_ref()
+                .and_then(|c| doc.get_str(c, k))
+                .unwrap_or_else(|| default.to_string())
+        };
+        let mut stages: Vec<Stage> = doc
+            .records(&["stages"])
+            .into_iter()
+            .map(|(code, o)| Stage {
+                label: doc.get_str(&o, "label").unwrap_or_else(|| code.clone()),
+                probability: read_decimal(doc, &o, "probability").unwrap_or(Decimal::ZERO),
+                position: doc.get_i64(&o, "position").unwrap_or(0),
+                outcome: match doc.get_str(&o, "outcome").as_deref() {
+                    Some("won") => StageOutcome::Won,
+                    Some("lost") => StageOutcome::Lost,
+                    _ => StageOutcome::Open,
+                },
+                code,
+            })
+            .collect();
+        stages.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
+        let mut action_types: Vec<(String, String)> = doc
+            .records(&["action_types"])
+            .into_iter()
+            .map(|(code, o)| {
+                let label = doc.get_str(&o, "label").unwrap_or_else(|| code.clone());
+                (code, label)
+            })
+            .collect();
+        action_types.sort();
+        let mut vat_rates: Vec<Decimal> = doc
+            .records(&["vat_rates"])
+            .into_iter()
+            .filter_map(|(code, _)| Decimal::from_str(&code).ok())
+            .collect();
+        vat_rates.sort();
+        Settings {
+            company_name: get("name", ""),
+            currency: get("currency", "EUR"),
+            quote_prefix: get("quote_prefix", "DEV"),
+            order_prefix: get("order_prefix", "CMD"),
+            stages,
+            action_types,
+            vat_rates,
+        }
+    }
+
+    pub fn vocab(&self) -> Vocab {
+        Vocab {
+            stages: self.stages.iter().map(|s| s.code.clone()).collect(),
+            action_types: self.action_types.iter().map(|(c, _)| c.clone()).collect(),
+            vat_rates: self.vat_rates.clone(),
+        }
+    }
+
+    pub fn stage(&self, code: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.code == code)
+    }
+
+    /// The first open stage: where a new deal starts.
+    pub fn first_open_stage(&self) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.outcome == StageOutcome::Open)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Product {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: i64,
+    pub currency: String,
+    pub vat_rate: Decimal,
+    pub category: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+pub struct Catalog {
+    pub products: Vec<Product>,
+}
+
+impl Catalog {
+    pub fn read(doc: &CrmDoc) -> Catalog {
+        let mut products: Vec<Product> = doc
+            .records(&["products"])
+            .into_iter()
+            .map(|(id, o)| Product {
+                sku: read_string(doc, &o, "sku"),
+                name: read_string(doc, &o, "name"),
+                unit_price: doc.get_i64(&o, "unit_price").unwrap_or(0),
+                currency: doc.get_str(&o, "currency").unwrap_or_else(|| "EUR".into()),
+                vat_rate: read_decimal(doc, &o, "vat_rate").unwrap_or(Decimal::ZERO),
+                category: doc.get_str(&o, "category"),
+                active: doc.get_bool(&o, "active").unwrap_or(true),
+                id,
+            })
+            .collect();
+        products.sort_by(|a, b| a.sku.cmp(&b.sku));
+        Catalog { products }
+    }
+
+    /// A product by id or SKU.
+    pub fn find(&self, key: &str) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|p| p.id == key || p.sku.eq_ignore_ascii_case(key))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub manager: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+pub struct Directory {
+    pub users: Vec<User>,
+}
+
+impl Directory {
+    pub fn read(doc: &CrmDoc) -> Directory {
+        let mut users: Vec<User> = doc
+            .records(&["users"])
+            .into_iter()
+            .map(|(id, o)| User {
+                email: read_string(doc, &o, "email"),
+                name: doc.get_str(&o, "name"),
+                role: doc.get_str(&o, "role").unwrap_or_else(|| "rep".into()),
+                manager: doc.get_str(&o, "manager"),
+                id,
+            })
+            .collect();
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+        Directory { users }
+    }
+}
+
+/// One commission tier: from `from_pct` % of the target upwards, revenue
+/// earns `rate` %.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tier {
+    pub id: String,
+    pub from_pct: Decimal,
+    pub rate: Decimal,
+}
+
+/// A rep's plan: targets by period (`2026`, `2026-Q4`, `2026-11`) and
+/// commission tiers.
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+pub struct Plan {
+    pub user: String,
+    pub currency: String,
+    /// period -> target in cents
+    pub targets: BTreeMap<String, i64>,
+    /// Sorted by `from_pct`.
+    pub tiers: Vec<Tier>,
+}
+
+impl Plan {
+    pub fn read(doc: &CrmDoc) -> Plan {
+        let header = doc.map_at(&["plan"]);
+        let mut tiers: Vec<Tier> = doc
+            .records(&["tiers"])
+            .into_iter()
+            .map(|(id, o)| Tier {
+                from_pct: read_decimal(doc, &o, "from_pct").unwrap_or(Decimal::ZERO),
+                rate: read_decimal(doc, &o, "rate").unwrap_or(Decimal::ZERO),
+                id,
+            })
+            .collect();
+        tiers.sort_by(|a, b| a.from_pct.cmp(&b.from_pct).then(a.id.cmp(&b.id)));
+        Plan {
+            user: header
+                .as_ref()
+                .and_then(|h| doc.get_str(h, "user"))
+                .unwrap_or_default(),
+            currency: header
+                .as_ref()
+                .and_then(|h| doc.get_str(h, "currency"))
+                .unwrap_or_else(|| "EUR".into()),
+            targets: doc
+                .records(&["targets"])
+                .into_iter()
+                .filter_map(|(period, o)| doc.get_i64(&o, "amount").map(|a| (period, a)))
+                .collect(),
+            tiers,
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Record-level operations on one loaded document: create a contact, a
+//! deal, an action, a quote line, accept a quote... Each validates every
+//! input against the schema and the settings first, then writes field by
+//! field. They run between `CrmDoc::begin` and `commit`; on error the caller
+//! rolls back, so a refused input writes nothing.
+
+use chrono::NaiveDate;
+
+use crate::doc::value::{self, FieldValue, Vocab};
+use crate::doc::{CrmDoc, Writer};
+use crate::error::{CoreError, Result, ValidationError};
+use crate::ids::RecordId;
+use crate::model::{Catalog, Line, Quote, Settings};
+use crate::schema::{self, RecordKind};
+
+/// What an operation may read besides the document.
+pub struct EditCtx<'a> {
+    pub writer: &'a Writer,
+    pub settings: &'a Settings,
+    pub catalog: &'a Catalog,
+    pub vocab: Vocab,
+    pub today: NaiveDate,
+}
+
+/// Raw inputs for one record: field name and the text the user typed.
+pub type RawFields<'a> = [(&'a str, String)];
+
+fn parse_all(
+    kind: RecordKind,
+    raw: &RawFields<'_>,
+    vocab: &Vocab,
+) -> Result<Vec<(&'static str, FieldValue)>> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, text) in raw {
+        let spec = kind
+            .fields()
+            .iter()
+            .find(|s| s.name == *name)
+            .ok_or_else(|| ValidationError::UnknownField {
+                path: name.to_string(),
+                what: format!("a {}", kind.name()),
+            })?;
+        // Creation may set fields that are read-only afterwards.
+        let mut writable = *spec;
+        writable.editable = true;
+        out.push((spec.name, value::parse(Some(&writable), text, vocab)?));
+    }
+    Ok(out)
+}
+
+fn with_default(raw: &mut Vec<(&str, String)>, field: &'static str, value: impl Into<String>) {
+    if !raw.iter().any(|(k, v)| *k == field && !v.trim().is_empty()) {
+        raw.retain(|(k, _)| *k != field);
+        raw.push((field, value.into()));
+    }
+}
+
+fn created(ctx: &EditCtx<'_>) -> (&'static str, String) {
+    ("created_at", ctx.writer.now.to_string())
+}
+
+/// Fills the account of a fresh account document.
+pub fn init_account(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<()> {
+    let mut raw = raw.to_vec();
+    with_default(&mut raw, "kind", "company");
+    with_default(&mut raw, "status", "prospect");
+    with_default(&mut raw, "owner", ctx.writer.user.clone());
+    raw.push(created(ctx));
+    raw.push(("created_by", ctx.writer.user.clone()));
+    let fields = parse_all(RecordKind::Account, &raw, &ctx.vocab)?;
+    if !fields.iter().any(|(k, _)| *k == "name") {
+        return Err(ValidationError::Empty {
+            field: "name".into(),
+        }
+        .into());
+    }
+    for (k, v) in &fields {
+        let path = schema::FieldPath {
+            parent: vec!["account".into()],
+            key: k.to_string(),
+            record: RecordKind::Account,
+            spec: RecordKind::Account.field(k),
+        };
+        doc.put_field(&path, v)?;
+    }
+    Ok(())
+}
+
+/// Sets one field from user text, at a path like `account/city` or
+/// `deals/<id>/stage`.
+pub fn set_field(doc: &mut CrmDoc, ctx: &EditCtx<'_>, path: &str, raw: &str) -> Result<()> {
+    let p = schema::resolve(doc.kind(), path)?;
+    let v = value::parse(p.spec, raw, &ctx.vocab)?;
+    if doc.map_at(&p.parent).is_none() {
+        return Err(ValidationError::UnknownField {
+            path: path.to_string(),
+            what: "this document (no such record)".into(),
+        }
+        .into());
+    }
+    doc.put_field(&p, &v)
+}
+
+fn add_record(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    container: &[&str],
+    kind: RecordKind,
+    raw: &RawFields<'_>,
+) -> Result<RecordId> {
+    let fields = parse_all(kind, raw, &ctx.vocab)?;
+    let id = RecordId::new();
+    doc.create_record(container, &id.to_string(), kind, &fields)?;
+    Ok(id)
+}
+
+fn require_record(doc: &CrmDoc, container: &str, id: &str, what: &str) -> Result<()> {
+    if doc.record(&[container], id).is_none() {
+        return Err(
+            ValidationError::Rule(format!("{what} {id} is not in this customer file")).into(),
+        );
+    }
+    Ok(())
+}
+
+pub fn add_contact(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {
+    let mut raw = raw.to_vec();
+    raw.push(created(ctx));
+    add_record(doc, ctx, &["contacts"], RecordKind::Contact, &raw)
+}
+
+pub fn add_deal(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {
+    let mut raw = raw.to_vec();
+    if let Some(stage) = ctx.settings.first_open_stage() {
+        with_default(&mut raw, "stage", stage.code.clone());
+    }
+    with_default(&mut raw, "currency", ctx.settings.currency.clone());
+    with_default(&mut raw, "owner", ctx.writer.user.clone());
+    raw.push(created(ctx));
+    if let Some((_, c)) = raw.iter().find(|(k, _)| *k == "contact") {
+        require_record(doc, "contacts", c.trim(), "contact")?;
+    }
+    add_record(doc, ctx, &["deals"], RecordKind::Deal, &raw)
+}
+
+pub fn add_action(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {
+    let mut raw = raw.to_vec();
+    with_default(&mut raw, "assignee", ctx.writer.user.clone());
+    raw.push(created(ctx));
+    raw.push(("created_by", ctx.writer.user.clone()));
+    for (field, container) in [("deal", "deals"), ("contact", "contacts")] {
+        if let Some((_, r)) = raw
+            .iter()
+            .find(|(k, v)| *k == field && !v.trim().is_empty())
+        {
+            require_record(doc, container, r.trim(), field)?;
+        }
+    }
+    add_record(doc, ctx, &["actions"], RecordKind::Action, &raw)
+}
+
+/// Marks an action done on `on`, with an optional outcome ("compte rendu").
+pub fn complete_action(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    action: &str,
+    outcome: Option<&str>,
+    on: NaiveDate,
+) -> Result<()> {
+    require_record(doc, "actions", action, "action")?;
+    set_field(
+        doc,
+        ctx,
+        &format!("actions/{action}/done_on"),
+        &on.format("%Y-%m-%d").to_string(),
+    )?;
+    if let Some(o) = outcome {
+        set_field(doc, ctx, &format!("actions/{action}/outcome"), o)?;
+    }
+    Ok(())
+}
+
+pub fn add_note(doc: &mut CrmDoc, ctx: &EditCtx<'_>, body: &str) -> Result<RecordId> {
+    if body.trim().is_empty() {
+        return Err(ValidationError::Empty {
+            field: "body".into(),
+        }
+        .into());
+    }
+    let raw = [
+        ("body", body.to_string()),
+        ("author", ctx.writer.user.clone()),
+        created(ctx),
+    ];
+    add_record(doc, ctx, &["notes"], RecordKind::Note, &raw)
+}
+
+pub fn create_quote(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    provisional_number: &str,
+    raw: &RawFields<'_>,
+) -> Result<RecordId> {
+    let mut raw = raw.to_vec();
+    with_default(&mut raw, "status", "draft");
+    with_default(&mut raw, "date", ctx.today.format("%Y-%m-%d").to_string());
+    with_default(
+        &mut raw,
+        "valid_until",
+        (ctx.today + chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string(),
+    );
+    with_default(&mut raw, "currency", ctx.settings.currency.clone());
+    raw.push(("provisional_number", provisional_number.to_string()));
+    raw.push(("owner", ctx.writer.user.clone()));
+    raw.push(created(ctx));
+    if let Some((_, d)) = raw
+        .iter()
+        .find(|(k, v)| *k == "deal" && !v.trim().is_empty())
+    {
+        require_record(doc, "deals", d.trim(), "deal")?;
+    }
+    add_record(doc, ctx, &["quotes"], RecordKind::Quote, &raw)
+}
+
+/// A quote line; `product` (id or SKU) fills label, price and VAT rate
+/// unless given.
+pub struct NewLine {
+    pub product: Option<String>,
+    pub label: Option<String>,
+    pub qty: String,
+    pub unit_price: Option<String>,
+    pub vat_rate: Option<String>,
+    pub discount: Option<String>,
+}
+
+pub fn add_quote_line(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    quote: &str,
+    line: &NewLine,
+) -> Result<RecordId> {
+    let q = read_quote(doc, quote)?;
+    if !matches!(q.status.as_str(), "draft" | "sent") {
+        return Err(ValidationError::Rule(format!(
+            "quote {} is {}: lines can only change on a draft or sent quote",
+            q.number, q.status
+        ))
+        .into());
+    }
+    let mut raw: Vec<(&str, String)> = vec![("qty", line.qty.clone())];
+    if let Some(key) = &line.product {
+        let p = ctx
+            .catalog
+            .find(key)
+            .ok_or_else(|| ValidationError::Rule(format!("no product {key:?} in the catalog")))?;
+        raw.push(("product", p.id.clone()));
+        raw.push((
+            "label",
+            line.label.clone().unwrap_or_else(|| p.name.clone()),
+        ));
+        raw.push((
+            "unit_price",
+            line.unit_price
+                .clone()
+                .unwrap_or_else(|| crate::money::format_cents(p.unit_price)),
+        ));
+        raw.push((
+            "vat_rate",
+            line.vat_rate
+                .clone()
+                .unwrap_or_else(|| p.vat_rate.to_string()),
+        ));
+    } else {
+        raw.push(("label", line.label.clone().unwrap_or_default()));
+        raw.push(("unit_price", line.unit_price.clone().unwrap_or_default()));
+        raw.push((
+            "vat_rate",
+            line.vat_rate.clone().unwrap_or_else(|| "20".into()),
+        ));
+    }
+    if let Some(d) = &line.discount {
+        raw.push(("discount", d.clone()));
+    }
+    let next = q.lines.iter().map(|l| l.position).max().unwrap_or(0) + 1;
+    raw.push(("position", next.to_string()));
+    add_record(
+        doc,
+        ctx,
+        &["quotes", quote, "lines"],
+        RecordKind::QuoteLine,
+        &raw,
+    )
+}
+
+pub fn read_quote(doc: &CrmDoc, quote: &str) -> Result<Quote> {
+    let o = doc.record(&["quotes"], quote).ok_or_else(|| {
+        ValidationError::Rule(format!("quote {quote} is not in this customer file"))
+    })?;
+    Ok(Quote::read(doc, quote.to_string(), &o))
+}
+
+/// Accepts a quote and turns it into an order with the same lines.
+pub fn accept_quote(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    quote: &str,
+    provisional_number: &str,
+) -> Result<RecordId> {
+    let q = read_quote(doc, quote)?;
+    if !matches!(q.status.as_str(), "draft" | "sent" | "accepted") {
+        return Err(ValidationError::Rule(format!(
+            "quote {} is {} and cannot be accepted",
+            q.number, q.status
+        ))
+        .into());
+    }
+    if q.lines.is_empty() {
+        return Err(ValidationError::Rule(format!("quote {} has no lines", q.number)).into());
+    }
+    let already = doc
+        .records(&["orders"])
+        .into_iter()
+        .any(|(_, o)| doc.get_str(&o, "quote").as_deref() == Some(quote));
+    if already {
+        return Err(
+            ValidationError::Rule(format!("quote {} already has an order", q.number)).into(),
+        );
+    }
+    set_field(doc, ctx, &format!("quotes/{quote}/status"), "accepted")?;
+    let raw = [
+        ("status", "confirmed".to_string()),
+        ("quote", quote.to_string()),
+        ("date", ctx.today.format("%Y-%m-%d").to_string()),
+        ("currency", q.currency.clone()),
+        ("provisional_number", provisional_number.to_string()),
+        (
+            "owner",
+            if q.owner.is_empty() {
+                ctx.writer.user.clone()
+            } else {
+                q.owner.clone()
+            },
+        ),
+        created(ctx),
+    ];
+    let order = add_record(doc, ctx, &["orders"], RecordKind::Order, &raw)?;
+    let order_s = order.to_string();
+    for l in &q.lines {
+        copy_line(doc, ctx, &order_s, l)?;
+    }
+    Ok(order)
+}
+
+fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Result<()> {
+    let mut raw = vec![
+        ("position", l.position.to_string()),
+        ("label", l.label.clone()),
+        ("qty", l.qty.to_string()),
+        ("unit_price", crate::money::format_cents(l.unit_price)),
+        ("discount", l.discount.to_string()),
+        ("vat_rate", l.vat_rate.to_string()),
+    ];
+    if let Some(p) = &l.product {
+        raw.push(("product", p.clone()));
+    }
+    let fields = parse_all(RecordKind::OrderLine, &raw, &ctx.vocab)?;
+    doc.create_record(
+        &["orders", order, "lines"],
+        &l.id,
+        RecordKind::OrderLine,
+        &fields,
+    )
+    .map(|_| ())
+    .map_err(|e: CoreError| e)
+}

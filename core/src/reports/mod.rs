@@ -1,0 +1,36 @@
+//! Reports computed from the index only (never by loading documents): the
+//! to-do list, the pipeline, the weighted forecast, targets against actual
+//! orders with the variance, and commissions. Pure functions of the index,
+//! the settings and the dates passed in, so they are tested without a store.
+
+mod forecast;
+mod period;
+mod pipeline;
+mod targets;
+mod todo;
+
+pub use forecast::{forecast, Forecast, ForecastBucket};
+pub use period::Period;
+pub use pipeline::{deal_probability, pipeline, Pipeline, PipelineStage};
+pub use targets::{
+    actual_orders, commission, target_for, variance, Commission, TargetReport, TierLine,
+};
+pub use todo::{todo, TodoItem};
+
+/// Whose records a report covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One user's (deals they own, actions assigned to them).
+    User(String),
+    /// Everything in the store.
+    All,
+}
+
+impl Scope {
+    pub fn covers(&self, who: &str) -> bool {
+        match self {
+            Scope::User(u) => u == who,
+            Scope::All => true,
+        }
+    }
+}

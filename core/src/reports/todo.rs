@@ -1,0 +1,54 @@
+//! The to-do list: open actions due up to a date, overdue first.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::Scope;
+use crate::ids::DocId;
+use crate::index::Index;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TodoItem {
+    pub action: String,
+    pub account_id: DocId,
+    pub account: String,
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub subject: String,
+    pub due: NaiveDate,
+    pub overdue: bool,
+    pub days_late: i64,
+    pub assignee: String,
+}
+
+/// Open actions in `scope` due on or before `until`, oldest first (so the
+/// overdue ones lead), then by account name.
+pub fn todo(index: &Index, scope: &Scope, until: NaiveDate, today: NaiveDate) -> Vec<TodoItem> {
+    let mut items = Vec::new();
+    for (doc, account, rows) in index.accounts() {
+        for a in &rows.actions {
+            let Some(due) = a.due else { continue };
+            if a.done_on.is_some() || due > until || !scope.covers(&a.assignee) {
+                continue;
+            }
+            items.push(TodoItem {
+                action: a.id.clone(),
+                account_id: doc,
+                account: account.name.clone(),
+                action_type: a.action_type.clone(),
+                subject: a.subject.clone(),
+                due,
+                overdue: due < today,
+                days_late: (today - due).num_days().max(0),
+                assignee: a.assignee.clone(),
+            });
+        }
+    }
+    items.sort_by(|a, b| {
+        a.due
+            .cmp(&b.due)
+            .then_with(|| a.account.cmp(&b.account))
+            .then_with(|| a.action.cmp(&b.action))
+    });
+    items
+}

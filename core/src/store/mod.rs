@@ -1,0 +1,88 @@
+//! Durable storage of documents. A document is a compacted snapshot plus
+//! incremental chunks appended by each edit or merge; past a threshold the
+//! owner compacts it back into one snapshot. Beside each document the store
+//! keeps an opaque sidecar (the index rows of `crate::index`), written in the
+//! same atomic batch, so the index can never disagree with the data after a
+//! crash. This module knows nothing about Automerge or the CRM.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::error::StoreError;
+use crate::ids::DocId;
+
+/// Compact a document once it has this many chunks.
+pub const COMPACT_AFTER_CHUNKS: usize = 32;
+
+/// A document as stored: snapshot and chunks concatenated, ready for
+/// `automerge::AutoCommit::load`.
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    pub chunks: usize,
+}
+
+/// Writes applied atomically: all of them or none.
+#[derive(Default)]
+pub struct Batch {
+    pub(crate) appends: Vec<(DocId, Vec<u8>)>,
+    pub(crate) snapshots: Vec<(DocId, Vec<u8>)>,
+    pub(crate) sidecars: Vec<(DocId, Vec<u8>)>,
+    pub(crate) meta: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Appends a chunk of changes to a document.
+    pub fn append(&mut self, doc: DocId, bytes: Vec<u8>) -> &mut Self {
+        if !bytes.is_empty() {
+            self.appends.push((doc, bytes));
+        }
+        self
+    }
+    /// Replaces a document's snapshot and drops its chunks.
+    pub fn snapshot(&mut self, doc: DocId, bytes: Vec<u8>) -> &mut Self {
+        self.snapshots.push((doc, bytes));
+        self
+    }
+    pub fn sidecar(&mut self, doc: DocId, bytes: Vec<u8>) -> &mut Self {
+        self.sidecars.push((doc, bytes));
+        self
+    }
+    pub fn put_meta(&mut self, key: impl Into<String>, value: Vec<u8>) -> &mut Self {
+        self.meta.push((key.into(), Some(value)));
+        self
+    }
+    pub fn delete_meta(&mut self, key: impl Into<String>) -> &mut Self {
+        self.meta.push((key.into(), None));
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.appends.is_empty()
+            && self.snapshots.is_empty()
+            && self.sidecars.is_empty()
+            && self.meta.is_empty()
+    }
+}
+
+/// Durability of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk when `write` returns: survives a kill -9 or a power cut.
+    Flushed,
+    /// Buffered; call `flush` before telling anyone it is saved.
+    Buffered,
+}
+
+pub trait Store: Send + Sync {
+    fn load(&self, doc: DocId) -> Result<Option<Stored>, StoreError>;
+    fn write(&self, batch: Batch, durability: Durability) -> Result<(), StoreError>;
+    fn flush(&self) -> Result<(), StoreError>;
+    fn doc_ids(&self) -> Result<Vec<DocId>, StoreError>;
+    /// Every (document, sidecar) pair.
+    fn sidecars(&self) -> Result<Vec<(DocId, Vec<u8>)>, StoreError>;
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}

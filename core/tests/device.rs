@@ -1,0 +1,549 @@
+//! The device facade over a real sled store: edits, validation, quotes and
+//! orders, reports, merges between two devices, and index consistency.
+
+use std::str::FromStr;
+
+use carnet_core::error::{CoreError, ValidationError};
+use carnet_core::ops::NewLine;
+use carnet_core::reports::{Period, Scope};
+use carnet_core::store::Store;
+use carnet_core::{Device, DocId};
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use tempfile::TempDir;
+
+const NOV_26: i64 = 1_795_687_200; // 2026-11-26 08:00 UTC
+
+fn device(user: &str) -> (TempDir, Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::init(dir.path(), user, Some("Test"), "Carnet Test SARL").unwrap();
+    d.set_clock(Some(NOV_26));
+    (dir, d)
+}
+
+fn raw<'a>(pairs: &[(&'a str, &str)]) -> Vec<(&'a str, String)> {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::from_str(s).unwrap()
+}
+
+#[test]
+fn invalid_inputs_are_refused_with_typed_errors_and_write_nothing() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Garage Dupont")]))
+        .unwrap();
+    let heads = d.heads(acc).unwrap();
+    let index_before = d.index().clone();
+
+    let cases: Vec<(CoreError, &str)> = vec![
+        (
+            d.create_account(&raw(&[("name", "  ")])).unwrap_err(),
+            "empty name",
+        ),
+        (
+            d.create_account(&raw(&[("name", "X"), ("siret", "12345678901234")]))
+                .unwrap_err(),
+            "bad siret",
+        ),
+        (
+            d.create_account(&raw(&[("name", "X"), ("email", "pas-un-email")]))
+                .unwrap_err(),
+            "bad email",
+        ),
+        (
+            d.add_deal(acc, &raw(&[("title", "Flotte"), ("amount", "-5")]))
+                .unwrap_err(),
+            "negative amount",
+        ),
+        (
+            d.add_deal(
+                acc,
+                &raw(&[("title", "Flotte"), ("amount", "5"), ("stage", "nope")]),
+            )
+            .unwrap_err(),
+            "unknown stage",
+        ),
+        (
+            d.add_action(
+                acc,
+                &raw(&[("type", "call"), ("subject", "x"), ("due", "2026-13-01")]),
+            )
+            .unwrap_err(),
+            "bad date",
+        ),
+        (
+            d.set_field(acc, "account/postcode", "ABCDE").unwrap_err(),
+            "bad postcode",
+        ),
+        (
+            d.set_field(acc, "account/nope", "x").unwrap_err(),
+            "unknown field",
+        ),
+    ];
+    for (err, what) in &cases {
+        assert!(
+            matches!(err, CoreError::Invalid(_)),
+            "{what}: expected a validation error, got {err:?}"
+        );
+    }
+    assert!(matches!(
+        &cases[1].0,
+        CoreError::Invalid(ValidationError::BadSiret { .. })
+    ));
+    assert!(matches!(
+        &cases[4].0,
+        CoreError::Invalid(ValidationError::UnknownStage { .. })
+    ));
+    assert_eq!(d.heads(acc).unwrap(), heads, "the account is unchanged");
+    assert!(d.index().same_as(&index_before), "the index is unchanged");
+    assert_eq!(d.search("", 100).len(), 1, "no account was created");
+}
+
+#[test]
+fn a_customer_file_round_trips_every_record_kind() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[
+            ("name", "Société Générale d'Outillage"),
+            ("kind", "company"),
+            ("status", "client"),
+            ("siret", "73282932000074"),
+            ("postcode", "69003"),
+            ("city", "Lyon"),
+        ]))
+        .unwrap();
+    d.set_field(acc, "account/custom/fleet_size", "12").unwrap();
+    d.set_field(acc, "account/tags", "pme, industrie").unwrap();
+    d.set_field(acc, "account/returned_mail", "oui").unwrap();
+    let c = d
+        .add_contact(acc, &raw(&[("name", "Anne Roux"), ("role", "Acheteuse")]))
+        .unwrap();
+    let deal = d
+        .add_deal(
+            acc,
+            &raw(&[
+                ("title", "Renouvellement"),
+                ("amount", "12000"),
+                ("close_date", "2026-12-15"),
+                ("contact", &c.to_string()),
+            ]),
+        )
+        .unwrap();
+    let act = d
+        .add_action(
+            acc,
+            &raw(&[
+                ("type", "visit"),
+                ("subject", "Démo"),
+                ("due", "2026-11-20"),
+                ("deal", &deal.to_string()),
+            ]),
+        )
+        .unwrap();
+    d.add_note(acc, "Client très satisfait.").unwrap();
+    d.complete_action(&act.to_string(), Some("RDV fixé"), None)
+        .unwrap();
+
+    let f = d.account_file(acc).unwrap();
+    assert_eq!(f.account.name, "Société Générale d'Outillage");
+    assert_eq!(
+        f.account.custom.get("fleet_size").map(String::as_str),
+        Some("12")
+    );
+    assert_eq!(f.account.tags, vec!["industrie", "pme"]);
+    assert!(f.account.returned_mail);
+    assert_eq!(f.contacts[0].role.as_deref(), Some("Acheteuse"));
+    assert_eq!(
+        f.deals[0].stage, "prospection",
+        "first open stage by default"
+    );
+    assert_eq!(f.deals[0].amount.cents, 1_200_000);
+    assert_eq!(f.deals[0].owner, "rep@carnet.test");
+    assert_eq!(f.actions[0].done_on, Some(date("2026-11-26")));
+    assert_eq!(f.actions[0].outcome, "RDV fixé");
+    assert_eq!(f.notes[0].body, "Client très satisfait.");
+    assert_eq!(d.search("societe lyon", 10)[0].id, acc);
+    assert_eq!(
+        d.search("roux", 10)[0].contact.as_deref(),
+        Some("Anne Roux")
+    );
+    assert!(d.search("marseille", 10).is_empty());
+
+    // A record id from elsewhere is refused.
+    let err = d
+        .add_action(
+            acc,
+            &raw(&[
+                ("type", "call"),
+                ("subject", "x"),
+                ("due", "2026-11-30"),
+                ("deal", &DocId::new().to_string()),
+            ]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(ValidationError::Rule(_))));
+}
+
+#[test]
+fn quote_totals_accept_into_order_and_count_toward_target_and_commission() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Hôtel du Parc")]))
+        .unwrap();
+    d.add_product(&raw(&[
+        ("sku", "CAF-01"),
+        ("name", "Café en grains 1 kg"),
+        ("unit_price", "18.90"),
+        ("vat_rate", "5.5"),
+    ]))
+    .unwrap();
+    let q = d.create_quote(acc, &[]).unwrap().to_string();
+    d.add_quote_line(
+        &q,
+        &NewLine {
+            product: Some("caf-01".into()),
+            label: None,
+            qty: "10".into(),
+            unit_price: None,
+            vat_rate: None,
+            discount: Some("5".into()),
+        },
+    )
+    .unwrap();
+    d.add_quote_line(
+        &q,
+        &NewLine {
+            product: None,
+            label: Some("Machine à café".into()),
+            qty: "1".into(),
+            unit_price: Some("1 250,00".into()),
+            vat_rate: Some("20".into()),
+            discount: None,
+        },
+    )
+    .unwrap();
+    let (_, quote) = d.quote(&q).unwrap();
+    assert!(quote.provisional);
+    assert!(quote.number.starts_with("DEV-P"), "{}", quote.number);
+    // 10 × 18.90 − 5 % = 179.55 at 5.5 % → 9.88 ; 1250.00 at 20 % → 250.00
+    assert_eq!(quote.totals.net, 17_955 + 125_000);
+    assert_eq!(quote.totals.vat, 988 + 25_000);
+    assert_eq!(quote.totals.gross, 142_955 + 25_988);
+
+    // Bad line inputs are refused.
+    let bad = d.add_quote_line(
+        &q,
+        &NewLine {
+            product: None,
+            label: Some("x".into()),
+            qty: "1".into(),
+            unit_price: Some("1".into()),
+            vat_rate: Some("7".into()),
+            discount: None,
+        },
+    );
+    assert!(matches!(
+        bad,
+        Err(CoreError::Invalid(ValidationError::UnknownVatRate { .. }))
+    ));
+
+    let order = d.accept_quote(&q).unwrap();
+    let f = d.account_file(acc).unwrap();
+    assert_eq!(f.quotes[0].status, "accepted");
+    assert_eq!(f.orders[0].id, order.to_string());
+    assert_eq!(f.orders[0].totals, quote.totals);
+    assert!(f.orders[0].number.starts_with("CMD-P"));
+    assert!(d.accept_quote(&q).is_err(), "a quote gives one order");
+    // Lines of an accepted quote are frozen.
+    assert!(d
+        .add_quote_line(
+            &q,
+            &NewLine {
+                product: Some("CAF-01".into()),
+                label: None,
+                qty: "1".into(),
+                unit_price: None,
+                vat_rate: None,
+                discount: None
+            }
+        )
+        .is_err());
+
+    let nov: Period = "2026-11".parse().unwrap();
+    d.set_target("rep@carnet.test", nov, "1000").unwrap();
+    d.set_tiers(
+        "rep@carnet.test",
+        &[("0".into(), "3".into()), ("100".into(), "5".into())],
+    )
+    .unwrap();
+    let v = d.variance("rep@carnet.test", nov).unwrap();
+    assert_eq!(v.target, Some(100_000));
+    assert_eq!(v.actual, 142_955);
+    assert_eq!(v.variance, Some(42_955));
+    assert_eq!(v.attainment_pct.unwrap().to_string(), "142.96");
+    let c = d.commission("rep@carnet.test", nov).unwrap();
+    // 3 % of 1000.00 + 5 % of 429.55 = 30.00 + 21.48 (21.4775 → 21.48)
+    assert_eq!(c.total, 3_000 + 2_148);
+    // Changing the target updates the same plan.
+    d.set_target("rep@carnet.test", nov, "2000").unwrap();
+    assert_eq!(
+        d.variance("rep@carnet.test", nov).unwrap().target,
+        Some(200_000)
+    );
+}
+
+#[test]
+fn todo_pipeline_and_forecast_read_the_index() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let a = d.create_account(&raw(&[("name", "Alpha")])).unwrap();
+    let b = d.create_account(&raw(&[("name", "Beta")])).unwrap();
+    for (acc, due, subject) in [
+        (a, "2026-11-20", "en retard"),
+        (b, "2026-11-26", "aujourd'hui"),
+        (a, "2026-12-10", "plus tard"),
+    ] {
+        d.add_action(
+            acc,
+            &raw(&[("type", "call"), ("subject", subject), ("due", due)]),
+        )
+        .unwrap();
+    }
+    d.add_action(
+        b,
+        &raw(&[
+            ("type", "call"),
+            ("subject", "collègue"),
+            ("due", "2026-11-01"),
+            ("assignee", "other@carnet.test"),
+        ]),
+    )
+    .unwrap();
+    let todo = d.todo(&d.me(), date("2026-11-30"));
+    let subjects: Vec<&str> = todo.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(subjects, vec!["en retard", "aujourd'hui"]);
+    assert!(todo[0].overdue && todo[0].days_late == 6);
+    assert!(!todo[1].overdue);
+    assert_eq!(d.todo(&Scope::All, date("2026-11-30")).len(), 3);
+
+    for (acc, amount, stage, close, prob) in [
+        (a, "1000", "proposition", "2026-11-30", None),
+        (a, "2000", "negociation", "2027-01-15", Some("90")),
+        (b, "500", "gagne", "2026-11-10", None),
+        (b, "700", "perdu", "2026-11-10", None),
+        (b, "300", "prospection", "2026-09-01", None),
+        (b, "100", "prospection", "", None),
+    ] {
+        let mut f = raw(&[
+            ("title", "x"),
+            ("amount", amount),
+            ("stage", stage),
+            ("close_date", close),
+        ]);
+        if let Some(p) = prob {
+            f.push(("probability", p.to_string()));
+        }
+        d.add_deal(acc, &f).unwrap();
+    }
+    let p = d.pipeline(&d.me());
+    let stage = |c: &str| p.stages.iter().find(|s| s.code == c).unwrap().clone();
+    assert_eq!(stage("proposition").weighted, 50_000);
+    assert_eq!(stage("negociation").weighted, 180_000, "deal override 90 %");
+    assert_eq!(stage("prospection").count, 2);
+    assert_eq!(p.open_count, 4);
+    assert_eq!(p.open_amount, 340_000);
+    assert_eq!(stage("gagne").amount, 50_000);
+
+    let f = d.forecast(&d.me(), 3);
+    let months: Vec<&str> = f.months.iter().map(|m| m.month.as_str()).collect();
+    assert_eq!(months, vec!["2026-11", "2026-12", "2027-01"]);
+    assert_eq!(f.months[0].weighted, 50_000);
+    assert_eq!(f.months[0].won, 50_000);
+    assert_eq!(f.months[2].weighted, 180_000);
+    assert_eq!(f.overdue.amount, 30_000);
+    assert_eq!(f.undated.amount, 10_000);
+    assert_eq!(f.weighted_total, 230_000);
+}
+
+#[test]
+fn two_devices_merge_conflicts_show_on_both_and_resolve() {
+    let (_d1, mut a) = device("alice@carnet.test");
+    let (_d2, mut b) = device("bruno@carnet.test");
+    let acc = a
+        .create_account(&raw(&[("name", "Fromagerie Blanc")]))
+        .unwrap();
+    b.merge_remote(acc, &a.changes_since(acc, &[]).unwrap())
+        .unwrap();
+    a.set_field(acc, "account/phone", "04 00 00 00 01").unwrap();
+    b.set_field(acc, "account/phone", "04 00 00 00 02").unwrap();
+    b.add_contact(acc, &raw(&[("name", "Marc Blanc")])).unwrap();
+    let a_heads = a.heads(acc).unwrap();
+    let from_b = b.changes_since(acc, &a_heads).unwrap();
+    let from_a = a.changes_since(acc, &[]).unwrap();
+    assert!(a.merge_remote(acc, &from_b).unwrap() > 0);
+    b.merge_remote(acc, &from_a).unwrap();
+
+    for dev in [&a, &b] {
+        let c = dev.conflicts().unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].path, "account/phone");
+        assert_eq!(dev.index().get(acc).unwrap().conflicts, 1);
+        assert_eq!(
+            dev.index().get(acc).unwrap().contacts.len(),
+            1,
+            "merged rows are indexed"
+        );
+    }
+    b.resolve_conflict(acc, "account/phone", "04 00 00 00 02")
+        .unwrap();
+    a.merge_remote(acc, &b.changes_since(acc, &[]).unwrap())
+        .unwrap();
+    assert!(a.conflicts().unwrap().is_empty());
+    assert_eq!(
+        a.account_file(acc).unwrap().account.phone.as_deref(),
+        Some("04 00 00 00 02")
+    );
+    // Corrupt remote bytes are refused and change nothing.
+    let heads = a.heads(acc).unwrap();
+    assert!(matches!(
+        a.merge_remote(acc, b"\x85\x6f\x4a\x83\x00garbage"),
+        Err(CoreError::CorruptDoc { .. })
+    ));
+    assert_eq!(a.heads(acc).unwrap(), heads);
+    // History on a shows bruno's edit.
+    let h = a.history(acc).unwrap();
+    assert!(h
+        .iter()
+        .any(|e| e.author.as_deref() == Some("bruno@carnet.test")
+            && e.changes
+                .iter()
+                .any(|c| c.path.ends_with("/name") && c.new.as_deref() == Some("Marc Blanc"))));
+}
+
+#[test]
+fn many_edits_compact_and_reopen_with_the_same_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let acc;
+    {
+        let mut d = Device::init(dir.path(), "rep@carnet.test", None, "X").unwrap();
+        acc = d.create_account(&raw(&[("name", "Compact")])).unwrap();
+        for i in 0..80 {
+            d.set_field(acc, "account/city", &format!("Ville {i}"))
+                .unwrap();
+        }
+        let stored = d.store().load(acc).unwrap().unwrap();
+        assert!(stored.chunks < 32, "compacted: {} chunks", stored.chunks);
+    }
+    let d = Device::open(dir.path()).unwrap();
+    assert_eq!(
+        d.account_file(acc).unwrap().account.city.as_deref(),
+        Some("Ville 79")
+    );
+    assert!(d.index().same_as(&d.rebuild_index().unwrap()));
+    drop(d);
+    assert!(matches!(
+        Device::init(dir.path(), "x@carnet.test", None, "X"),
+        Err(CoreError::AlreadyInitialised)
+    ));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Device::open(&empty.path().join("none")),
+        Err(CoreError::NotInitialised)
+    ));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    NewAccount(u8),
+    SetCity(u8, u8, u8),
+    AddDeal(u8, u8, u32),
+    AddAction(u8, u8, u8),
+    Sync(u8, u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..3).prop_map(Op::NewAccount),
+        (0u8..3, 0u8..8, 0u8..4).prop_map(|(d, a, c)| Op::SetCity(d, a, c)),
+        (0u8..3, 0u8..8, 0u32..100_000).prop_map(|(d, a, x)| Op::AddDeal(d, a, x)),
+        (0u8..3, 0u8..8, 1u8..28).prop_map(|(d, a, x)| Op::AddAction(d, a, x)),
+        (0u8..3, 0u8..3).prop_map(|(a, b)| Op::Sync(a, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// The index built incrementally on every edit and merge equals the
+    /// index rebuilt from the documents, on every device, and after a full
+    /// exchange every device indexes the same customer files.
+    #[test]
+    fn incremental_index_equals_rebuilt_index(ops in prop::collection::vec(op(), 1..40)) {
+        let devs: Vec<(TempDir, Device)> = (0..3).map(|i| device(&format!("rep{i}@carnet.test"))).collect();
+        let (dirs, mut devs): (Vec<TempDir>, Vec<Device>) = devs.into_iter().unzip();
+        let mut accounts: Vec<Vec<DocId>> = vec![Vec::new(); 3];
+        let cities = ["Paris", "Lyon", "Nantes", "Lille"];
+        for op in ops {
+            match op {
+                Op::NewAccount(d) => {
+                    let id = devs[d as usize].create_account(&raw(&[("name", "Acme")])).unwrap();
+                    accounts[d as usize].push(id);
+                }
+                Op::SetCity(d, a, c) => {
+                    if let Some(&id) = accounts[d as usize].get(a as usize % accounts[d as usize].len().max(1)) {
+                        devs[d as usize].set_field(id, "account/city", cities[c as usize]).unwrap();
+                    }
+                }
+                Op::AddDeal(d, a, x) => {
+                    if let Some(&id) = accounts[d as usize].get(a as usize % accounts[d as usize].len().max(1)) {
+                        devs[d as usize].add_deal(id, &raw(&[("title", "t"), ("amount", &x.to_string())])).unwrap();
+                    }
+                }
+                Op::AddAction(d, a, day) => {
+                    if let Some(&id) = accounts[d as usize].get(a as usize % accounts[d as usize].len().max(1)) {
+                        devs[d as usize].add_action(id, &raw(&[("type", "call"), ("subject", "s"), ("due", &format!("2026-11-{day:02}"))])).unwrap();
+                    }
+                }
+                Op::Sync(x, y) => {
+                    if x != y {
+                        let ids = accounts[x as usize].clone();
+                        for id in ids {
+                            let bytes = devs[x as usize].changes_since(id, &[]).unwrap();
+                            devs[y as usize].merge_remote(id, &bytes).unwrap();
+                            if !accounts[y as usize].contains(&id) {
+                                accounts[y as usize].push(id);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for d in &devs {
+            prop_assert!(d.index().same_as(&d.rebuild_index().unwrap()));
+        }
+        // Full exchange: everyone ends with the same account rows.
+        let mut all: Vec<DocId> = accounts.iter().flatten().copied().collect();
+        all.sort();
+        all.dedup();
+        for &id in &all {
+            for x in 0..devs.len() {
+                let Ok(bytes) = devs[x].changes_since(id, &[]) else { continue };
+                for (y, other) in devs.iter_mut().enumerate() {
+                    if x != y {
+                        other.merge_remote(id, &bytes).unwrap();
+                    }
+                }
+            }
+        }
+        for &id in &all {
+            let rows: Vec<_> = devs.iter().map(|d| d.index().get(id).cloned()).collect();
+            prop_assert!(rows.iter().all(|r| r == &rows[0]), "replicas disagree on {}", id);
+        }
+        for d in &devs {
+            prop_assert!(d.index().same_as(&d.rebuild_index().unwrap()));
+        }
+        drop(dirs);
+    }
+}
