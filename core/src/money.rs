@@ -119,7 +119,28 @@ pub fn round_cents(cents: Decimal) -> i64 {
 }
 
 /// `amount × pct / 100`, rounded half-up to the cent.
+///
+/// Reports call this once per deal, so percentages with at most four
+/// decimals (all real ones) take an exact integer path; others fall back to
+/// decimal arithmetic. Both round the same way.
 pub fn percent_of(cents: i64, pct: Decimal) -> i64 {
+    let scale = pct.scale();
+    if scale <= 4 {
+        // pct = mantissa / 10^scale, so amount × pct / 100 =
+        // cents × mantissa / (100 × 10^scale).
+        let den = 100i128 * 10i128.pow(scale);
+        if let Some(num) = (cents as i128).checked_mul(pct.mantissa()) {
+            let half = den / 2;
+            let q = if num >= 0 {
+                (num + half) / den
+            } else {
+                (num - half) / den
+            };
+            if let Ok(v) = i64::try_from(q) {
+                return v;
+            }
+        }
+    }
     round_cents(Decimal::from(cents) * pct / Decimal::ONE_HUNDRED)
 }
 
@@ -159,6 +180,20 @@ mod tests {
         assert_eq!(percent_of(1005, Decimal::from(20)), 201);
         assert_eq!(percent_of(1, Decimal::from(50)), 1);
         assert_eq!(percent_of(1, Decimal::from_str("5.5").unwrap()), 0);
+    }
+
+    #[test]
+    fn integer_percent_path_matches_decimal_rounding() {
+        let pcts = [
+            "0", "5.5", "2.1", "12.345", "33.3333", "100", "0.0001", "12.34567",
+        ];
+        for p in pcts {
+            let pct = Decimal::from_str(p).unwrap();
+            for cents in [0i64, 1, 5, 99, 1005, 123_456, 987_654_321, -1005, -5] {
+                let slow = round_cents(Decimal::from(cents) * pct / Decimal::ONE_HUNDRED);
+                assert_eq!(percent_of(cents, pct), slow, "{cents} × {p} %");
+            }
+        }
     }
 
     #[test]

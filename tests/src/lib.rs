@@ -1,1 +1,5 @@
+//! Shared pieces of Carnet's cross-process tests and benchmarks: a
+//! realistic portfolio generator and small measurement helpers.
 
+pub mod portfolio;
+pub mod stats;

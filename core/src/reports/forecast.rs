@@ -2,10 +2,12 @@
 //! date has passed are not silently dropped: they are in `overdue`, and open
 //! deals without a date are in `undated`. Won deals count in their month.
 
+use std::collections::HashMap;
+
 use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::pipeline::deal_probability;
 use super::Scope;
 use crate::index::Index;
 use crate::model::{Settings, StageOutcome};
@@ -61,12 +63,17 @@ pub fn forecast(
         month: "undated".into(),
         ..Default::default()
     };
+    let stages: HashMap<&str, (StageOutcome, Decimal)> = settings
+        .stages
+        .iter()
+        .map(|s| (s.code.as_str(), (s.outcome, s.probability)))
+        .collect();
     for (_, _, rows) in index.accounts() {
         for d in rows.deals.iter().filter(|d| scope.covers(&d.owner)) {
-            let outcome = settings
-                .stage(&d.stage)
-                .map(|s| s.outcome)
-                .unwrap_or(StageOutcome::Open);
+            let (outcome, default_p) = stages
+                .get(d.stage.as_str())
+                .copied()
+                .unwrap_or((StageOutcome::Open, Decimal::ZERO));
             let slot = d.close_date.map(|c| month_index(c) - first);
             match outcome {
                 StageOutcome::Lost => {}
@@ -84,7 +91,7 @@ pub fn forecast(
                     };
                     bucket.open_count += 1;
                     bucket.amount += d.amount;
-                    bucket.weighted += percent_of(d.amount, deal_probability(d, settings));
+                    bucket.weighted += percent_of(d.amount, d.probability.unwrap_or(default_p));
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! The pipeline by stage, with amounts weighted by probability (the deal's
 //! own when the rep overrode it, else the stage's default).
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -55,9 +57,14 @@ pub fn pipeline(index: &Index, settings: &Settings, scope: &Scope) -> Pipeline {
             weighted: 0,
         })
         .collect();
+    let mut position: HashMap<String, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.code.clone(), i))
+        .collect();
     for (_, _, rows) in index.accounts() {
         for d in rows.deals.iter().filter(|d| scope.covers(&d.owner)) {
-            let pos = match stages.iter().position(|s| s.code == d.stage) {
+            let pos = match position.get(d.stage.as_str()).copied() {
                 Some(p) => p,
                 None => {
                     // A stage since removed from settings: shown, never dropped.
@@ -70,13 +77,14 @@ pub fn pipeline(index: &Index, settings: &Settings, scope: &Scope) -> Pipeline {
                         amount: 0,
                         weighted: 0,
                     });
+                    position.insert(d.stage.clone(), stages.len() - 1);
                     stages.len() - 1
                 }
             };
             let s = &mut stages[pos];
             s.count += 1;
             s.amount += d.amount;
-            s.weighted += percent_of(d.amount, deal_probability(d, settings));
+            s.weighted += percent_of(d.amount, d.probability.unwrap_or(s.probability));
         }
     }
     let open = stages.iter().filter(|s| s.outcome == StageOutcome::Open);

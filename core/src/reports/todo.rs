@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Scope;
 use crate::ids::DocId;
-use crate::index::Index;
+use crate::index::{ActionRow, Index};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TodoItem {
@@ -24,31 +24,29 @@ pub struct TodoItem {
 /// Open actions in `scope` due on or before `until`, oldest first (so the
 /// overdue ones lead), then by account name.
 pub fn todo(index: &Index, scope: &Scope, until: NaiveDate, today: NaiveDate) -> Vec<TodoItem> {
-    let mut items = Vec::new();
+    // Select and sort borrowed rows first; allocate only the result.
+    let mut hits: Vec<(NaiveDate, &str, &str, DocId, &ActionRow)> = Vec::new();
     for (doc, account, rows) in index.accounts() {
         for a in &rows.actions {
             let Some(due) = a.due else { continue };
             if a.done_on.is_some() || due > until || !scope.covers(&a.assignee) {
                 continue;
             }
-            items.push(TodoItem {
-                action: a.id.clone(),
-                account_id: doc,
-                account: account.name.clone(),
-                action_type: a.action_type.clone(),
-                subject: a.subject.clone(),
-                due,
-                overdue: due < today,
-                days_late: (today - due).num_days().max(0),
-                assignee: a.assignee.clone(),
-            });
+            hits.push((due, account.name.as_str(), a.id.as_str(), doc, a));
         }
     }
-    items.sort_by(|a, b| {
-        a.due
-            .cmp(&b.due)
-            .then_with(|| a.account.cmp(&b.account))
-            .then_with(|| a.action.cmp(&b.action))
-    });
-    items
+    hits.sort_unstable_by(|x, y| (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)));
+    hits.into_iter()
+        .map(|(due, account, _, doc, a)| TodoItem {
+            action: a.id.clone(),
+            account_id: doc,
+            account: account.to_string(),
+            action_type: a.action_type.clone(),
+            subject: a.subject.clone(),
+            due,
+            overdue: due < today,
+            days_late: (today - due).num_days().max(0),
+            assignee: a.assignee.clone(),
+        })
+        .collect()
 }
