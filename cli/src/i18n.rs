@@ -80,6 +80,11 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "number" => ("Numéro", "Number"),
         "sku" => ("Réf.", "SKU"),
         "price" => ("Prix HT", "Price"),
+        "server" => ("Serveur", "Server"),
+        "offline_only" => ("aucun (hors ligne)", "none (offline only)"),
+        "pending" => ("Modifications en attente", "Pending changes"),
+        "last_ack" => ("Dernier accusé du serveur", "Last server ack"),
+        "rejected" => ("Refusé", "Refused"),
         _ => ("?", "?"),
     };
     match lang {

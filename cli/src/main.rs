@@ -133,6 +133,34 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Link this store to a server account (the store must be new).
+    Login {
+        url: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// A name for this device, shown to admins.
+        #[arg(long, default_value = "carnet CLI")]
+        device_name: String,
+    },
+    /// One full exchange with the server, then exit (--watch: stay connected).
+    Sync {
+        #[arg(long)]
+        watch: bool,
+        /// Give up when the server is silent this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Pending local changes, last acknowledgement, cursor, rejected documents.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the local changes of a document the server rejected; the next
+    /// sync fetches the server's copy.
+    Revert { doc: String },
     /// Maintenance commands used by tests and support.
     #[command(subcommand, hide = true)]
     Debug(DebugCmd),
@@ -435,6 +463,14 @@ enum DebugCmd {
 }
 
 fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader of our output goes away
+    // (`carnet account show ID | head`): exit quietly instead of panicking.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE at start-up,
+    // before any thread exists, has no memory-safety implications.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let lang = cli.lang;
     match run(cli) {
@@ -864,8 +900,114 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", tb.render());
             Ok(())
         }
+        Cmd::Login {
+            url,
+            email,
+            password_stdin: _,
+            device_name,
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if cli.store.join("conf").exists() {
+                bail!(
+                    "{} already holds a store; log in with a new --store directory",
+                    cli.store.display()
+                );
+            }
+            let rt = runtime()?;
+            let login = rt.block_on(carnet_core::sync::transport::login(
+                url,
+                email,
+                password,
+                device_name,
+            ))?;
+            let d = Device::init_remote(
+                &cli.store,
+                &login.user,
+                login.tenant,
+                carnet_core::device::Remote {
+                    url: url.clone(),
+                    device: login.device,
+                    token: login.token,
+                },
+            )?;
+            println!("{}", d.identity().device);
+            Ok(())
+        }
+        Cmd::Sync { watch, timeout } => {
+            let mut d = open(&cli)?;
+            let rt = runtime()?;
+            let opts = carnet_core::sync::transport::Options {
+                watch: *watch,
+                timeout: std::time::Duration::from_secs(*timeout),
+            };
+            let watch = *watch;
+            rt.block_on(carnet_core::sync::transport::run(
+                &mut d,
+                &opts,
+                |status, changed| {
+                    if watch {
+                        for doc in changed {
+                            println!("changed {doc}");
+                        }
+                        if status == carnet_core::sync::SyncStatus::UpToDate {
+                            let _ = std::io::stdout().flush();
+                        }
+                    }
+                },
+            ))?;
+            let st = d.sync_state()?;
+            if !st.rejected.is_empty() {
+                for (doc, reason) in &st.rejected {
+                    eprintln!("carnet: {doc} refused by the server: {reason}");
+                }
+                bail!("{} document(s) refused by the server", st.rejected.len());
+            }
+            Ok(())
+        }
+        Cmd::Status { json } => {
+            let d = open(&cli)?;
+            let st = d.sync_state()?;
+            if *json {
+                return print_json(&st);
+            }
+            println!(
+                "{}: {}",
+                t(lang, "server"),
+                st.server.as_deref().unwrap_or(t(lang, "offline_only"))
+            );
+            println!("{}: {}", t(lang, "pending"), st.pending.len());
+            let when = st
+                .last_ack
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "—".into());
+            println!("{}: {when}", t(lang, "last_ack"));
+            for (doc, reason) in &st.rejected {
+                println!("{} {doc}: {reason}", t(lang, "rejected"));
+            }
+            Ok(())
+        }
+        Cmd::Revert { doc } => {
+            let mut d = open(&cli)?;
+            let id = doc_id(doc)?;
+            if !d.rejected()?.iter().any(|(r, _)| *r == id) {
+                bail!("{doc} has no refused changes to revert");
+            }
+            d.drop_doc(id)?;
+            // Fetch the server's copy on the next sync.
+            d.set_cursor(0)?;
+            Ok(())
+        }
         Cmd::Debug(cmd) => debug(&cli, cmd),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn period_or_month(d: &Device, p: &Option<String>) -> Result<Period> {

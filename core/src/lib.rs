@@ -16,6 +16,7 @@ pub mod ops;
 pub mod reports;
 pub mod schema;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use device::{Device, Identity};

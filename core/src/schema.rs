@@ -332,7 +332,9 @@ impl RecordKind {
                     ]
                 }
             }
-            RecordKind::Territory => const { &[req("name", Short), f("postcodes", Short)] },
+            RecordKind::Territory => {
+                const { &[req("name", Short), f("postcodes", Short), f("reps", Tags)] }
+            }
             RecordKind::Target => const { &[req("amount", Amount)] },
             RecordKind::CommissionTier => {
                 const { &[req("from_pct", Quantity), req("rate", Percent)] }

@@ -4,6 +4,7 @@
 //! reconcile), how conflicts and history are read, and how a document is
 //! exchanged as bytes. It does no I/O.
 
+mod check;
 mod conflict;
 mod history;
 pub mod value;
@@ -12,6 +13,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Author, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue};
 use automerge::{Value, ROOT};
 
+pub use check::Problem;
 pub use conflict::{Conflict, ConflictValue};
 pub use history::{FieldChange, HistoryEntry};
 pub use value::{FieldValue, Vocab};

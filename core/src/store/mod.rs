@@ -29,6 +29,7 @@ pub struct Batch {
     pub(crate) snapshots: Vec<(DocId, Vec<u8>)>,
     pub(crate) sidecars: Vec<(DocId, Vec<u8>)>,
     pub(crate) meta: Vec<(String, Option<Vec<u8>>)>,
+    pub(crate) deletes: Vec<DocId>,
 }
 
 impl Batch {
@@ -59,8 +60,14 @@ impl Batch {
         self.meta.push((key.into(), None));
         self
     }
+    /// Removes a document, its chunks and its sidecar.
+    pub fn delete_doc(&mut self, doc: DocId) -> &mut Self {
+        self.deletes.push(doc);
+        self
+    }
     pub fn is_empty(&self) -> bool {
-        self.appends.is_empty()
+        self.deletes.is_empty()
+            && self.appends.is_empty()
             && self.snapshots.is_empty()
             && self.sidecars.is_empty()
             && self.meta.is_empty()
@@ -84,5 +91,13 @@ pub trait Store: Send + Sync {
     /// Every (document, sidecar) pair.
     fn sidecars(&self) -> Result<Vec<(DocId, Vec<u8>)>, StoreError>;
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Meta entries whose key starts with `prefix` and sorts after `after`
+    /// (all of them when `None`), in key order, at most `limit`.
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }

@@ -62,6 +62,14 @@ impl Store for SledStore {
 
     fn write(&self, batch: Batch, durability: Durability) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
+        for doc in batch.deletes.iter() {
+            for kv in self.db.scan_prefix(key(CHUNK, *doc)) {
+                let (k, _) = kv?;
+                b.remove(k);
+            }
+            b.remove(key(SNAPSHOT, *doc));
+            b.remove(key(SIDECAR, *doc));
+        }
         for (doc, bytes) in batch.snapshots.iter() {
             for kv in self.db.scan_prefix(key(CHUNK, *doc)) {
                 let (k, _) = kv?;
@@ -136,6 +144,34 @@ impl Store for SledStore {
         Ok(self.db.get(mk)?.map(|v| v.to_vec()))
     }
 
+    fn meta_scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut start = vec![META];
+        start.extend_from_slice(after.unwrap_or(prefix).as_bytes());
+        let mut full_prefix = vec![META];
+        full_prefix.extend_from_slice(prefix.as_bytes());
+        let mut out = Vec::new();
+        for kv in self.db.range(start..) {
+            let (k, v) = kv?;
+            if !k.starts_with(&full_prefix) {
+                break;
+            }
+            let key = String::from_utf8_lossy(&k[1..]).into_owned();
+            if after == Some(key.as_str()) {
+                continue;
+            }
+            out.push((key, v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
@@ -171,6 +207,33 @@ mod tests {
         assert_eq!(s.chunks, 0);
         assert_eq!(store.doc_ids().unwrap(), vec![d]);
         assert_eq!(store.sidecars().unwrap(), vec![(d, b"rows".to_vec())]);
+    }
+
+    #[test]
+    fn meta_scan_pages_in_key_order_and_delete_doc_removes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut b = Batch::new();
+        for i in [3u64, 1, 2, 10] {
+            b.put_meta(format!("log/{i:016x}"), vec![i as u8]);
+        }
+        b.put_meta("other", vec![]);
+        let d = DocId::new();
+        b.snapshot(d, b"s".to_vec()).sidecar(d, b"r".to_vec());
+        store.write(b, Durability::Flushed).unwrap();
+        let all = store.meta_scan("log/", None, 100).unwrap();
+        let vals: Vec<u8> = all.iter().map(|(_, v)| v[0]).collect();
+        assert_eq!(vals, vec![1, 2, 3, 10]);
+        let after = store.meta_scan("log/", Some(&all[1].0), 1).unwrap();
+        assert_eq!(after[0].1, vec![3]);
+        let mut b = Batch::new();
+        b.append(d, b"c".to_vec());
+        store.write(b, Durability::Flushed).unwrap();
+        let mut b = Batch::new();
+        b.delete_doc(d);
+        store.write(b, Durability::Flushed).unwrap();
+        assert!(store.load(d).unwrap().is_none());
+        assert!(store.sidecars().unwrap().is_empty());
     }
 
     #[test]

@@ -35,20 +35,24 @@ pub struct Identity {
     pub tenant: Uuid,
 }
 
-const META_IDENTITY: &str = "identity";
+mod remote;
 
-fn singleton_key(kind: DocKind) -> String {
+pub use remote::{Remote, SyncState};
+
+pub(crate) const META_IDENTITY: &str = "identity";
+
+pub(crate) fn singleton_key(kind: DocKind) -> String {
     format!("singleton/{kind}")
 }
 
 pub struct Device<S: Store = SledStore> {
-    store: S,
-    index: Index,
+    pub(crate) store: S,
+    pub(crate) index: Index,
     identity: Identity,
     actor: ActorId,
     settings: Settings,
     catalog: Catalog,
-    durability: Durability,
+    pub(crate) durability: Durability,
     /// Fixed "now" for scripted runs and tests; `None` uses the clock.
     clock: Option<i64>,
 }
@@ -285,7 +289,7 @@ impl<S: Store> Device<S> {
             }
         };
         doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, Batch::new())?;
+        self.persist(&mut doc, &before, stored.chunks, Batch::new(), true)?;
         Ok(out)
     }
 
@@ -313,7 +317,7 @@ impl<S: Store> Device<S> {
             f(&mut doc, &ctx)?;
         }
         doc.commit(&writer);
-        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, batch)?;
+        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, batch, true)?;
         Ok(id)
     }
 
@@ -333,22 +337,28 @@ impl<S: Store> Device<S> {
             f(&mut doc, &ctx)?;
         }
         doc.commit(&writer);
-        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, b)?;
+        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, b, true)?;
         Ok(id)
     }
 
     /// Writes a document's new changes (or a fresh snapshot past the
     /// compaction threshold) with its index rows, atomically.
-    fn persist(
+    pub(crate) fn persist(
         &mut self,
         doc: &mut CrmDoc,
         before: &[ChangeHash],
         chunks: usize,
         mut batch: Batch,
+        local: bool,
     ) -> Result<()> {
         let id = doc.id();
         if !before.is_empty() && doc.heads() == before && batch.is_empty() {
             return Ok(());
+        }
+        if local {
+            // Not yet on the server; a new edit also retries a rejected one.
+            batch.put_meta(remote::dirty_key(id), Vec::new());
+            batch.delete_meta(remote::rejected_key(id));
         }
         let rows = DocRows::of(doc)?;
         if chunks + 1 >= COMPACT_AFTER_CHUNKS || before.is_empty() {
@@ -367,7 +377,7 @@ impl<S: Store> Device<S> {
         Ok(())
     }
 
-    fn singleton(&self, kind: DocKind) -> Result<Option<DocId>> {
+    pub(crate) fn singleton(&self, kind: DocKind) -> Result<Option<DocId>> {
         Ok(self
             .store
             .meta(&singleton_key(kind))?
@@ -380,7 +390,7 @@ impl<S: Store> Device<S> {
         self.singleton(kind)?.ok_or(CoreError::NotInitialised)
     }
 
-    fn refresh_singletons(&mut self) -> Result<()> {
+    pub(crate) fn refresh_singletons(&mut self) -> Result<()> {
         if let Some(id) = self.singleton(DocKind::Settings)? {
             self.settings = Settings::read(&self.load(id)?);
         }
@@ -503,7 +513,7 @@ impl<S: Store> Device<S> {
             }
         };
         doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, counter)?;
+        self.persist(&mut doc, &before, stored.chunks, counter, true)?;
         Ok(id)
     }
 
@@ -542,7 +552,7 @@ impl<S: Store> Device<S> {
             }
         };
         doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, counter)?;
+        self.persist(&mut doc, &before, stored.chunks, counter, true)?;
         Ok(id)
     }
 
@@ -768,14 +778,14 @@ impl<S: Store> Device<S> {
                 let before = doc.heads();
                 let n = doc.merge_bytes(bytes)?;
                 if n > 0 {
-                    self.persist(&mut doc, &before, stored.chunks, Batch::new())?;
+                    self.persist(&mut doc, &before, stored.chunks, Batch::new(), false)?;
                 }
                 Ok(n)
             }
             None => {
                 let mut doc = CrmDoc::load(id, bytes)?;
                 let n = doc.automerge().get_changes(&[]).len();
-                self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, Batch::new())?;
+                self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, Batch::new(), false)?;
                 Ok(n)
             }
         }

@@ -1,0 +1,250 @@
+//! The wire format of the sync protocol, version 1 (see docs/protocol.md).
+//!
+//! Every websocket binary message is one frame: the 3 bytes `CRN`, one byte
+//! of protocol version, then the postcard encoding of a `Frame`. Decoding
+//! never panics: a short, foreign, oversized or malformed message is a typed
+//! `FrameError`.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::ids::{DocId, DocKind};
+
+pub const MAGIC: [u8; 3] = *b"CRN";
+pub const PROTOCOL_VERSION: u8 = 1;
+/// Largest frame either side accepts.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// Most documents in one frame's batch.
+pub const MAX_BATCH_DOCS: usize = 1024;
+
+/// A change hash (32 bytes).
+pub type Hash = [u8; 32];
+
+/// One document's Automerge sync message; an empty `msg` means "nothing
+/// more to say about this document".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocMsg {
+    pub doc: DocId,
+    pub msg: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The frame could not be decoded.
+    BadFrame,
+    /// The peer speaks another protocol version.
+    UnsupportedVersion,
+    /// Wrong password, unknown or revoked device token.
+    Unauthorized,
+    /// A frame or batch over the limits.
+    TooLarge,
+    /// A frame that is valid but not expected now.
+    Unexpected,
+    /// The server failed; try again later.
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// C→S, first frame when the device has no token yet.
+    Login {
+        email: String,
+        password: String,
+        device_name: String,
+    },
+    /// S→C: the device token to present in every later `Hello`.
+    LoggedIn {
+        user: String,
+        tenant: Uuid,
+        device: Uuid,
+        token: String,
+    },
+    /// C→S, first frame of a sync session.
+    Hello {
+        device: Uuid,
+        token: String,
+        /// The server sequence up to which the device has everything.
+        cursor: u64,
+    },
+    /// S→C, answer to `Hello`.
+    Welcome {
+        user: String,
+        role: String,
+        tenant: Uuid,
+        singletons: Vec<(DocKind, DocId)>,
+        seq: u64,
+    },
+    /// S→C: documents to sync or fetch, documents the device must drop, and
+    /// the sequence the device reaches once it has handled them.
+    Changed {
+        docs: Vec<DocId>,
+        revoked: Vec<DocId>,
+        upto: u64,
+        /// More `Changed` frames follow for the same `upto` (long lists are
+        /// chunked); the device is caught up after the last one.
+        more: bool,
+    },
+    /// C→S: send these whole documents (the device has none of them).
+    Fetch {
+        docs: Vec<DocId>,
+    },
+    /// S→C: whole documents, and the requested ids that do not exist (or
+    /// that the user may not see: the two are indistinguishable).
+    Docs {
+        docs: Vec<(DocId, Vec<u8>)>,
+        missing: Vec<DocId>,
+    },
+    /// C→S: Automerge sync messages, batched.
+    Sync {
+        msgs: Vec<DocMsg>,
+    },
+    /// S→C: one reply per document of a `Sync`, plus durable acks and
+    /// rejections.
+    SyncReply {
+        msgs: Vec<DocMsg>,
+        /// (doc, heads durably stored on the server)
+        acks: Vec<(DocId, Vec<Hash>)>,
+        /// (doc, reason): changes refused, neither stored nor forwarded.
+        rejects: Vec<(DocId, String)>,
+    },
+    /// C→S: the device dropped these revoked documents.
+    Dropped {
+        docs: Vec<DocId>,
+    },
+    /// Either way; the sender closes after it.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    Ping(u64),
+    Pong(u64),
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame too short")]
+    Short,
+    #[error("not a Carnet frame")]
+    BadMagic,
+    #[error("protocol version {0} is not supported (this side speaks {PROTOCOL_VERSION})")]
+    Version(u8),
+    #[error("frame of {0} bytes is over the {MAX_FRAME_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("batch of {0} documents is over the {MAX_BATCH_DOCS}-document limit")]
+    BatchTooLarge(usize),
+}
+
+impl FrameError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FrameError::Version(_) => ErrorCode::UnsupportedVersion,
+            FrameError::TooLarge(_) | FrameError::BatchTooLarge(_) => ErrorCode::TooLarge,
+            _ => ErrorCode::BadFrame,
+        }
+    }
+}
+
+impl Frame {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(&MAGIC);
+        out.push(PROTOCOL_VERSION);
+        // Serializing owned plain data into a Vec cannot fail.
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::TooLarge(bytes.len()));
+        }
+        if bytes.len() < 4 {
+            return Err(FrameError::Short);
+        }
+        if bytes[..3] != MAGIC {
+            return Err(FrameError::BadMagic);
+        }
+        if bytes[3] != PROTOCOL_VERSION {
+            return Err(FrameError::Version(bytes[3]));
+        }
+        let frame: Frame =
+            postcard::from_bytes(&bytes[4..]).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let batch = match &frame {
+            Frame::Changed { docs, revoked, .. } => docs.len().max(revoked.len()),
+            Frame::Fetch { docs } | Frame::Dropped { docs } => docs.len(),
+            Frame::Docs { docs, missing } => docs.len().max(missing.len()),
+            Frame::Sync { msgs } => msgs.len(),
+            Frame::SyncReply { msgs, .. } => msgs.len(),
+            _ => 0,
+        };
+        // Server-built `Changed` lists are chunked; anything bigger is abuse.
+        if batch > MAX_BATCH_DOCS * 8 {
+            return Err(FrameError::BatchTooLarge(batch));
+        }
+        Ok(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let frames = vec![
+            Frame::Hello {
+                device: Uuid::new_v4(),
+                token: "t".into(),
+                cursor: 42,
+            },
+            Frame::Sync {
+                msgs: vec![DocMsg {
+                    doc: DocId::new(),
+                    msg: vec![1, 2, 3],
+                }],
+            },
+            Frame::Error {
+                code: ErrorCode::Unauthorized,
+                message: "no".into(),
+            },
+        ];
+        for f in frames {
+            assert_eq!(Frame::decode(&f.encode()).unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn bad_bytes_are_typed_errors_never_panics() {
+        assert_eq!(Frame::decode(b"CR"), Err(FrameError::Short));
+        assert_eq!(Frame::decode(b"XXXX1234"), Err(FrameError::BadMagic));
+        assert_eq!(Frame::decode(b"CRN\x09abc"), Err(FrameError::Version(9)));
+        assert!(matches!(
+            Frame::decode(b"CRN\x01\xff\xff\xff"),
+            Err(FrameError::Malformed(_))
+        ));
+        let good = Frame::Ping(7).encode();
+        for cut in 4..good.len() {
+            let _ = Frame::decode(&good[..cut]);
+        }
+        let big = vec![0u8; MAX_FRAME_BYTES + 1];
+        assert!(matches!(Frame::decode(&big), Err(FrameError::TooLarge(_))));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x: u64 = 0x1234_5678;
+        for len in 0..2000usize {
+            let mut buf = b"CRN\x01".to_vec();
+            for _ in 0..(len % 97) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(x as u8);
+            }
+            let _ = Frame::decode(&buf);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The websocket client transport (feature `transport`): moves frames
+//! between a `ClientSession` and the server's `/sync` endpoint. No protocol
+//! logic lives here.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use super::client::{frame_name, ClientSession, SyncError, SyncStatus};
+use super::frame::Frame;
+use crate::device::Device;
+use crate::ids::DocId;
+use crate::store::Store;
+
+/// `http://host:port` (or `ws://...`) → `ws://host:port/sync`.
+pub fn sync_url(server: &str) -> String {
+    let base = server.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_string()
+    };
+    if ws.ends_with("/sync") {
+        ws
+    } else {
+        format!("{ws}/sync")
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &str) -> Result<Ws, SyncError> {
+    let (ws, _) = tokio_tungstenite::connect_async(sync_url(server))
+        .await
+        .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
+    Ok(ws)
+}
+
+async fn send(ws: &mut Ws, frame: &Frame) -> Result<(), SyncError> {
+    ws.send(Message::binary(frame.encode()))
+        .await
+        .map_err(|e| SyncError::Transport(e.to_string()))
+}
+
+async fn recv(ws: &mut Ws, timeout: Duration) -> Result<Frame, SyncError> {
+    loop {
+        let msg = tokio::time::timeout(timeout, ws.next())
+            .await
+            .map_err(|_| SyncError::Transport("the server stopped answering".into()))?;
+        match msg {
+            Some(Ok(Message::Binary(b))) => {
+                return Frame::decode(&b).map_err(|e| SyncError::Protocol(e.to_string()))
+            }
+            Some(Ok(Message::Close(_))) | None => {
+                return Err(SyncError::Transport(
+                    "the server closed the connection".into(),
+                ))
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(SyncError::Transport(e.to_string())),
+        }
+    }
+}
+
+/// What a successful login returns.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub user: String,
+    pub tenant: Uuid,
+    pub device: Uuid,
+    pub token: String,
+}
+
+/// Exchanges a password for a device token.
+pub async fn login(
+    server: &str,
+    email: &str,
+    password: &str,
+    device_name: &str,
+) -> Result<Login, SyncError> {
+    let mut ws = connect(server).await?;
+    send(
+        &mut ws,
+        &Frame::Login {
+            email: email.to_string(),
+            password: password.to_string(),
+            device_name: device_name.to_string(),
+        },
+    )
+    .await?;
+    let reply = recv(&mut ws, Duration::from_secs(30)).await;
+    let _ = ws.close(None).await;
+    match reply? {
+        Frame::LoggedIn {
+            user,
+            tenant,
+            device,
+            token,
+        } => Ok(Login {
+            user,
+            tenant,
+            device,
+            token,
+        }),
+        Frame::Error { code, message } => Err(SyncError::Server { code, message }),
+        other => Err(SyncError::Protocol(format!(
+            "unexpected answer to Login: {}",
+            frame_name(&other)
+        ))),
+    }
+}
+
+pub struct Options {
+    /// Stay connected and receive live changes instead of exiting once up
+    /// to date.
+    pub watch: bool,
+    /// Give up when the server is silent this long.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            watch: false,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One sync session against the device's server. Returns when up to date
+/// (or, with `watch`, when the connection ends). `on_update` sees the status
+/// and the documents that changed from elsewhere after every frame.
+pub async fn run<S: Store>(
+    device: &mut Device<S>,
+    opts: &Options,
+    mut on_update: impl FnMut(SyncStatus, &[DocId]),
+) -> Result<(), SyncError> {
+    let remote = device.remote()?.ok_or(SyncError::NotLinked)?;
+    let mut ws = connect(&remote.url).await?;
+    let mut session = ClientSession::new();
+    send(&mut ws, &session.hello(device)?).await?;
+    loop {
+        if session.is_idle() && !opts.watch {
+            let _ = ws.close(None).await;
+            return Ok(());
+        }
+        let timeout = if opts.watch {
+            // Live: the server pings; silence this long means it is gone.
+            opts.timeout * 2
+        } else {
+            opts.timeout
+        };
+        let frame = recv(&mut ws, timeout).await?;
+        let replies = session.handle(device, frame)?;
+        for f in &replies {
+            send(&mut ws, f).await?;
+        }
+        let changed = session.take_changed();
+        on_update(session.status(), &changed);
+    }
+}

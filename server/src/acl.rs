@@ -1,0 +1,247 @@
+//! Access control, enforced on every frame. A rep sees the accounts of
+//! their territories plus those they own; a manager sees their team's and
+//! their own; an admin sees everything. Everyone reads the settings,
+//! catalog, directory and library; a rep reads their plan, their managers
+//! write it. Account territory comes from postcode prefixes, longest first.
+
+use std::collections::{HashMap, HashSet};
+
+use carnet_core::index::{AccountRow, DocRows};
+use carnet_core::model::Directory;
+use carnet_core::DocKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Rep,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "admin" => Role::Admin,
+            "manager" => Role::Manager,
+            _ => Role::Rep,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "rep",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Territory {
+    pub name: String,
+    pub prefixes: Vec<String>,
+    pub reps: HashSet<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Acl {
+    roles: HashMap<String, Role>,
+    managers: HashMap<String, String>,
+    territories: Vec<Territory>,
+}
+
+impl Acl {
+    pub fn new(dir: &Directory, territories: Vec<Territory>) -> Acl {
+        Acl {
+            roles: dir
+                .users
+                .iter()
+                .map(|u| (u.email.clone(), Role::parse(&u.role)))
+                .collect(),
+            managers: dir
+                .users
+                .iter()
+                .filter_map(|u| u.manager.clone().map(|m| (u.email.clone(), m)))
+                .collect(),
+            territories,
+        }
+    }
+
+    pub fn role(&self, user: &str) -> Option<Role> {
+        self.roles.get(user).copied()
+    }
+
+    /// The territory whose longest prefix matches the postcode.
+    pub fn territory_of(&self, postcode: Option<&str>) -> Option<&Territory> {
+        let pc = postcode?;
+        self.territories
+            .iter()
+            .filter_map(|t| {
+                t.prefixes
+                    .iter()
+                    .filter(|p| !p.is_empty() && pc.starts_with(p.as_str()))
+                    .map(|p| p.len())
+                    .max()
+                    .map(|len| (len, t))
+            })
+            .max_by_key(|(len, t)| (*len, std::cmp::Reverse(t.name.clone())))
+            .map(|(_, t)| t)
+    }
+
+    /// Is `manager` above `user` (directly or through several levels)?
+    fn manages(&self, manager: &str, user: &str) -> bool {
+        let mut cur = user;
+        for _ in 0..16 {
+            match self.managers.get(cur) {
+                Some(m) if m == manager => return true,
+                Some(m) => cur = m,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn account_people<'a>(&'a self, a: &'a AccountRow) -> impl Iterator<Item = &'a str> + 'a {
+        let reps = self
+            .territory_of(a.postcode.as_deref())
+            .map(|t| t.reps.iter().map(String::as_str))
+            .into_iter()
+            .flatten();
+        std::iter::once(a.owner.as_str()).chain(reps)
+    }
+
+    pub fn can_see(&self, user: &str, rows: &DocRows) -> bool {
+        let Some(role) = self.role(user) else {
+            return false;
+        };
+        if role == Role::Admin {
+            return true;
+        }
+        match rows.kind {
+            DocKind::Settings | DocKind::Catalog | DocKind::Directory | DocKind::Library => true,
+            DocKind::Plan => match rows.plan_user.as_deref() {
+                Some(p) => p == user || self.manages(user, p),
+                None => false,
+            },
+            DocKind::Account => match &rows.account {
+                Some(a) => self
+                    .account_people(a)
+                    .any(|p| p == user || (role == Role::Manager && self.manages(user, p))),
+                None => false,
+            },
+        }
+    }
+
+    pub fn can_write(&self, user: &str, rows: &DocRows) -> bool {
+        let Some(role) = self.role(user) else {
+            return false;
+        };
+        match rows.kind {
+            DocKind::Account => self.can_see(user, rows),
+            DocKind::Settings | DocKind::Catalog | DocKind::Directory => role == Role::Admin,
+            DocKind::Library => role != Role::Rep,
+            DocKind::Plan => {
+                role == Role::Admin
+                    || rows
+                        .plan_user
+                        .as_deref()
+                        .is_some_and(|p| self.manages(user, p))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carnet_core::model::User;
+
+    fn user(email: &str, role: &str, manager: Option<&str>) -> User {
+        User {
+            id: email.into(),
+            email: email.into(),
+            name: None,
+            role: role.into(),
+            manager: manager.map(str::to_string),
+        }
+    }
+
+    fn acl() -> Acl {
+        let dir = Directory {
+            users: vec![
+                user("boss@x.fr", "admin", None),
+                user("mgr@x.fr", "manager", None),
+                user("paris@x.fr", "rep", Some("mgr@x.fr")),
+                user("lyon@x.fr", "rep", Some("mgr@x.fr")),
+                user("solo@x.fr", "rep", None),
+            ],
+        };
+        Acl::new(
+            &dir,
+            vec![
+                Territory {
+                    name: "Paris".into(),
+                    prefixes: vec!["75".into(), "92".into()],
+                    reps: ["paris@x.fr".to_string()].into(),
+                },
+                Territory {
+                    name: "Lyon".into(),
+                    prefixes: vec!["69".into()],
+                    reps: ["lyon@x.fr".to_string()].into(),
+                },
+                Territory {
+                    name: "Lyon centre".into(),
+                    prefixes: vec!["6900".into()],
+                    reps: ["solo@x.fr".to_string()].into(),
+                },
+            ],
+        )
+    }
+
+    fn account(postcode: &str, owner: &str) -> DocRows {
+        let mut r: DocRows = serde_json::from_value(serde_json::json!({
+            "kind": "account", "account": null, "contacts": [], "deals": [], "actions": [],
+            "quotes": [], "orders": [], "plan_user": null, "conflicts": 0
+        }))
+        .unwrap();
+        r.account = Some(AccountRow {
+            name: "A".into(),
+            kind: "company".into(),
+            status: "client".into(),
+            postcode: Some(postcode.into()),
+            city: None,
+            owner: owner.into(),
+            territory: None,
+            phone: None,
+            email: None,
+            siret: None,
+            tags: vec![],
+            search: String::new(),
+        });
+        r
+    }
+
+    #[test]
+    fn reps_see_their_territory_and_their_own_accounts_only() {
+        let a = acl();
+        let paris = account("75011", "mgr@x.fr");
+        assert!(a.can_see("paris@x.fr", &paris));
+        assert!(!a.can_see("lyon@x.fr", &paris));
+        let owned = account("13008", "lyon@x.fr");
+        assert!(a.can_see("lyon@x.fr", &owned));
+        assert!(!a.can_see("paris@x.fr", &owned));
+        // Longest prefix wins: 69001 is "Lyon centre", not "Lyon".
+        let centre = account("69001", "mgr@x.fr");
+        assert!(a.can_see("solo@x.fr", &centre));
+        assert!(!a.can_see("lyon@x.fr", &centre));
+        assert!(!a.can_see("stranger@x.fr", &paris));
+    }
+
+    #[test]
+    fn managers_see_their_team_and_admins_everything() {
+        let a = acl();
+        assert!(a.can_see("mgr@x.fr", &account("92100", "x@x.fr")));
+        assert!(a.can_see("mgr@x.fr", &account("13008", "lyon@x.fr")));
+        assert!(!a.can_see("mgr@x.fr", &account("6900", "solo@x.fr")));
+        assert!(a.can_see("boss@x.fr", &account("6900", "solo@x.fr")));
+        assert!(a.can_write("paris@x.fr", &account("75001", "x@x.fr")));
+    }
+}

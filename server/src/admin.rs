@@ -1,0 +1,299 @@
+//! Administration: users, territories, device tokens, login. The same
+//! commands run against a data directory directly, or through a running
+//! server's `/admin` endpoint when the server holds the directory.
+
+use carnet_core::doc::FieldValue;
+use carnet_core::schema::RecordKind;
+use carnet_core::store::{Batch, Durability, Store};
+use carnet_core::{DocKind, RecordId};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::{self, Credentials, DeviceRecord};
+use crate::tenant::{Event, Result, Tenant, TenantError};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum AdminCmd {
+    AddUser {
+        email: String,
+        role: String,
+        manager: Option<String>,
+        name: Option<String>,
+        password: String,
+    },
+    AddTerritory {
+        name: String,
+        postcodes: Vec<String>,
+        reps: Vec<String>,
+    },
+    RevokeDevice {
+        email: String,
+        device: Option<Uuid>,
+    },
+    Devices {
+        email: String,
+    },
+}
+
+fn cred_key(email: &str) -> String {
+    format!("cred/{email}")
+}
+fn device_key(token_hash: &str) -> String {
+    format!("device/{token_hash}")
+}
+fn user_device_key(email: &str, device: Uuid) -> String {
+    format!("userdev/{email}/{device}")
+}
+
+fn invalid(e: impl ToString) -> TenantError {
+    TenantError::Invalid(e.to_string())
+}
+
+impl Tenant {
+    pub async fn admin(&self, cmd: AdminCmd) -> Result<serde_json::Value> {
+        match cmd {
+            AdminCmd::AddUser {
+                email,
+                role,
+                manager,
+                name,
+                password,
+            } => {
+                self.add_user(
+                    &email,
+                    &role,
+                    manager.as_deref(),
+                    name.as_deref(),
+                    &password,
+                )
+                .await?;
+                Ok(serde_json::json!({"added": email}))
+            }
+            AdminCmd::AddTerritory {
+                name,
+                postcodes,
+                reps,
+            } => {
+                self.add_territory(&name, &postcodes, &reps).await?;
+                Ok(serde_json::json!({"added": name}))
+            }
+            AdminCmd::RevokeDevice { email, device } => {
+                let revoked = self.revoke_devices(&email, device)?;
+                Ok(serde_json::json!({"revoked": revoked}))
+            }
+            AdminCmd::Devices { email } => {
+                Ok(serde_json::to_value(self.devices_of(&email)?).map_err(invalid)?)
+            }
+        }
+    }
+
+    pub async fn add_user(
+        &self,
+        email: &str,
+        role: &str,
+        manager: Option<&str>,
+        name: Option<&str>,
+        password: &str,
+    ) -> Result<()> {
+        let email = carnet_core::validate::email("email", email).map_err(invalid)?;
+        if !carnet_core::schema::ROLES.contains(&role) {
+            return Err(invalid(format!(
+                "role must be one of rep, manager, admin (got {role:?})"
+            )));
+        }
+        if password.chars().count() < 8 {
+            return Err(invalid("the password must have at least 8 characters"));
+        }
+        if self.store.meta(&cred_key(&email))?.is_some() {
+            return Err(invalid(format!("{email} already exists")));
+        }
+        let manager = match manager {
+            Some(m) => {
+                let m = carnet_core::validate::email("manager", m).map_err(invalid)?;
+                if self.acl().role(&m).is_none() {
+                    return Err(invalid(format!("no user {m}")));
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        let hash = auth::hash_password(password).map_err(invalid)?;
+        let dir = self
+            .singleton(DocKind::Directory)
+            .ok_or(TenantError::NotInitialised)?;
+        let role = role.to_string();
+        let em = email.clone();
+        let name = name.map(str::to_string);
+        self.edit_as_server(dir, DocKind::Directory, move |d| {
+            let mut fields = vec![
+                ("email", FieldValue::Str(em)),
+                ("role", FieldValue::Str(role)),
+            ];
+            if let Some(m) = manager {
+                fields.push(("manager", FieldValue::Str(m)));
+            }
+            if let Some(n) = name {
+                fields.push(("name", FieldValue::Str(n)));
+            }
+            d.create_record(
+                &["users"],
+                &RecordId::new().to_string(),
+                RecordKind::User,
+                &fields,
+            )?;
+            Ok(())
+        })
+        .await?;
+        let mut b = Batch::new();
+        b.put_meta(
+            cred_key(&email),
+            serde_json::to_vec(&Credentials {
+                email: email.clone(),
+                password_hash: hash,
+            })
+            .map_err(invalid)?,
+        );
+        self.store.write(b, Durability::Flushed)?;
+        Ok(())
+    }
+
+    pub async fn add_territory(
+        &self,
+        name: &str,
+        postcodes: &[String],
+        reps: &[String],
+    ) -> Result<()> {
+        let name = carnet_core::validate::non_empty("name", name).map_err(invalid)?;
+        let mut prefixes = Vec::new();
+        for p in postcodes.iter().flat_map(|p| p.split(',')) {
+            let p = p.trim();
+            if p.is_empty()
+                || p.len() > 5
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == 'A' || c == 'B')
+            {
+                return Err(invalid(format!(
+                    "{p:?} is not a postcode or department prefix"
+                )));
+            }
+            prefixes.push(p.to_string());
+        }
+        let acl = self.acl();
+        let mut rep_emails = Vec::new();
+        for r in reps {
+            let r = carnet_core::validate::email("rep", r).map_err(invalid)?;
+            if acl.role(&r).is_none() {
+                return Err(invalid(format!("no user {r}")));
+            }
+            rep_emails.push(r);
+        }
+        let dir = self
+            .singleton(DocKind::Directory)
+            .ok_or(TenantError::NotInitialised)?;
+        self.edit_as_server(dir, DocKind::Directory, move |d| {
+            d.create_record(
+                &["territories"],
+                &RecordId::new().to_string(),
+                RecordKind::Territory,
+                &[
+                    ("name", FieldValue::Str(name)),
+                    ("postcodes", FieldValue::Str(prefixes.join(","))),
+                    ("reps", FieldValue::Tags(rep_emails)),
+                ],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Checks a password and issues a device token.
+    pub fn login(
+        &self,
+        email: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Option<(DeviceRecord, String)> {
+        let email = email.trim().to_lowercase();
+        let cred: Credentials =
+            serde_json::from_slice(&self.store.meta(&cred_key(&email)).ok()??).ok()?;
+        if !auth::verify_password(password, &cred.password_hash) {
+            return None;
+        }
+        self.acl().role(&email)?;
+        let token = auth::new_token();
+        let record = DeviceRecord {
+            device: Uuid::new_v4(),
+            user: email.clone(),
+            name: device_name.chars().take(100).collect(),
+            created_at: chrono::Utc::now().timestamp(),
+            revoked: false,
+            token_hash: auth::token_hash(&token),
+        };
+        let mut b = Batch::new();
+        b.put_meta(
+            device_key(&record.token_hash),
+            serde_json::to_vec(&record).ok()?,
+        );
+        b.put_meta(
+            user_device_key(&email, record.device),
+            record.token_hash.as_bytes().to_vec(),
+        );
+        self.store.write(b, Durability::Flushed).ok()?;
+        Some((record, token))
+    }
+
+    /// The device a token belongs to, if it is valid and not revoked.
+    pub fn device_for_token(&self, token: &str) -> Option<DeviceRecord> {
+        let rec: DeviceRecord = serde_json::from_slice(
+            &self
+                .store
+                .meta(&device_key(&auth::token_hash(token)))
+                .ok()??,
+        )
+        .ok()?;
+        (!rec.revoked).then_some(rec)
+    }
+
+    pub fn devices_of(&self, email: &str) -> Result<Vec<DeviceRecord>> {
+        let prefix = format!("userdev/{}/", email.trim().to_lowercase());
+        let mut out = Vec::new();
+        for (_, hash) in self.store.meta_scan(&prefix, None, usize::MAX)? {
+            let hash = String::from_utf8_lossy(&hash).into_owned();
+            if let Some(b) = self.store.meta(&device_key(&hash))? {
+                if let Ok(rec) = serde_json::from_slice::<DeviceRecord>(&b) {
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes one device (or all of a user's): their tokens stop working at
+    /// once, open connections included.
+    pub fn revoke_devices(&self, email: &str, device: Option<Uuid>) -> Result<Vec<Uuid>> {
+        let mut revoked = Vec::new();
+        let mut b = Batch::new();
+        for mut rec in self.devices_of(email)? {
+            if rec.revoked || device.is_some_and(|d| d != rec.device) {
+                continue;
+            }
+            rec.revoked = true;
+            b.put_meta(
+                device_key(&rec.token_hash),
+                serde_json::to_vec(&rec).map_err(invalid)?,
+            );
+            revoked.push(rec.device);
+        }
+        if device.is_some() && revoked.is_empty() {
+            return Err(invalid(format!("no active device {device:?} for {email}")));
+        }
+        self.store.write(b, Durability::Flushed)?;
+        for d in &revoked {
+            self.publish(Event::DeviceRevoked(*d));
+        }
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,367 @@
+//! carnet-server: the Carnet sync server and its admin commands.
+
+mod acl;
+mod admin;
+mod auth;
+mod demo;
+mod http;
+mod metrics;
+mod session;
+mod tenant;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use admin::AdminCmd;
+use tenant::Tenant;
+
+#[derive(Parser)]
+#[command(name = "carnet-server", version, about = "Carnet sync server")]
+struct Cli {
+    /// The data directory (an embedded sled store).
+    #[arg(
+        long,
+        global = true,
+        env = "CARNET_DATA",
+        default_value = "carnet-server-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the tenant and its first admin.
+    Init {
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        admin_email: String,
+        /// Read the admin password from standard input.
+        #[arg(long, required = true)]
+        admin_password_stdin: bool,
+    },
+    #[command(subcommand)]
+    User(UserCmd),
+    #[command(subcommand)]
+    Territory(TerritoryCmd),
+    /// Serve sync, admin and metrics.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Documents kept in memory before idle ones are dropped.
+        #[arg(long, default_value_t = 2048)]
+        doc_cache: usize,
+    },
+    /// Create (if needed) a demo tenant with reps, territories and
+    /// accounts, then serve it.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Load the demo data and exit.
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        manager: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Revoke a lost device (or all of a user's devices).
+    RevokeDevice {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        device: Option<Uuid>,
+    },
+    /// A user's devices.
+    Devices {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerritoryCmd {
+    /// A territory ("secteur") by postcode or department prefixes.
+    Add {
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        postcodes: Vec<String>,
+        #[arg(long = "rep")]
+        reps: Vec<String>,
+    },
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\n', '\r']).to_string();
+    if p.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(p)
+}
+
+/// Where a running server announces itself to local admin commands.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Running {
+    addr: SocketAddr,
+    admin_token: String,
+}
+
+fn running_file(data: &Path) -> PathBuf {
+    data.join("server.json")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CARNET_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("carnet-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Init {
+            company,
+            admin_email,
+            admin_password_stdin: _,
+        } => {
+            let password = read_password()?;
+            let t = Tenant::create(&cli.data, &company, &admin_email, &password)?;
+            seed(&t, &company).await?;
+            t.add_user(&admin_email, "admin", None, None, &password)
+                .await?;
+            println!("{}", t.info.id);
+            Ok(())
+        }
+        Cmd::User(UserCmd::Add {
+            email,
+            role,
+            manager,
+            name,
+            password_stdin: _,
+        }) => {
+            let password = read_password()?;
+            admin(
+                &cli.data,
+                AdminCmd::AddUser {
+                    email,
+                    role,
+                    manager,
+                    name,
+                    password,
+                },
+            )
+            .await
+        }
+        Cmd::User(UserCmd::RevokeDevice { email, device }) => {
+            admin(&cli.data, AdminCmd::RevokeDevice { email, device }).await
+        }
+        Cmd::User(UserCmd::Devices { email }) => {
+            admin(&cli.data, AdminCmd::Devices { email }).await
+        }
+        Cmd::Territory(TerritoryCmd::Add {
+            name,
+            postcodes,
+            reps,
+        }) => {
+            admin(
+                &cli.data,
+                AdminCmd::AddTerritory {
+                    name,
+                    postcodes,
+                    reps,
+                },
+            )
+            .await
+        }
+        Cmd::Serve { listen, doc_cache } => {
+            let t = Tenant::open(&cli.data, doc_cache)?;
+            serve(&cli.data, t, listen).await
+        }
+        Cmd::Demo { listen, no_serve } => {
+            let t = match Tenant::open(&cli.data, 2048) {
+                Ok(t) => t,
+                Err(tenant::TenantError::NotInitialised) => {
+                    let company = "Démo Carnet SARL";
+                    let t = Tenant::create(&cli.data, company, demo::ADMIN, demo::PASSWORD)?;
+                    seed(&t, company).await?;
+                    t.add_user(
+                        demo::ADMIN,
+                        "admin",
+                        None,
+                        Some("Admin Démo"),
+                        demo::PASSWORD,
+                    )
+                    .await?;
+                    t
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if demo::load(&t).await? {
+                eprintln!(
+                    "demo tenant ready: users {}, {} and {} (reps), {} (manager), {} (admin); password {}",
+                    demo::REPS[0].0,
+                    demo::REPS[1].0,
+                    demo::REPS[2].0,
+                    demo::MANAGER,
+                    demo::ADMIN,
+                    demo::PASSWORD
+                );
+            }
+            if no_serve {
+                return Ok(());
+            }
+            serve(&cli.data, t, listen).await
+        }
+    }
+}
+
+/// The tenant's first documents: seeded settings, an empty catalog and
+/// library, and the directory (users are added after).
+async fn seed(t: &Tenant, company: &str) -> Result<()> {
+    use carnet_core::DocKind;
+    let settings = t
+        .singleton(DocKind::Settings)
+        .ok_or(anyhow!("no settings id"))?;
+    let company = company.to_string();
+    t.edit_as_server(settings, DocKind::Settings, move |d| {
+        carnet_core::model::Settings::seed(d, &company)
+    })
+    .await?;
+    for kind in [DocKind::Catalog, DocKind::Directory, DocKind::Library] {
+        let id = t.singleton(kind).ok_or(anyhow!("no {kind} id"))?;
+        t.edit_as_server(id, kind, |_| Ok(())).await?;
+    }
+    t.refresh_rules()?;
+    Ok(())
+}
+
+async fn serve(data: &Path, tenant: Arc<Tenant>, listen: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let admin_token = auth::new_token();
+    write_running(
+        data,
+        &Running {
+            addr,
+            admin_token: admin_token.clone(),
+        },
+    )?;
+    let app = http::router(http::AppState {
+        tenant,
+        limits: session::Limits::default(),
+        admin_token: Arc::new(admin_token),
+    });
+    // Tests and scripts wait for this line.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "serving");
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    let _ = std::fs::remove_file(running_file(data));
+    result.context("server")
+}
+
+fn write_running(data: &Path, r: &Running) -> Result<()> {
+    let path = running_file(data);
+    let json = serde_json::to_vec(r)?;
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(&json)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(&path, json)?;
+    Ok(())
+}
+
+/// Runs an admin command: through the running server if one holds the
+/// data directory, else directly on it.
+async fn admin(data: &Path, cmd: AdminCmd) -> Result<()> {
+    if let Some(reply) = admin_remote(data, &cmd).await? {
+        return print_reply(reply);
+    }
+    let t = Tenant::open(data, 64)?;
+    let v = t.admin(cmd).await?;
+    print_reply(serde_json::json!({ "ok": v }))
+}
+
+fn print_reply(reply: serde_json::Value) -> Result<()> {
+    if let Some(e) = reply.get("error") {
+        bail!("{}", e.as_str().unwrap_or("error"));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(reply.get("ok").unwrap_or(&reply))?
+    );
+    Ok(())
+}
+
+async fn admin_remote(data: &Path, cmd: &AdminCmd) -> Result<Option<serde_json::Value>> {
+    let Ok(bytes) = std::fs::read(running_file(data)) else {
+        return Ok(None);
+    };
+    let Ok(running) = serde_json::from_slice::<Running>(&bytes) else {
+        return Ok(None);
+    };
+    let url = format!("ws://{}/admin", running.addr);
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await else {
+        // A stale file from a server that died: use the directory directly.
+        return Ok(None);
+    };
+    ws.send(Message::text(running.admin_token)).await?;
+    ws.send(Message::text(serde_json::to_string(cmd)?)).await?;
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(t) = msg? {
+            return Ok(Some(serde_json::from_str(&t)?));
+        }
+    }
+    bail!("the running server closed the admin connection")
+}

@@ -1,0 +1,608 @@
+//! One websocket connection: authentication, the initial catch-up list,
+//! then frames from the device and live changes from other devices, with
+//! pings and an idle timeout. Generic over the socket (`Stream` + `Sink` of
+//! frames as bytes) so it runs on axum's websocket and in memory alike.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::sync;
+use carnet_core::sync::frame::{DocMsg, ErrorCode, Frame, MAX_BATCH_DOCS};
+use carnet_core::sync::FrameError;
+use carnet_core::DocId;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::acl::Role;
+use crate::auth::DeviceRecord;
+use crate::tenant::{Event, Phantoms, Tenant};
+
+/// Bytes in and out of a connection, whatever the socket library.
+pub enum WireIn {
+    Frame(Vec<u8>),
+    /// The peer sent something that is not a frame (text, oversize).
+    Invalid(String),
+    Closed,
+}
+
+#[derive(Clone)]
+pub struct Limits {
+    pub ping_every: Duration,
+    /// Close when the device has sent nothing for this long.
+    pub idle_timeout: Duration,
+    /// Largest `Docs` frame payload.
+    pub docs_frame_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ping_every: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(90),
+            docs_frame_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+struct Conn {
+    user: String,
+    device: Uuid,
+    states: HashMap<DocId, sync::State>,
+    phantoms: Phantoms,
+    granted: HashSet<DocId>,
+    /// Revoked documents announced to the device, ungranted once dropped.
+    revoking: HashSet<DocId>,
+    /// Sequence numbers of this connection's own commits.
+    own: HashSet<u64>,
+}
+
+type SendResult = Result<(), ()>;
+
+async fn send<S>(tenant: &Tenant, sink: &mut S, f: &Frame) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let bytes = f.encode();
+    tenant.metrics.frame_out(bytes.len());
+    sink.send(bytes).await.map_err(|_| ())
+}
+
+async fn fail<S>(tenant: &Tenant, sink: &mut S, code: ErrorCode, message: impl Into<String>)
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let _ = send(
+        tenant,
+        sink,
+        &Frame::Error {
+            code,
+            message: message.into(),
+        },
+    )
+    .await;
+}
+
+pub async fn run<I, S>(tenant: Arc<Tenant>, limits: Limits, mut input: I, mut sink: S)
+where
+    I: Stream<Item = WireIn> + Unpin,
+    S: Sink<Vec<u8>> + Unpin,
+{
+    tenant.metrics.connection_opened();
+    let first = tokio::time::timeout(limits.idle_timeout, input.next()).await;
+    let frame = match first {
+        Ok(Some(WireIn::Frame(b))) => {
+            tenant.metrics.frame_in(b.len());
+            Frame::decode(&b)
+        }
+        Ok(Some(WireIn::Invalid(why))) => Err(FrameError::Malformed(why)),
+        _ => {
+            tenant.metrics.connection_closed();
+            return;
+        }
+    };
+    match frame {
+        Ok(Frame::Login {
+            email,
+            password,
+            device_name,
+        }) => {
+            let t = tenant.clone();
+            let result =
+                tokio::task::spawn_blocking(move || t.login(&email, &password, &device_name))
+                    .await
+                    .ok()
+                    .flatten();
+            match result {
+                Some((rec, token)) => {
+                    let _ = send(
+                        &tenant,
+                        &mut sink,
+                        &Frame::LoggedIn {
+                            user: rec.user,
+                            tenant: tenant.info.id,
+                            device: rec.device,
+                            token,
+                        },
+                    )
+                    .await;
+                }
+                None => {
+                    fail(
+                        &tenant,
+                        &mut sink,
+                        ErrorCode::Unauthorized,
+                        "wrong email or password",
+                    )
+                    .await
+                }
+            }
+        }
+        Ok(Frame::Hello {
+            device,
+            token,
+            cursor,
+        }) => match tenant.device_for_token(&token) {
+            Some(rec) if rec.device == device && tenant.acl().role(&rec.user).is_some() => {
+                let span = tracing::info_span!("conn", tenant = %tenant.info.id, user = %rec.user, device = %rec.device);
+                session(&tenant, &limits, rec, cursor, &mut input, &mut sink)
+                    .instrument(span)
+                    .await;
+            }
+            _ => {
+                fail(
+                    &tenant,
+                    &mut sink,
+                    ErrorCode::Unauthorized,
+                    "unknown or revoked device token",
+                )
+                .await
+            }
+        },
+        Ok(other) => {
+            let name = carnet_core::sync::client::frame_name(&other);
+            fail(
+                &tenant,
+                &mut sink,
+                ErrorCode::Unexpected,
+                format!("{name} before Hello"),
+            )
+            .await
+        }
+        Err(e) => {
+            tenant.metrics.bad_frame();
+            fail(&tenant, &mut sink, e.code(), e.to_string()).await
+        }
+    }
+    let _ = sink.close().await;
+    tenant.metrics.connection_closed();
+}
+
+async fn session<I, S>(
+    tenant: &Arc<Tenant>,
+    limits: &Limits,
+    rec: DeviceRecord,
+    cursor: u64,
+    input: &mut I,
+    sink: &mut S,
+) where
+    I: Stream<Item = WireIn> + Unpin,
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let role = tenant.acl().role(&rec.user).unwrap_or(Role::Rep);
+    let mut conn = Conn {
+        user: rec.user.clone(),
+        device: rec.device,
+        states: HashMap::new(),
+        phantoms: Phantoms::new(),
+        granted: tenant.granted_docs(rec.device).into_iter().collect(),
+        revoking: HashSet::new(),
+        own: HashSet::new(),
+    };
+    // Subscribe before listing, so nothing committed in between is missed.
+    let mut events = tenant.subscribe();
+    let welcome = Frame::Welcome {
+        user: rec.user.clone(),
+        role: role.as_str().to_string(),
+        tenant: tenant.info.id,
+        singletons: tenant.info.singletons.clone(),
+        seq: tenant.seq(),
+    };
+    if send(tenant, sink, &welcome).await.is_err() {
+        return;
+    }
+    if catch_up(tenant, &mut conn, cursor, sink).await.is_err() {
+        return;
+    }
+    tracing::debug!("session open");
+    let mut ping = tokio::time::interval(limits.ping_every);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let mut ping_n = 0u64;
+    loop {
+        tokio::select! {
+            msg = input.next() => {
+                last_heard = Instant::now();
+                let bytes = match msg {
+                    Some(WireIn::Frame(b)) => b,
+                    Some(WireIn::Invalid(why)) => {
+                        tenant.metrics.bad_frame();
+                        fail(tenant, sink, ErrorCode::BadFrame, why).await;
+                        break;
+                    }
+                    Some(WireIn::Closed) | None => break,
+                };
+                tenant.metrics.frame_in(bytes.len());
+                let frame = match Frame::decode(&bytes) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tenant.metrics.bad_frame();
+                        tracing::info!(error = %e, "bad frame");
+                        fail(tenant, sink, e.code(), e.to_string()).await;
+                        break;
+                    }
+                };
+                if handle(tenant, limits, &mut conn, frame, sink).await.is_err() {
+                    break;
+                }
+            }
+            ev = events.recv() => {
+                let mut batch = Vec::new();
+                let mut lagged = false;
+                match ev {
+                    Ok(e) => batch.push(e),
+                    Err(RecvError::Lagged(_)) => lagged = true,
+                    Err(RecvError::Closed) => break,
+                }
+                loop {
+                    match events.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+                        Err(_) => break,
+                    }
+                }
+                if batch.iter().any(|e| matches!(e, Event::DeviceRevoked(d) if *d == conn.device)) {
+                    fail(tenant, sink, ErrorCode::Unauthorized, "this device was revoked").await;
+                    break;
+                }
+                let result = if lagged {
+                    // Fell behind the live feed: list from the log instead.
+                    let from = batch.iter().filter_map(|e| match e { Event::Doc { seq, .. } => Some(*seq), _ => None }).min().unwrap_or(tenant.seq()).saturating_sub(1);
+                    catch_up(tenant, &mut conn, from.min(tenant.seq()), sink).await
+                } else {
+                    forward(tenant, &mut conn, &batch, sink).await
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > limits.idle_timeout {
+                    tracing::info!("idle timeout");
+                    break;
+                }
+                ping_n += 1;
+                if send(tenant, sink, &Frame::Ping(ping_n)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Revoked documents announced in this session: the grace to push
+    // pending edits ends with the session.
+    let gone: Vec<DocId> = conn.revoking.drain().collect();
+    let _ = tenant.set_granted(conn.device, &[], &gone);
+    tracing::debug!("session closed");
+}
+
+/// The documents changed after `cursor` that this device may see (or lost).
+async fn catch_up<S>(tenant: &Tenant, conn: &mut Conn, cursor: u64, sink: &mut S) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let upto = tenant.seq();
+    let cursor = if cursor > upto { 0 } else { cursor };
+    let mut docs = Vec::new();
+    let mut revoked = Vec::new();
+    let acl = tenant.acl();
+    let seen_key = format!("devseen/{}", conn.device);
+    let dir_seq = tenant.dir_seq();
+    let seen = tenant
+        .store
+        .meta(&seen_key)
+        .ok()
+        .flatten()
+        .and_then(|b| b.try_into().ok().map(u64::from_be_bytes));
+    use carnet_core::store::Store;
+    if cursor == 0 || seen != Some(dir_seq) {
+        // The access rules changed (or first sync): check every document.
+        for (doc, rows) in tenant.all_rows() {
+            let visible = acl.can_see(&conn.user, &rows);
+            if visible && (!conn.granted.contains(&doc) || tenant.doc_seq(doc) > cursor) {
+                docs.push(doc);
+            } else if !visible && conn.granted.contains(&doc) {
+                revoked.push(doc);
+            }
+        }
+        let mut b = carnet_core::store::Batch::new();
+        b.put_meta(seen_key, dir_seq.to_be_bytes().to_vec());
+        let _ = tenant
+            .store
+            .write(b, carnet_core::store::Durability::Buffered);
+    } else {
+        let mut after = cursor;
+        loop {
+            let page = match tenant.log_after(after, 4096) {
+                Ok(p) => p,
+                Err(_) => return Err(()),
+            };
+            let Some(last) = page.last().map(|(s, _)| *s) else {
+                break;
+            };
+            for (seq, doc) in page {
+                if seq > upto {
+                    continue;
+                }
+                if tenant.visible(&conn.user, doc) {
+                    docs.push(doc);
+                } else if conn.granted.contains(&doc) {
+                    revoked.push(doc);
+                }
+            }
+            after = last;
+        }
+    }
+    conn.revoking.extend(revoked.iter().copied());
+    send_changed(tenant, sink, docs, revoked, upto).await
+}
+
+async fn send_changed<S>(
+    tenant: &Tenant,
+    sink: &mut S,
+    docs: Vec<DocId>,
+    revoked: Vec<DocId>,
+    upto: u64,
+) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let chunks: Vec<&[DocId]> = if docs.is_empty() {
+        vec![&[]]
+    } else {
+        docs.chunks(MAX_BATCH_DOCS * 4).collect()
+    };
+    let n = chunks.len();
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let frame = Frame::Changed {
+            docs: chunk.to_vec(),
+            revoked: if last { revoked.clone() } else { Vec::new() },
+            upto,
+            more: !last,
+        };
+        send(tenant, sink, &frame).await?;
+    }
+    Ok(())
+}
+
+/// Live changes from other connections.
+async fn forward<S>(tenant: &Tenant, conn: &mut Conn, events: &[Event], sink: &mut S) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let mut docs = Vec::new();
+    let mut revoked = Vec::new();
+    let mut upto = 0;
+    let mut rules_changed = false;
+    for e in events {
+        let Event::Doc { doc, seq, kind } = e else {
+            continue;
+        };
+        upto = upto.max(*seq);
+        if conn.own.remove(seq) {
+            continue;
+        }
+        if *kind == carnet_core::DocKind::Directory {
+            rules_changed = true;
+        }
+        if tenant.visible(&conn.user, *doc) {
+            docs.push(*doc);
+        } else if conn.granted.contains(doc) {
+            revoked.push(*doc);
+        }
+    }
+    if upto == 0 {
+        return Ok(());
+    }
+    if rules_changed {
+        // Who sees what may have changed for many documents at once.
+        for (doc, rows) in tenant.all_rows() {
+            let visible = tenant.acl().can_see(&conn.user, &rows);
+            if visible && !conn.granted.contains(&doc) && !docs.contains(&doc) {
+                docs.push(doc);
+            } else if !visible && conn.granted.contains(&doc) && !revoked.contains(&doc) {
+                revoked.push(doc);
+            }
+        }
+    }
+    docs.sort();
+    docs.dedup();
+    revoked.sort();
+    revoked.dedup();
+    conn.revoking.extend(revoked.iter().copied());
+    send_changed(tenant, sink, docs, revoked, upto).await
+}
+
+async fn handle<S>(
+    tenant: &Arc<Tenant>,
+    limits: &Limits,
+    conn: &mut Conn,
+    frame: Frame,
+    sink: &mut S,
+) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    match frame {
+        Frame::Sync { msgs } => {
+            if msgs.len() > MAX_BATCH_DOCS {
+                fail(
+                    tenant,
+                    sink,
+                    ErrorCode::TooLarge,
+                    format!("at most {MAX_BATCH_DOCS} documents per Sync"),
+                )
+                .await;
+                return Err(());
+            }
+            let mut replies = Vec::with_capacity(msgs.len());
+            let mut acks = Vec::new();
+            let mut rejects = Vec::new();
+            let mut grant = Vec::new();
+            for DocMsg { doc, msg } in msgs {
+                if msg.is_empty() {
+                    replies.push(DocMsg { doc, msg });
+                    continue;
+                }
+                let seq_before = tenant.seq();
+                let out = match tenant
+                    .exchange(
+                        &conn.user,
+                        &mut conn.states,
+                        &mut conn.phantoms,
+                        doc,
+                        &msg,
+                        conn.revoking.contains(&doc),
+                    )
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::error!(%doc, error = %e, "exchange failed");
+                        fail(
+                            tenant,
+                            sink,
+                            ErrorCode::Internal,
+                            "the server could not store changes; retry later",
+                        )
+                        .await;
+                        return Err(());
+                    }
+                };
+                if out.ack.is_some() {
+                    // Our own commit's event needs no Changed back.
+                    let seq = tenant.doc_seq(doc);
+                    if seq > seq_before {
+                        conn.own.insert(seq);
+                    }
+                    acks.push((doc, out.ack.unwrap_or_default()));
+                }
+                if let Some(r) = out.reject {
+                    rejects.push((doc, r));
+                }
+                if out.granted && conn.granted.insert(doc) {
+                    grant.push(doc);
+                }
+                replies.push(DocMsg {
+                    doc,
+                    msg: out.reply,
+                });
+            }
+            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
+                fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
+                return Err(());
+            }
+            send(
+                tenant,
+                sink,
+                &Frame::SyncReply {
+                    msgs: replies,
+                    acks,
+                    rejects,
+                },
+            )
+            .await
+        }
+        Frame::Fetch { docs } => {
+            if docs.len() > MAX_BATCH_DOCS {
+                fail(
+                    tenant,
+                    sink,
+                    ErrorCode::TooLarge,
+                    format!("at most {MAX_BATCH_DOCS} documents per Fetch"),
+                )
+                .await;
+                return Err(());
+            }
+            let (found, missing) = match tenant.fetch(&conn.user, &docs) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "fetch failed");
+                    fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
+                    return Err(());
+                }
+            };
+            let grant: Vec<DocId> = found
+                .iter()
+                .map(|(d, _)| *d)
+                .filter(|d| conn.granted.insert(*d))
+                .collect();
+            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
+                fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
+                return Err(());
+            }
+            let mut frame_docs = Vec::new();
+            let mut size = 0;
+            for (doc, bytes) in found {
+                if size + bytes.len() > limits.docs_frame_bytes && !frame_docs.is_empty() {
+                    send(
+                        tenant,
+                        sink,
+                        &Frame::Docs {
+                            docs: std::mem::take(&mut frame_docs),
+                            missing: Vec::new(),
+                        },
+                    )
+                    .await?;
+                    size = 0;
+                }
+                size += bytes.len();
+                frame_docs.push((doc, bytes));
+            }
+            send(
+                tenant,
+                sink,
+                &Frame::Docs {
+                    docs: frame_docs,
+                    missing,
+                },
+            )
+            .await
+        }
+        Frame::Dropped { docs } => {
+            for d in &docs {
+                conn.granted.remove(d);
+                conn.revoking.remove(d);
+            }
+            if tenant.set_granted(conn.device, &[], &docs).is_err() {
+                return Err(());
+            }
+            Ok(())
+        }
+        Frame::Ping(n) => send(tenant, sink, &Frame::Pong(n)).await,
+        Frame::Pong(_) => Ok(()),
+        other => {
+            let name = carnet_core::sync::client::frame_name(&other);
+            fail(
+                tenant,
+                sink,
+                ErrorCode::Unexpected,
+                format!("unexpected {name}"),
+            )
+            .await;
+            Err(())
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! One tenant's server state: its sled store, the index rows of every
+//! document, the access rules, a bounded cache of loaded documents, the
+//! per-tenant change sequence, and the group-commit writer that makes every
+//! acknowledged change durable before anyone hears of it.
+
+mod exchange;
+mod writer;
+
+pub use exchange::Phantoms;
+pub use writer::Event;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use automerge::{ActorId, ChangeHash};
+use carnet_core::doc::{CrmDoc, Vocab, Writer};
+use carnet_core::index::{DocRows, Index};
+use carnet_core::model::{Directory, Settings};
+use carnet_core::store::{Batch, Durability, SledStore, Store, COMPACT_AFTER_CHUNKS};
+use carnet_core::{DocId, DocKind};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::acl::{Acl, Territory};
+use crate::metrics::Metrics;
+
+pub const SERVER_AUTHOR: &str = "server";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error(transparent)]
+    Core(#[from] carnet_core::CoreError),
+    #[error(transparent)]
+    Store(#[from] carnet_core::error::StoreError),
+    #[error("no tenant in this data directory: run `carnet-server --data DIR init` first")]
+    NotInitialised,
+    #[error("a tenant already exists in this data directory")]
+    AlreadyInitialised,
+    #[error("the storage writer stopped")]
+    WriterGone,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = TenantError> = std::result::Result<T, E>;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub id: Uuid,
+    pub company: String,
+    pub singletons: Vec<(DocKind, DocId)>,
+    /// Actor of the server's own changes (numbers, directory edits).
+    pub server_actor: String,
+}
+
+/// A loaded document and how many chunks it has in the store.
+pub struct Slot {
+    pub doc: Option<CrmDoc>,
+    pub chunks: usize,
+}
+
+pub struct Tenant {
+    pub store: SledStore,
+    pub info: TenantInfo,
+    rows: RwLock<Index>,
+    acl: RwLock<Acl>,
+    vocab: RwLock<Vocab>,
+    docs: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
+    docseq: Mutex<HashMap<DocId, u64>>,
+    seq: AtomicU64,
+    dir_seq: AtomicU64,
+    writer: mpsc::Sender<writer::WriteReq>,
+    events: broadcast::Sender<Event>,
+    counters: Mutex<HashMap<String, u64>>,
+    actor: ActorId,
+    cache_cap: usize,
+    pub metrics: Metrics,
+}
+
+const META_TENANT: &str = "tenant";
+
+pub fn granted_key(device: Uuid, doc: DocId) -> String {
+    format!("granted/{device}/{doc}")
+}
+pub fn log_key(seq: u64) -> String {
+    format!("log/{seq:016x}")
+}
+
+impl Tenant {
+    /// Opens the tenant in `dir` and starts its writer task (call within a
+    /// tokio runtime).
+    pub fn open(dir: &Path, cache_cap: usize) -> Result<Arc<Tenant>> {
+        if !dir.join("conf").exists() {
+            return Err(TenantError::NotInitialised);
+        }
+        let store = SledStore::open(dir)?;
+        let info: TenantInfo = match store.meta(META_TENANT)? {
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| TenantError::Invalid(format!("corrupt tenant record: {e}")))?,
+            None => return Err(TenantError::NotInitialised),
+        };
+        Tenant::start(store, info, cache_cap)
+    }
+
+    /// Creates a tenant: its settings (seeded), catalog, directory and library.
+    pub fn create(
+        dir: &Path,
+        company: &str,
+        admin_email: &str,
+        admin_password: &str,
+    ) -> Result<Arc<Tenant>> {
+        carnet_core::validate::email("admin-email", admin_email)
+            .map_err(|e| TenantError::Invalid(e.to_string()))?;
+        if admin_password.chars().count() < 8 {
+            return Err(TenantError::Invalid(
+                "the password must have at least 8 characters".into(),
+            ));
+        }
+        let store = SledStore::open(dir)?;
+        if store.meta(META_TENANT)?.is_some() {
+            return Err(TenantError::AlreadyInitialised);
+        }
+        let singletons = vec![
+            (DocKind::Settings, DocId::new()),
+            (DocKind::Catalog, DocId::new()),
+            (DocKind::Directory, DocId::new()),
+            (DocKind::Library, DocId::new()),
+        ];
+        let info = TenantInfo {
+            id: Uuid::new_v4(),
+            company: company.to_string(),
+            singletons: singletons.clone(),
+            server_actor: ActorId::random().to_hex_string(),
+        };
+        let mut b = Batch::new();
+        b.put_meta(
+            META_TENANT,
+            serde_json::to_vec(&info).map_err(|e| TenantError::Invalid(e.to_string()))?,
+        );
+        store.write(b, Durability::Flushed)?;
+        let tenant = Tenant::start(store, info, 1024)?;
+        Ok(tenant)
+    }
+
+    fn start(store: SledStore, info: TenantInfo, cache_cap: usize) -> Result<Arc<Tenant>> {
+        let mut index = Index::new();
+        for (doc, bytes) in store.sidecars()? {
+            match DocRows::decode(&bytes) {
+                Some(rows) => index.put(doc, rows),
+                None => {
+                    let stored = store.load(doc)?.ok_or(TenantError::Invalid(format!(
+                        "index entry without document {doc}"
+                    )))?;
+                    let mut d = CrmDoc::load(doc, &stored.bytes)?;
+                    index.put(doc, DocRows::of(&mut d)?);
+                }
+            }
+        }
+        let mut docseq = HashMap::new();
+        for (k, v) in store.meta_scan("docseq/", None, usize::MAX)? {
+            if let (Some(doc), Ok(b)) = (
+                k.strip_prefix("docseq/")
+                    .and_then(|d| d.parse::<DocId>().ok()),
+                <[u8; 8]>::try_from(v.as_slice()),
+            ) {
+                docseq.insert(doc, u64::from_be_bytes(b));
+            }
+        }
+        let seq = store
+            .meta("seq")?
+            .and_then(|b| b.try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        let mut counters = HashMap::new();
+        for (k, v) in store.meta_scan("counter/", None, usize::MAX)? {
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+                counters.insert(k, u64::from_be_bytes(b));
+            }
+        }
+        let actor = ActorId::try_from(info.server_actor.as_str())
+            .map_err(|_| TenantError::Invalid("corrupt server actor".into()))?;
+        let (tx, rx) = mpsc::channel(4096);
+        let (events, _) = broadcast::channel(16384);
+        let dir_id = info
+            .singletons
+            .iter()
+            .find(|(k, _)| *k == DocKind::Directory)
+            .map(|(_, d)| *d);
+        let dir_seq = dir_id.and_then(|d| docseq.get(&d).copied()).unwrap_or(0);
+        let tenant = Arc::new(Tenant {
+            store,
+            info,
+            rows: RwLock::new(index),
+            acl: RwLock::new(Acl::default()),
+            vocab: RwLock::new(Vocab::default()),
+            docs: Mutex::new(HashMap::new()),
+            docseq: Mutex::new(docseq),
+            seq: AtomicU64::new(seq),
+            dir_seq: AtomicU64::new(dir_seq),
+            writer: tx,
+            events,
+            counters: Mutex::new(counters),
+            actor,
+            cache_cap,
+            metrics: Metrics::default(),
+        });
+        tenant.refresh_rules()?;
+        tokio::spawn(writer::run(tenant.clone(), rx));
+        Ok(tenant)
+    }
+
+    pub fn singleton(&self, kind: DocKind) -> Option<DocId> {
+        self.info
+            .singletons
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, d)| *d)
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
+    pub fn dir_seq(&self) -> u64 {
+        self.dir_seq.load(Ordering::SeqCst)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn publish(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    pub fn server_writer(&self) -> Writer {
+        Writer {
+            user: SERVER_AUTHOR.to_string(),
+            actor: self.actor.clone(),
+            now: chrono::Utc::now().timestamp(),
+        }
+    }
+
+    pub fn vocab(&self) -> Vocab {
+        self.vocab.read().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn acl(&self) -> Acl {
+        self.acl.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    pub fn rows(&self, doc: DocId) -> Option<DocRows> {
+        self.rows.read().ok()?.get(doc).cloned()
+    }
+
+    /// Every document id with its rows (for visibility scans).
+    pub fn all_rows(&self) -> Vec<(DocId, DocRows)> {
+        match self.rows.read() {
+            Ok(idx) => idx.iter().map(|(d, r)| (*d, r.clone())).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn visible(&self, user: &str, doc: DocId) -> bool {
+        match (self.rows.read(), self.acl.read()) {
+            (Ok(rows), Ok(acl)) => rows.get(doc).is_some_and(|r| acl.can_see(user, r)),
+            _ => false,
+        }
+    }
+
+    pub fn doc_seq(&self, doc: DocId) -> u64 {
+        self.docseq
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&doc).copied())
+            .unwrap_or(0)
+    }
+
+    /// Rebuilds the access rules and vocabularies from the directory and
+    /// settings documents.
+    pub fn refresh_rules(&self) -> Result<()> {
+        if let Some(id) = self.singleton(DocKind::Settings) {
+            if let Some(stored) = self.store.load(id)? {
+                let d = CrmDoc::load(id, &stored.bytes)?;
+                if let Ok(mut v) = self.vocab.write() {
+                    *v = Settings::read(&d).vocab();
+                }
+            }
+        }
+        if let Some(id) = self.singleton(DocKind::Directory) {
+            if let Some(stored) = self.store.load(id)? {
+                let d = CrmDoc::load(id, &stored.bytes)?;
+                let dir = Directory::read(&d);
+                let territories = d
+                    .records(&["territories"])
+                    .into_iter()
+                    .map(|(_, o)| Territory {
+                        name: d.get_str(&o, "name").unwrap_or_default(),
+                        prefixes: d
+                            .get_str(&o, "postcodes")
+                            .unwrap_or_default()
+                            .split(',')
+                            .map(|p| p.trim().to_string())
+                            .filter(|p| !p.is_empty())
+                            .collect(),
+                        reps: d.get_tags(&o, "reps").into_iter().collect::<HashSet<_>>(),
+                    })
+                    .collect();
+                if let Ok(mut a) = self.acl.write() {
+                    *a = Acl::new(&dir, territories);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The slot of a document, loading it on first use. The cache is
+    /// bounded: idle documents are dropped from memory (they are on disk).
+    pub async fn slot(&self, doc: DocId) -> Result<Arc<tokio::sync::Mutex<Slot>>> {
+        let existing = self.docs.lock().ok().and_then(|m| m.get(&doc).cloned());
+        if let Some(s) = existing {
+            return Ok(s);
+        }
+        let loaded = match self.store.load(doc)? {
+            Some(stored) => Slot {
+                doc: Some(CrmDoc::load(doc, &stored.bytes)?),
+                chunks: stored.chunks,
+            },
+            None => Slot {
+                doc: None,
+                chunks: 0,
+            },
+        };
+        let mut map = self
+            .docs
+            .lock()
+            .map_err(|_| TenantError::Invalid("document cache poisoned".into()))?;
+        if map.len() >= self.cache_cap {
+            // Drop documents nobody holds right now.
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        let slot = map
+            .entry(doc)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(loaded)))
+            .clone();
+        self.metrics.set_loaded_docs(map.len() as u64);
+        Ok(slot)
+    }
+
+    /// Forgets a cached document (after a failed write, so the next use
+    /// reloads what is really on disk).
+    pub fn evict(&self, doc: DocId) {
+        if let Ok(mut m) = self.docs.lock() {
+            m.remove(&doc);
+        }
+    }
+
+    /// Reserves the next number of a gap-free counter (quotes, orders).
+    /// Returns the value and the meta entry to write with the change.
+    pub fn next_counter(&self, name: &str) -> (u64, (String, Vec<u8>)) {
+        let key = format!("counter/{name}");
+        let mut c = match self.counters.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let n = c.get(&key).copied().unwrap_or(0) + 1;
+        c.insert(key.clone(), n);
+        (n, (key, n.to_be_bytes().to_vec()))
+    }
+
+    /// Persists a document's new changes (after `before`) with its rows,
+    /// durably, and returns its new sequence number. The caller holds the
+    /// document's slot lock, so writes of one document stay in order.
+    pub async fn commit(
+        &self,
+        slot: &mut Slot,
+        before: &[ChangeHash],
+        meta: Vec<(String, Vec<u8>)>,
+    ) -> Result<u64> {
+        let doc = slot
+            .doc
+            .as_mut()
+            .ok_or_else(|| TenantError::Invalid("commit of an empty slot".into()))?;
+        let id = doc.id();
+        let kind = doc.kind();
+        let rows = DocRows::of(doc)?;
+        let snapshot = before.is_empty() || slot.chunks + 1 >= COMPACT_AFTER_CHUNKS;
+        let bytes = if snapshot {
+            doc.save()
+        } else {
+            doc.changes_since(before)
+        };
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(writer::WriteReq {
+                doc: id,
+                kind,
+                snapshot,
+                bytes,
+                rows,
+                meta,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| TenantError::WriterGone)?;
+        match rx.await.map_err(|_| TenantError::WriterGone)? {
+            Ok(seq) => {
+                slot.chunks = if snapshot { 0 } else { slot.chunks + 1 };
+                Ok(seq)
+            }
+            Err(e) => {
+                self.evict(id);
+                Err(TenantError::Invalid(format!("storage failed: {e}")))
+            }
+        }
+    }
+
+    /// Creates or edits a document as the server (admin commands, numbers).
+    pub async fn edit_as_server(
+        &self,
+        doc: DocId,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc) -> carnet_core::Result<()>,
+    ) -> Result<u64> {
+        self.edit_as(&self.server_writer(), doc, kind, f).await
+    }
+
+    /// Creates or edits a document as `w` (the demo loader writes as a user).
+    pub async fn edit_as(
+        &self,
+        w: &Writer,
+        doc: DocId,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc) -> carnet_core::Result<()>,
+    ) -> Result<u64> {
+        let slot = self.slot(doc).await?;
+        let mut slot = slot.lock().await;
+        let before = match slot.doc.as_mut() {
+            Some(d) => d.heads(),
+            None => {
+                slot.doc = Some(CrmDoc::create(doc, kind, w)?);
+                slot.chunks = 0;
+                Vec::new()
+            }
+        };
+        let d = slot
+            .doc
+            .as_mut()
+            .ok_or_else(|| TenantError::Invalid("no document".into()))?;
+        d.begin(w);
+        if let Err(e) = f(d) {
+            d.rollback();
+            return Err(e.into());
+        }
+        d.commit(w);
+        self.commit(&mut slot, &before, Vec::new()).await
+    }
+
+    /// (seq, doc) of documents changed after `cursor`, in order, at most `limit`.
+    pub fn log_after(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocId)>> {
+        let after = log_key(cursor);
+        Ok(self
+            .store
+            .meta_scan("log/", Some(&after), limit)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let seq = u64::from_str_radix(k.strip_prefix("log/")?, 16).ok()?;
+                let doc = uuid::Uuid::from_slice(&v).ok()?;
+                Some((seq, DocId(doc)))
+            })
+            .collect())
+    }
+
+    pub fn granted_docs(&self, device: Uuid) -> Vec<DocId> {
+        let prefix = format!("granted/{device}/");
+        self.store
+            .meta_scan(&prefix, None, usize::MAX)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, _)| k.strip_prefix(&prefix)?.parse().ok())
+            .collect()
+    }
+
+    pub fn set_granted(&self, device: Uuid, grant: &[DocId], ungrant: &[DocId]) -> Result<()> {
+        if grant.is_empty() && ungrant.is_empty() {
+            return Ok(());
+        }
+        let mut b = Batch::new();
+        for d in grant {
+            b.put_meta(granted_key(device, *d), Vec::new());
+        }
+        for d in ungrant {
+            b.delete_meta(granted_key(device, *d));
+        }
+        Ok(self.store.write(b, Durability::Flushed)?)
+    }
+}

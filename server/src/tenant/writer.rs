@@ -1,0 +1,144 @@
+//! Group commit: one task applies every pending write of all connections in
+//! one atomic sled batch, flushes once, then answers them all. Acks thus
+//! stay cheap under load while each one still means "on disk". The writer
+//! also assigns the tenant's sequence numbers, so the log is in commit order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use carnet_core::index::DocRows;
+use carnet_core::store::{Batch, Durability, Store};
+use carnet_core::{DocId, DocKind};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{log_key, Tenant};
+
+pub struct WriteReq {
+    pub doc: DocId,
+    pub kind: DocKind,
+    pub snapshot: bool,
+    pub bytes: Vec<u8>,
+    pub rows: DocRows,
+    pub meta: Vec<(String, Vec<u8>)>,
+    pub reply: oneshot::Sender<Result<u64, String>>,
+}
+
+/// What connections hear about.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A document was durably changed and has this sequence number.
+    Doc { doc: DocId, seq: u64, kind: DocKind },
+    /// A device token was revoked: its connections close at once.
+    DeviceRevoked(Uuid),
+}
+
+const MAX_GROUP: usize = 512;
+
+pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let base = tenant.seq.load(Ordering::SeqCst);
+        let mut batch = Batch::new();
+        let mut assigned = Vec::with_capacity(group.len());
+        let mut old_entries = Vec::new();
+        {
+            let docseq = match tenant.docseq.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            let mut last_in_group = std::collections::HashMap::new();
+            for (i, r) in group.iter().enumerate() {
+                let seq = base + 1 + i as u64;
+                if r.snapshot {
+                    batch.snapshot(r.doc, r.bytes.clone());
+                } else {
+                    batch.append(r.doc, r.bytes.clone());
+                }
+                batch.sidecar(r.doc, r.rows.encode());
+                // One log entry per document: drop its previous one.
+                let prev = last_in_group
+                    .get(&r.doc)
+                    .copied()
+                    .or_else(|| docseq.get(&r.doc).copied());
+                if let Some(p) = prev {
+                    old_entries.push(log_key(p));
+                }
+                last_in_group.insert(r.doc, seq);
+                batch.put_meta(log_key(seq), r.doc.0.as_bytes().to_vec());
+                batch.put_meta(format!("docseq/{}", r.doc), seq.to_be_bytes().to_vec());
+                for (k, v) in &r.meta {
+                    batch.put_meta(k.clone(), v.clone());
+                }
+                assigned.push(seq);
+            }
+        }
+        for k in old_entries {
+            batch.delete_meta(k);
+        }
+        let top = base + group.len() as u64;
+        batch.put_meta("seq", top.to_be_bytes().to_vec());
+        let t2 = tenant.clone();
+        let result =
+            tokio::task::spawn_blocking(move || t2.store.write(batch, Durability::Flushed))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                tenant.seq.store(top, Ordering::SeqCst);
+                let mut rules_changed = false;
+                {
+                    if let Ok(mut docseq) = tenant.docseq.lock() {
+                        for (r, seq) in group.iter().zip(&assigned) {
+                            docseq.insert(r.doc, *seq);
+                        }
+                    }
+                    if let Ok(mut rows) = tenant.rows.write() {
+                        for r in &group {
+                            rows.put(r.doc, r.rows.clone());
+                        }
+                    }
+                }
+                for (r, seq) in group.iter().zip(&assigned) {
+                    if matches!(r.kind, DocKind::Directory | DocKind::Settings) {
+                        rules_changed = true;
+                        if r.kind == DocKind::Directory {
+                            tenant.dir_seq.store(*seq, Ordering::SeqCst);
+                        }
+                    }
+                }
+                if rules_changed {
+                    if let Err(e) = tenant.refresh_rules() {
+                        tracing::error!(error = %e, "refreshing access rules failed");
+                    }
+                }
+                tenant
+                    .metrics
+                    .record_commit(group.len() as u64, started.elapsed());
+                for (r, seq) in group.into_iter().zip(assigned) {
+                    tenant.publish(Event::Doc {
+                        doc: r.doc,
+                        seq,
+                        kind: r.kind,
+                    });
+                    let _ = r.reply.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                for r in group {
+                    let _ = r.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
