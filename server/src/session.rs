@@ -223,31 +223,9 @@ async fn session<I, S>(
     let mut ping_n = 0u64;
     loop {
         tokio::select! {
-            msg = input.next() => {
-                last_heard = Instant::now();
-                let bytes = match msg {
-                    Some(WireIn::Frame(b)) => b,
-                    Some(WireIn::Invalid(why)) => {
-                        tenant.metrics.bad_frame();
-                        fail(tenant, sink, ErrorCode::BadFrame, why).await;
-                        break;
-                    }
-                    Some(WireIn::Closed) | None => break,
-                };
-                tenant.metrics.frame_in(bytes.len());
-                let frame = match Frame::decode(&bytes) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tenant.metrics.bad_frame();
-                        tracing::info!(error = %e, "bad frame");
-                        fail(tenant, sink, e.code(), e.to_string()).await;
-                        break;
-                    }
-                };
-                if handle(tenant, limits, &mut conn, frame, sink).await.is_err() {
-                    break;
-                }
-            }
+            // Live changes first: whatever a device's own commit caused is
+            // told before its next frame (its Ping barrier) is answered.
+            biased;
             ev = events.recv() => {
                 let mut batch = Vec::new();
                 let mut lagged = false;
@@ -275,6 +253,31 @@ async fn session<I, S>(
                     forward(tenant, &mut conn, &batch, sink).await
                 };
                 if result.is_err() {
+                    break;
+                }
+            }
+            msg = input.next() => {
+                last_heard = Instant::now();
+                let bytes = match msg {
+                    Some(WireIn::Frame(b)) => b,
+                    Some(WireIn::Invalid(why)) => {
+                        tenant.metrics.bad_frame();
+                        fail(tenant, sink, ErrorCode::BadFrame, why).await;
+                        break;
+                    }
+                    Some(WireIn::Closed) | None => break,
+                };
+                tenant.metrics.frame_in(bytes.len());
+                let frame = match Frame::decode(&bytes) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tenant.metrics.bad_frame();
+                        tracing::info!(error = %e, "bad frame");
+                        fail(tenant, sink, e.code(), e.to_string()).await;
+                        break;
+                    }
+                };
+                if handle(tenant, limits, &mut conn, frame, sink).await.is_err() {
                     break;
                 }
             }
@@ -402,6 +405,11 @@ where
         };
         upto = upto.max(*seq);
         if conn.own.remove(seq) {
+            // The device has this change already; only a loss of access
+            // (it moved the file away) needs telling.
+            if conn.granted.contains(doc) && !tenant.visible(&conn.user, *doc) {
+                revoked.push(*doc);
+            }
             continue;
         }
         if *kind == carnet_core::DocKind::Directory {

@@ -1,5 +1,6 @@
 //! Shared pieces of Carnet's cross-process tests and benchmarks: a
 //! realistic portfolio generator and small measurement helpers.
 
+pub mod harness;
 pub mod portfolio;
 pub mod stats;

@@ -65,6 +65,12 @@ pub struct ClientSession {
     caught_up: bool,
     /// Documents changed by others during this session (for listeners).
     changed: Vec<DocId>,
+    /// We sent changes since the last barrier: before calling ourselves up
+    /// to date, a Ping/Pong round trip lets the server deliver what those
+    /// changes caused (a revocation after a reassignment, say).
+    unsettled: bool,
+    barrier: Option<u64>,
+    pings: u64,
 }
 
 impl ClientSession {
@@ -92,9 +98,13 @@ impl ClientSession {
         }
     }
 
+    fn quiet(&self) -> bool {
+        self.welcomed && self.caught_up && self.active.is_empty() && self.lists.is_empty()
+    }
+
     /// Caught up with the server and nothing waiting for an answer.
     pub fn is_idle(&self) -> bool {
-        self.welcomed && self.caught_up && self.active.is_empty() && self.lists.is_empty()
+        self.quiet() && !self.unsettled && self.barrier.is_none()
     }
 
     /// Documents that changed from elsewhere since the last call.
@@ -113,6 +123,9 @@ impl ClientSession {
             if !rejected.contains(&doc) && device.has_doc(doc) {
                 self.start(device, doc, &mut out)?;
             }
+        }
+        if !out.sync.is_empty() {
+            self.unsettled = true;
         }
         Ok(out.frames())
     }
@@ -212,7 +225,7 @@ impl ClientSession {
                     }
                 }
                 for m in msgs {
-                    if rejected.contains(&m.doc) {
+                    if rejected.contains(&m.doc) || !device.has_doc(m.doc) {
                         self.finish(device, m.doc, &mut out)?;
                     } else {
                         self.step(device, m.doc, &mut out)?;
@@ -221,7 +234,11 @@ impl ClientSession {
                 device.refresh()?;
             }
             Frame::Ping(n) => out.other.push(Frame::Pong(n)),
-            Frame::Pong(_) => {}
+            Frame::Pong(n) => {
+                if self.barrier == Some(n) {
+                    self.barrier = None;
+                }
+            }
             Frame::Error { code, message } => return Err(SyncError::Server { code, message }),
             other => {
                 return Err(SyncError::Protocol(format!(
@@ -229,6 +246,15 @@ impl ClientSession {
                     frame_name(&other)
                 )))
             }
+        }
+        if !out.sync.is_empty() {
+            self.unsettled = true;
+        }
+        if self.quiet() && self.unsettled && self.barrier.is_none() {
+            self.unsettled = false;
+            self.pings += 1;
+            self.barrier = Some(self.pings);
+            out.other.push(Frame::Ping(self.pings));
         }
         Ok(out.frames())
     }
@@ -283,7 +309,7 @@ impl ClientSession {
     ) -> Result<(), SyncError> {
         self.active.remove(&doc);
         self.rounds.remove(&doc);
-        if self.again.remove(&doc) {
+        if self.again.remove(&doc) && device.has_doc(doc) {
             return self.start(device, doc, out);
         }
         self.complete(device, doc, out)
