@@ -465,47 +465,58 @@ where
                 .await;
                 return Err(());
             }
-            let mut replies = Vec::with_capacity(msgs.len());
+            // Every document of the frame at once: their writes share one
+            // group commit (one flush) instead of one each.
+            let seq_before = tenant.seq();
+            let mut work = Vec::with_capacity(msgs.len());
+            for DocMsg { doc, msg } in msgs {
+                let state = conn.states.remove(&doc).unwrap_or_default();
+                let phantom = conn.phantoms.remove(&doc);
+                work.push((doc, msg, state, phantom, conn.revoking.contains(&doc)));
+            }
+            let user = conn.user.clone();
+            let results = futures_util::future::join_all(work.into_iter().map(
+                |(doc, msg, mut state, mut phantom, grace)| {
+                    let tenant = tenant.clone();
+                    let user = user.clone();
+                    async move {
+                        let out = if msg.is_empty() {
+                            Ok(Default::default())
+                        } else {
+                            tenant
+                                .exchange(&user, &mut state, &mut phantom, doc, &msg, grace)
+                                .await
+                        };
+                        (doc, state, phantom, out)
+                    }
+                },
+            ))
+            .await;
+            let mut replies = Vec::with_capacity(results.len());
             let mut acks = Vec::new();
             let mut rejects = Vec::new();
             let mut grant = Vec::new();
-            for DocMsg { doc, msg } in msgs {
-                if msg.is_empty() {
-                    replies.push(DocMsg { doc, msg });
-                    continue;
+            let mut failed = false;
+            for (doc, state, phantom, out) in results {
+                conn.states.insert(doc, state);
+                if let Some(p) = phantom {
+                    conn.phantoms.insert(doc, p);
                 }
-                let seq_before = tenant.seq();
-                let out = match tenant
-                    .exchange(
-                        &conn.user,
-                        &mut conn.states,
-                        &mut conn.phantoms,
-                        doc,
-                        &msg,
-                        conn.revoking.contains(&doc),
-                    )
-                    .await
-                {
+                let out: crate::tenant::DocOutcome = match out {
                     Ok(o) => o,
                     Err(e) => {
                         tracing::error!(%doc, error = %e, "exchange failed");
-                        fail(
-                            tenant,
-                            sink,
-                            ErrorCode::Internal,
-                            "the server could not store changes; retry later",
-                        )
-                        .await;
-                        return Err(());
+                        failed = true;
+                        continue;
                     }
                 };
-                if out.ack.is_some() {
-                    // Our own commit's event needs no Changed back.
+                if let Some(heads) = out.ack {
                     let seq = tenant.doc_seq(doc);
                     if seq > seq_before {
+                        // Our own commit's event needs no Changed back.
                         conn.own.insert(seq);
                     }
-                    acks.push((doc, out.ack.unwrap_or_default()));
+                    acks.push((doc, heads));
                 }
                 if let Some(r) = out.reject {
                     rejects.push((doc, r));
@@ -517,6 +528,27 @@ where
                     doc,
                     msg: out.reply,
                 });
+            }
+            if failed {
+                // What was stored is acknowledged; the rest is retried.
+                let _ = send(
+                    tenant,
+                    sink,
+                    &Frame::SyncReply {
+                        msgs: Vec::new(),
+                        acks,
+                        rejects: Vec::new(),
+                    },
+                )
+                .await;
+                fail(
+                    tenant,
+                    sink,
+                    ErrorCode::Internal,
+                    "the server could not store changes; retry later",
+                )
+                .await;
+                return Err(());
             }
             if tenant.set_granted(conn.device, &grant, &[]).is_err() {
                 fail(tenant, sink, ErrorCode::Internal, "storage failure").await;

@@ -5,7 +5,6 @@
 //! acknowledged. A document the user may not see answers exactly like one
 //! that does not exist.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use automerge::sync::{self, SyncDoc};
@@ -20,7 +19,7 @@ use super::{Result, Slot, Tenant};
 
 /// Stand-in empty documents, per connection, for ids the user may not see
 /// or that do not exist yet.
-pub type Phantoms = HashMap<DocId, AutoCommit>;
+pub type Phantoms = std::collections::HashMap<DocId, AutoCommit>;
 
 /// Whole documents found (id, stored bytes), and the ids reported missing.
 pub type Fetched = (Vec<(DocId, Vec<u8>)>, Vec<DocId>);
@@ -49,8 +48,8 @@ impl Tenant {
     pub async fn exchange(
         &self,
         user: &str,
-        states: &mut HashMap<DocId, sync::State>,
-        phantoms: &mut Phantoms,
+        state: &mut sync::State,
+        phantom: &mut Option<AutoCommit>,
         doc: DocId,
         msg: &[u8],
         grace: bool,
@@ -74,21 +73,19 @@ impl Tenant {
         // still push the edits it made while it had it.
         let visible =
             slot.doc.is_some() && (grace || rows.as_ref().is_some_and(|r| acl.can_see(user, r)));
-        let state = states.entry(doc).or_default();
-
         if !visible {
             let exists = slot.doc.is_some();
             let out = if has_changes && !exists {
-                self.create_from_device(user, &mut slot, state, phantoms, doc, message)
+                self.create_from_device(user, &mut slot, state, phantom, doc, message)
                     .await?
             } else if has_changes {
                 DocOutcome {
                     reject: Some(NOT_PERMITTED.into()),
-                    reply: generate(phantoms.entry(doc).or_default(), state),
+                    reply: generate(phantom.get_or_insert_with(AutoCommit::new), state),
                     ..Default::default()
                 }
             } else {
-                let ph = phantoms.entry(doc).or_default();
+                let ph = phantom.get_or_insert_with(AutoCommit::new);
                 let _ = ph.sync().receive_sync_message(state, message);
                 DocOutcome {
                     reply: generate(ph, state),
@@ -103,10 +100,20 @@ impl Tenant {
             return Ok(DocOutcome::default());
         };
         if !has_changes {
-            let _ = d.automerge().sync().receive_sync_message(state, message);
-            let reply = generate(d.automerge(), state);
+            // Everything the device has is already stored here (say its
+            // earlier upload was stored but the ack lost in a crash): ack it.
+            let am = d.automerge();
+            let covered = !message.heads.is_empty()
+                && message
+                    .heads
+                    .iter()
+                    .all(|h| am.get_change_by_hash(h).is_some());
+            let _ = am.sync().receive_sync_message(state, message);
+            let reply = generate(am, state);
+            let ack = covered.then(|| am.get_heads().iter().map(|h| h.0).collect());
             return Ok(DocOutcome {
                 reply,
+                ack,
                 granted: true,
                 ..Default::default()
             });
@@ -182,25 +189,26 @@ impl Tenant {
         user: &str,
         slot: &mut Slot,
         state: &mut sync::State,
-        phantoms: &mut Phantoms,
+        phantom: &mut Option<AutoCommit>,
         doc: DocId,
         message: sync::Message,
     ) -> Result<DocOutcome> {
-        let mut fork = phantoms.remove(&doc).unwrap_or_default();
+        let mut fork = phantom.take().unwrap_or_default();
         let mut st = state.clone();
-        let refuse = |reason: &str, ph: &mut Phantoms, state: &mut sync::State| DocOutcome {
-            reject: Some(reason.to_string()),
-            reply: generate(ph.entry(doc).or_default(), state),
-            ..Default::default()
-        };
+        let refuse =
+            |reason: &str, ph: &mut Option<AutoCommit>, state: &mut sync::State| DocOutcome {
+                reject: Some(reason.to_string()),
+                reply: generate(ph.get_or_insert_with(AutoCommit::new), state),
+                ..Default::default()
+            };
         if fork.sync().receive_sync_message(&mut st, message).is_err() {
-            return Ok(refuse("changes could not be applied", phantoms, state));
+            return Ok(refuse("changes could not be applied", phantom, state));
         }
         if fork.get_heads().is_empty() {
             // Changes whose dependencies have not arrived yet: ask for more.
             let reply = generate(&mut fork, &mut st);
             *state = st;
-            phantoms.insert(doc, fork);
+            *phantom = Some(fork);
             return Ok(DocOutcome {
                 reply,
                 ..Default::default()
@@ -211,7 +219,7 @@ impl Tenant {
             Err(e) => {
                 return Ok(refuse(
                     &format!("not a valid document: {e}"),
-                    phantoms,
+                    phantom,
                     state,
                 ))
             }
@@ -226,17 +234,17 @@ impl Tenant {
         };
         if !allowed {
             self.metrics.record_reject();
-            return Ok(refuse(NOT_PERMITTED, phantoms, state));
+            return Ok(refuse(NOT_PERMITTED, phantom, state));
         }
         if let Err(reason) = candidate.check(&self.vocab()) {
             self.metrics.record_reject();
-            return Ok(refuse(&reason, phantoms, state));
+            return Ok(refuse(&reason, phantom, state));
         }
         if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
             self.metrics.record_reject();
             return Ok(refuse(
                 "quote and order numbers are assigned by the server",
-                phantoms,
+                phantom,
                 state,
             ));
         }
