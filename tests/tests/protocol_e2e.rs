@@ -129,9 +129,7 @@ fn forged_account(id: DocId, owner: &str, postcode: &str) -> AutoCommit {
 async fn push(r: &mut Raw, doc: DocId, am: &mut AutoCommit) -> Option<String> {
     let mut state = sync::State::new();
     for _ in 0..6 {
-        let Some(msg) = am.sync().generate_sync_message(&mut state) else {
-            return None;
-        };
+        let msg = am.sync().generate_sync_message(&mut state)?;
         r.send(&Frame::Sync {
             msgs: vec![DocMsg {
                 doc,
