@@ -1,13 +1,6 @@
 //! carnet-server: the Carnet sync server and its admin commands.
 
-mod acl;
-mod admin;
-mod auth;
-mod demo;
-mod http;
-mod metrics;
-mod session;
-mod tenant;
+use carnet_server::{admin, auth, demo, http, session, tenant};
 
 use std::io::BufRead;
 use std::net::SocketAddr;
