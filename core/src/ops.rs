@@ -298,7 +298,10 @@ pub fn read_quote(doc: &CrmDoc, quote: &str) -> Result<Quote> {
     let o = doc.record(&["quotes"], quote).ok_or_else(|| {
         ValidationError::Rule(format!("quote {quote} is not in this customer file"))
     })?;
-    Ok(Quote::read(doc, quote.to_string(), &o))
+    Ok(Quote::read(
+        crate::model::Rec(&doc.hydrated_obj(&o)),
+        quote.to_string(),
+    ))
 }
 
 /// Accepts a quote and turns it into an order with the same lines.

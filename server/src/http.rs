@@ -22,6 +22,24 @@ pub struct AppState {
     pub admin_token: Arc<String>,
 }
 
+/// Serves `app` on `listener` with Nagle's algorithm off: sync frames are
+/// small and latency-bound, and a delayed ACK would add 40 ms per round trip.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/sync", get(sync_ws))

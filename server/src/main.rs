@@ -286,11 +286,10 @@ async fn serve(data: &Path, tenant: Arc<Tenant>, listen: SocketAddr) -> Result<(
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");
     tracing::info!(%addr, "serving");
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    let result = http::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     let _ = std::fs::remove_file(running_file(data));
     result.context("server")
 }

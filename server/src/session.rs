@@ -565,6 +565,69 @@ where
             )
             .await
         }
+        Frame::Up { docs } => {
+            if docs.len() > MAX_BATCH_DOCS {
+                fail(tenant, sink, ErrorCode::TooLarge, format!("at most {MAX_BATCH_DOCS} documents per Up")).await;
+                return Err(());
+            }
+            let seq_before = tenant.seq();
+            let user = conn.user.clone();
+            let results = futures_util::future::join_all(docs.into_iter().map(|up| {
+                let tenant = tenant.clone();
+                let user = user.clone();
+                let grace = conn.revoking.contains(&up.doc);
+                async move {
+                    let out = tenant.up(&user, up.doc, &up.heads, &up.changes, grace).await;
+                    (up.doc, out)
+                }
+            }))
+            .await;
+            let mut down = Vec::new();
+            let mut acks = Vec::new();
+            let mut rejects = Vec::new();
+            let mut resync = Vec::new();
+            let mut grant = Vec::new();
+            let mut failed = false;
+            for (doc, out) in results {
+                let out: crate::tenant::UpOutcome = match out {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::error!(%doc, error = %e, "up failed");
+                        failed = true;
+                        continue;
+                    }
+                };
+                if let Some(heads) = out.ack {
+                    let seq = tenant.doc_seq(doc);
+                    if seq > seq_before {
+                        conn.own.insert(seq);
+                    }
+                    acks.push((doc, heads));
+                }
+                if !out.down.is_empty() {
+                    down.push((doc, out.down));
+                }
+                if let Some(r) = out.reject {
+                    rejects.push((doc, r));
+                }
+                if out.resync {
+                    resync.push(doc);
+                }
+                if out.granted && conn.granted.insert(doc) {
+                    grant.push(doc);
+                }
+            }
+            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
+                fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
+                return Err(());
+            }
+            let reply = send(tenant, sink, &Frame::Down { docs: down, acks, rejects, resync }).await;
+            if failed {
+                fail(tenant, sink, ErrorCode::Internal, "the server could not store changes; retry later").await;
+                return Err(());
+            }
+            reply
+        }
         Frame::Fetch { docs } => {
             if docs.len() > MAX_BATCH_DOCS {
                 fail(

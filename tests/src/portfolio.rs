@@ -16,6 +16,8 @@ pub struct Shape {
     pub actions_per_account: usize,
     /// One account in `quote_every` gets a quote with three lines.
     pub quote_every: usize,
+    /// Add the products quotes use to the catalog (an admin's right).
+    pub catalog: bool,
 }
 
 /// The portfolio of the core issue: 5,000 accounts, 15,000 contacts,
@@ -26,11 +28,23 @@ pub const ISSUE_SHAPE: Shape = Shape {
     deals_per_account: 4,
     actions_per_account: 10,
     quote_every: 5, // 3 of every 5 accounts: see `has_quote`
+    catalog: true,
+};
+
+/// Small account documents, as the sync benchmark moves them: one contact,
+/// one deal, two actions, no quote.
+pub const SMALL_SHAPE: Shape = Shape {
+    accounts: 5_000,
+    contacts_per_account: 1,
+    deals_per_account: 1,
+    actions_per_account: 2,
+    quote_every: 0,
+    catalog: false,
 };
 
 fn has_quote(i: usize, every: usize) -> bool {
-    // 3 in 5 when every == 5 → 3,000 of 5,000.
-    i % every < 3
+    // 3 in 5 when every == 5 → 3,000 of 5,000; never when 0.
+    every > 0 && i % every < 3
 }
 
 const PREFIXES: &[&str] = &[
@@ -158,12 +172,17 @@ pub fn generate(device: &mut Device, shape: Shape, seed: u64) -> Result<Vec<DocI
     let mut rng = Rng::new(seed);
     let today = device.today();
     let me = device.identity().user.clone();
-    for (sku, name, price, vat) in [
-        ("SRV-01", "Contrat de maintenance annuel", "1200", "20"),
-        ("MAT-01", "Four mixte 10 niveaux", "8900", "20"),
-        ("ALI-01", "Farine T65 25 kg", "21.40", "5.5"),
-        ("LIV-01", "Guide des bonnes pratiques", "35", "5.5"),
-    ] {
+    let products: &[(&str, &str, &str, &str)] = if shape.catalog {
+        &[
+            ("SRV-01", "Contrat de maintenance annuel", "1200", "20"),
+            ("MAT-01", "Four mixte 10 niveaux", "8900", "20"),
+            ("ALI-01", "Farine T65 25 kg", "21.40", "5.5"),
+            ("LIV-01", "Guide des bonnes pratiques", "35", "5.5"),
+        ]
+    } else {
+        &[]
+    };
+    for (sku, name, price, vat) in products {
         device.add_product(&[
             ("sku", sku.to_string()),
             ("name", name.to_string()),

@@ -357,7 +357,12 @@ impl<S: Store> Device<S> {
         }
         if local {
             // Not yet on the server; a new edit also retries a rejected one.
-            batch.put_meta(remote::dirty_key(id), Vec::new());
+            // A fresh token per edit: an ack only clears the flag if no edit
+            // happened after what it acknowledges.
+            batch.put_meta(
+                remote::dirty_key(id),
+                Uuid::new_v4().as_bytes().to_vec(),
+            );
             batch.delete_meta(remote::rejected_key(id));
         }
         let rows = DocRows::of(doc)?;
@@ -783,9 +788,20 @@ impl<S: Store> Device<S> {
                 Ok(n)
             }
             None => {
+                // A document new to this device: keep the bytes as received
+                // (already compact) instead of encoding them again.
                 let mut doc = CrmDoc::load(id, bytes)?;
                 let n = doc.automerge().get_changes(&[]).len();
-                self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, Batch::new(), false)?;
+                let rows = DocRows::of(&mut doc)?;
+                let mut batch = Batch::new();
+                batch.snapshot(id, bytes.to_vec()).sidecar(id, rows.encode());
+                self.store.write(batch, self.durability)?;
+                self.index.put(id, rows);
+                if self.singleton(DocKind::Settings)? == Some(id) {
+                    self.settings = Settings::read(&doc);
+                } else if self.singleton(DocKind::Catalog)? == Some(id) {
+                    self.catalog = Catalog::read(&doc);
+                }
                 Ok(n)
             }
         }

@@ -33,6 +33,9 @@ pub(crate) fn rejected_key(doc: DocId) -> String {
 fn acked_key(doc: DocId) -> String {
     format!("sync/acked/{doc}")
 }
+fn sync_state_key(doc: DocId) -> String {
+    format!("sync/state/{doc}")
+}
 
 /// The server this store syncs with, and the device's credentials there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,7 +138,7 @@ impl<S: Store> Device<S> {
     pub fn set_cursor(&self, cursor: u64) -> Result<()> {
         let mut b = Batch::new();
         b.put_meta(META_CURSOR, cursor.to_be_bytes().to_vec());
-        Ok(self.store.write(b, Durability::Flushed)?)
+        Ok(self.store.write(b, self.durability)?)
     }
 
     /// Records the singleton document ids announced by the server.
@@ -174,6 +177,64 @@ impl<S: Store> Device<S> {
             .collect())
     }
 
+    /// The token of the document's latest unacknowledged local edit.
+    pub fn dirty_token(&self, doc: DocId) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.meta(&dirty_key(doc))?)
+    }
+
+    /// Records an ack that covers the device's state as of `token`: the
+    /// document stops being pending unless it was edited since.
+    pub fn record_ack_for(
+        &mut self,
+        doc: DocId,
+        heads: &[ChangeHash],
+        token: Option<&[u8]>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut b = Batch::new();
+        b.put_meta(acked_key(doc), encode_heads(heads));
+        b.put_meta(META_LAST_ACK, now.to_be_bytes().to_vec());
+        let current = self.dirty_token(doc)?;
+        let covered = current.as_deref() == token || current.is_none();
+        if covered && current.is_some() {
+            b.delete_meta(dirty_key(doc));
+        }
+        self.store.write(b, self.durability)?;
+        Ok(covered)
+    }
+
+    /// What an `Up` frame says about a document: its heads, and the changes
+    /// after the server's last ack (the stored bytes when there was none).
+    pub fn up_doc(&self, doc: DocId, dirty: bool) -> Result<crate::sync::UpDoc> {
+        let stored = self.store.load(doc)?.ok_or(CoreError::DocNotFound(doc))?;
+        let mut d = CrmDoc::load(doc, &stored.bytes)?;
+        let heads = d.heads();
+        let changes = if !dirty {
+            Vec::new()
+        } else {
+            let acked = self.acked_heads(doc)?;
+            if acked.is_empty() {
+                // Never acknowledged: the document as stored, already compact.
+                stored.bytes
+            } else {
+                let known = {
+                    let am = d.automerge();
+                    acked.iter().all(|h| am.get_change_by_hash(h).is_some())
+                };
+                if known {
+                    d.changes_since(&acked)
+                } else {
+                    stored.bytes
+                }
+            }
+        };
+        Ok(crate::sync::UpDoc {
+            doc,
+            heads: heads.iter().map(|h| h.0).collect(),
+            changes,
+        })
+    }
+
     pub fn rejected(&self) -> Result<Vec<(DocId, String)>> {
         Ok(self
             .scan_docs("sync/rejected/")?
@@ -185,7 +246,7 @@ impl<S: Store> Device<S> {
     pub fn set_rejected(&self, doc: DocId, reason: &str) -> Result<()> {
         let mut b = Batch::new();
         b.put_meta(rejected_key(doc), reason.as_bytes().to_vec());
-        Ok(self.store.write(b, Durability::Flushed)?)
+        Ok(self.store.write(b, self.durability)?)
     }
 
     pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>> {
@@ -214,7 +275,7 @@ impl<S: Store> Device<S> {
         if covered {
             b.delete_meta(dirty_key(doc));
         }
-        self.store.write(b, Durability::Flushed)?;
+        self.store.write(b, self.durability)?;
         Ok(covered)
     }
 
@@ -243,10 +304,42 @@ impl<S: Store> Device<S> {
         b.delete_doc(doc)
             .delete_meta(dirty_key(doc))
             .delete_meta(rejected_key(doc))
-            .delete_meta(acked_key(doc));
-        self.store.write(b, Durability::Flushed)?;
+            .delete_meta(acked_key(doc))
+            .delete_meta(sync_state_key(doc));
+        self.store.write(b, self.durability)?;
         self.index.remove(doc);
         Ok(())
+    }
+
+    /// The Automerge sync state kept from the last exchange with the server
+    /// (the heads both sides had), so the next exchange only summarises
+    /// what changed since.
+    pub fn saved_sync_state(&self, doc: DocId) -> sync::State {
+        self.store
+            .meta(&sync_state_key(doc))
+            .ok()
+            .flatten()
+            .and_then(|b| sync::State::decode(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_sync_state(&self, doc: DocId, state: &sync::State) -> Result<()> {
+        let mut b = Batch::new();
+        b.put_meta(sync_state_key(doc), state.encode());
+        Ok(self.store.write(b, self.durability)?)
+    }
+
+    /// Runs `f` with writes buffered, then flushes once: a frame from the
+    /// server touching hundreds of documents costs one fsync, not hundreds.
+    /// Nothing here is a user's edit, and the cursor is written last, so a
+    /// crash loses at most what the next sync fetches again.
+    pub fn batched<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let previous = self.durability;
+        self.durability = Durability::Buffered;
+        let out = f(self);
+        self.durability = previous;
+        self.store.flush()?;
+        out
     }
 
     /// The next Automerge sync message for `doc`, if any.

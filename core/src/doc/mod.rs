@@ -5,6 +5,7 @@
 //! exchanged as bytes. It does no I/O.
 
 mod check;
+pub mod chunks;
 mod conflict;
 mod history;
 pub mod value;
@@ -139,13 +140,8 @@ impl CrmDoc {
             reason: e.to_string(),
         };
         // `load_incremental` keeps what it could parse of damaged input and
-        // drops the rest silently; parse strictly first so corrupt or
-        // truncated bytes are refused whole.
-        automerge::Automerge::load_with_options(
-            bytes,
-            automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error),
-        )
-        .map_err(corrupt)?;
+        // drops the rest silently: check strictly first.
+        chunks::verify(bytes).map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
         let before = self.am.get_heads();
         self.am.load_incremental(bytes).map_err(corrupt)?;
         Ok(self.am.get_changes(&before).len())
@@ -220,6 +216,54 @@ impl CrmDoc {
             }
         }
         out
+    }
+
+    /// The whole document as plain maps (one pass), for fast reading. Where
+    /// two replicas created the same container concurrently, the records of
+    /// every copy are merged in, as `records` does.
+    pub fn hydrated(&self) -> automerge::hydrate::Map {
+        use automerge::hydrate::{Map, MapValue, Value as H};
+        let mut root = match self.am.hydrate(ROOT, None) {
+            Ok(H::Map(m)) => m,
+            _ => Map::default(),
+        };
+        for c in schema::layout(self.kind).containers {
+            let conflicted = std::ops::Deref::deref(&root)
+                .get(c.key)
+                .is_some_and(|v| v.conflict);
+            if !conflicted {
+                continue;
+            }
+            let mut merged = Map::default();
+            for (v, obj) in self.am.get_all(ROOT, c.key).unwrap_or_default() {
+                if !matches!(v, Value::Object(ObjType::Map)) {
+                    continue;
+                }
+                if let Ok(H::Map(copy)) = self.am.hydrate(&obj, None) {
+                    for (k, mv) in copy.iter() {
+                        std::ops::DerefMut::deref_mut(&mut merged)
+                            .entry(k.clone())
+                            .or_insert_with(|| mv.clone());
+                    }
+                }
+            }
+            std::ops::DerefMut::deref_mut(&mut root).insert(
+                c.key.to_string(),
+                MapValue {
+                    value: H::Map(merged),
+                    conflict: false,
+                },
+            );
+        }
+        root
+    }
+
+    /// One object (a record) as plain maps.
+    pub fn hydrated_obj(&self, obj: &ObjId) -> automerge::hydrate::Map {
+        match self.am.hydrate(obj, None) {
+            Ok(automerge::hydrate::Value::Map(m)) => m,
+            _ => automerge::hydrate::Map::default(),
+        }
     }
 
     /// The object of one record.

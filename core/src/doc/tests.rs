@@ -211,6 +211,14 @@ fn containers_created_concurrently_are_both_read() {
     let mut keys: Vec<String> = a.records(&["notes"]).into_iter().map(|(k, _)| k).collect();
     keys.sort();
     assert_eq!(keys, vec!["n1", "n2"]);
+    // The fast hydrated view merges both copies too.
+    let h = a.hydrated();
+    let hydrated: Vec<String> = crate::model::Rec(&h)
+        .records("notes")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(hydrated, vec!["n1", "n2"]);
 }
 
 #[test]

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use automerge::ObjId;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::quote::{Order, Quote};
-use super::{read_date, read_decimal, read_string};
+use super::view::Rec;
 use crate::doc::CrmDoc;
 use crate::error::{CoreError, Result};
 use crate::ids::{DocId, DocKind};
@@ -49,6 +48,10 @@ pub struct Account {
 
 impl Account {
     pub fn read(doc: &CrmDoc) -> Result<Account> {
+        Account::read_root(doc, Rec(&doc.hydrated()))
+    }
+
+    fn read_root(doc: &CrmDoc, root: Rec<'_>) -> Result<Account> {
         if doc.kind() != DocKind::Account {
             return Err(CoreError::WrongKind {
                 doc: doc.id(),
@@ -56,50 +59,42 @@ impl Account {
                 found: doc.kind().to_string(),
             });
         }
-        let a = doc
-            .map_at(&["account"])
-            .ok_or_else(|| CoreError::CorruptDoc {
-                doc: doc.id(),
-                reason: "no account map".into(),
-            })?;
-        let mut custom = BTreeMap::new();
-        if let Some(c) = doc.map_at(&["account", "custom"]) {
-            for k in doc.keys(&c) {
-                if let Some(v) = doc.get_str(&c, &k) {
-                    custom.insert(k, v);
-                }
-            }
-        }
+        let a = root.map("account").ok_or_else(|| CoreError::CorruptDoc {
+            doc: doc.id(),
+            reason: "no account map".into(),
+        })?;
+        let custom: BTreeMap<String, String> = a
+            .map("custom")
+            .map(|c| c.scalars().into_iter().collect())
+            .unwrap_or_default();
         Ok(Account {
             id: doc.id(),
-            name: read_string(doc, &a, "name"),
-            kind: doc.get_str(&a, "kind").unwrap_or_else(|| "company".into()),
-            status: doc
-                .get_str(&a, "status")
-                .unwrap_or_else(|| "prospect".into()),
-            siret: doc.get_str(&a, "siret"),
-            siren: doc.get_str(&a, "siren"),
-            vat_number: doc.get_str(&a, "vat_number"),
-            naf: doc.get_str(&a, "naf"),
-            tags: doc.get_tags(&a, "tags"),
-            address_line1: doc.get_str(&a, "address_line1"),
-            address_line2: doc.get_str(&a, "address_line2"),
-            postcode: doc.get_str(&a, "postcode"),
-            city: doc.get_str(&a, "city"),
-            country: doc.get_str(&a, "country"),
-            returned_mail: doc.get_bool(&a, "returned_mail").unwrap_or(false),
-            phone: doc.get_str(&a, "phone"),
-            email: doc.get_str(&a, "email"),
-            website: doc.get_str(&a, "website"),
-            owner: read_string(doc, &a, "owner"),
-            territory: doc.get_str(&a, "territory"),
-            source: doc.get_str(&a, "source"),
-            expectations: doc.get_text(&a, "expectations").unwrap_or_default(),
-            consent_email: doc.get_bool(&a, "consent_email").unwrap_or(false),
-            consent_phone: doc.get_bool(&a, "consent_phone").unwrap_or(false),
-            consent_post: doc.get_bool(&a, "consent_post").unwrap_or(false),
+            name: a.string("name"),
+            kind: a.get_str("kind").unwrap_or_else(|| "company".into()),
+            status: a.get_str("status").unwrap_or_else(|| "prospect".into()),
+            siret: a.get_str("siret"),
+            siren: a.get_str("siren"),
+            vat_number: a.get_str("vat_number"),
+            naf: a.get_str("naf"),
+            tags: a.get_tags("tags"),
+            address_line1: a.get_str("address_line1"),
+            address_line2: a.get_str("address_line2"),
+            postcode: a.get_str("postcode"),
+            city: a.get_str("city"),
+            country: a.get_str("country"),
+            returned_mail: a.get_bool("returned_mail").unwrap_or(false),
+            phone: a.get_str("phone"),
+            email: a.get_str("email"),
+            website: a.get_str("website"),
+            owner: a.string("owner"),
+            territory: a.get_str("territory"),
+            source: a.get_str("source"),
+            expectations: a.get_text("expectations").unwrap_or_default(),
+            consent_email: a.get_bool("consent_email").unwrap_or(false),
+            consent_phone: a.get_bool("consent_phone").unwrap_or(false),
+            consent_post: a.get_bool("consent_post").unwrap_or(false),
             custom,
-            created_at: doc.get_i64(&a, "created_at").unwrap_or(0),
+            created_at: a.get_i64("created_at").unwrap_or(0),
             schema: doc.schema_version(),
         })
     }
@@ -120,17 +115,17 @@ pub struct Contact {
 }
 
 impl Contact {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Contact {
+    pub fn read(o: Rec<'_>, id: String) -> Contact {
         Contact {
-            name: read_string(doc, o, "name"),
-            role: doc.get_str(o, "role"),
-            phone: doc.get_str(o, "phone"),
-            mobile: doc.get_str(o, "mobile"),
-            email: doc.get_str(o, "email"),
-            preferred_channel: doc.get_str(o, "preferred_channel"),
-            consent_email: doc.get_bool(o, "consent_email").unwrap_or(false),
-            consent_phone: doc.get_bool(o, "consent_phone").unwrap_or(false),
-            notes: doc.get_text(o, "notes").unwrap_or_default(),
+            name: o.string("name"),
+            role: o.get_str("role"),
+            phone: o.get_str("phone"),
+            mobile: o.get_str("mobile"),
+            email: o.get_str("email"),
+            preferred_channel: o.get_str("preferred_channel"),
+            consent_email: o.get_bool("consent_email").unwrap_or(false),
+            consent_phone: o.get_bool("consent_phone").unwrap_or(false),
+            notes: o.get_text("notes").unwrap_or_default(),
             id,
         }
     }
@@ -153,20 +148,20 @@ pub struct Deal {
 }
 
 impl Deal {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Deal {
+    pub fn read(o: Rec<'_>, id: String) -> Deal {
         Deal {
-            title: read_string(doc, o, "title"),
-            stage: read_string(doc, o, "stage"),
+            title: o.string("title"),
+            stage: o.string("stage"),
             amount: Money::new(
-                doc.get_i64(o, "amount").unwrap_or(0),
-                doc.get_str(o, "currency").unwrap_or_else(|| "EUR".into()),
+                o.get_i64("amount").unwrap_or(0),
+                o.get_str("currency").unwrap_or_else(|| "EUR".into()),
             ),
-            probability: read_decimal(doc, o, "probability"),
-            close_date: read_date(doc, o, "close_date"),
-            next_step: doc.get_str(o, "next_step"),
-            lost_reason: doc.get_str(o, "lost_reason"),
-            owner: read_string(doc, o, "owner"),
-            contact: doc.get_str(o, "contact"),
+            probability: o.decimal("probability"),
+            close_date: o.date("close_date"),
+            next_step: o.get_str("next_step"),
+            lost_reason: o.get_str("lost_reason"),
+            owner: o.string("owner"),
+            contact: o.get_str("contact"),
             id,
         }
     }
@@ -188,16 +183,16 @@ pub struct Action {
 }
 
 impl Action {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Action {
+    pub fn read(o: Rec<'_>, id: String) -> Action {
         Action {
-            action_type: read_string(doc, o, "type"),
-            subject: read_string(doc, o, "subject"),
-            due: read_date(doc, o, "due"),
-            assignee: read_string(doc, o, "assignee"),
-            outcome: doc.get_text(o, "outcome").unwrap_or_default(),
-            done_on: read_date(doc, o, "done_on"),
-            deal: doc.get_str(o, "deal"),
-            contact: doc.get_str(o, "contact"),
+            action_type: o.string("type"),
+            subject: o.string("subject"),
+            due: o.date("due"),
+            assignee: o.string("assignee"),
+            outcome: o.get_text("outcome").unwrap_or_default(),
+            done_on: o.date("done_on"),
+            deal: o.get_str("deal"),
+            contact: o.get_str("contact"),
             id,
         }
     }
@@ -213,11 +208,11 @@ pub struct Note {
 }
 
 impl Note {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Note {
+    pub fn read(o: Rec<'_>, id: String) -> Note {
         Note {
-            body: doc.get_text(o, "body").unwrap_or_default(),
-            author: read_string(doc, o, "author"),
-            created_at: doc.get_i64(o, "created_at").unwrap_or(0),
+            body: o.get_text("body").unwrap_or_default(),
+            author: o.string("author"),
+            created_at: o.get_i64("created_at").unwrap_or(0),
             id,
         }
     }
@@ -239,44 +234,34 @@ pub struct AccountFile {
 
 impl AccountFile {
     pub fn read(doc: &mut CrmDoc) -> Result<AccountFile> {
-        let account = Account::read(doc)?;
-        let mut contacts: Vec<Contact> = doc
-            .records(&["contacts"])
-            .into_iter()
-            .map(|(id, o)| Contact::read(doc, id, &o))
+        let h = doc.hydrated();
+        let root = Rec(&h);
+        let account = Account::read_root(doc, root)?;
+        let mut contacts: Vec<Contact> = root.records("contacts").into_iter().map(|(id, o)| Contact::read(o, id))
             .collect();
         contacts.sort_by_key(|c| c.name.to_lowercase());
-        let mut deals: Vec<Deal> = doc
-            .records(&["deals"])
-            .into_iter()
-            .map(|(id, o)| Deal::read(doc, id, &o))
+        let mut deals: Vec<Deal> = root.records("deals").into_iter().map(|(id, o)| Deal::read(o, id))
             .collect();
         deals.sort_by(|a, b| a.close_date.cmp(&b.close_date).then(a.id.cmp(&b.id)));
-        let mut actions: Vec<Action> = doc
-            .records(&["actions"])
-            .into_iter()
-            .map(|(id, o)| Action::read(doc, id, &o))
+        let mut actions: Vec<Action> = root.records("actions").into_iter().map(|(id, o)| Action::read(o, id))
             .collect();
         actions.sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
-        let mut notes: Vec<Note> = doc
-            .records(&["notes"])
-            .into_iter()
-            .map(|(id, o)| Note::read(doc, id, &o))
+        let mut notes: Vec<Note> = root.records("notes").into_iter().map(|(id, o)| Note::read(o, id))
             .collect();
         notes.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        let mut quotes: Vec<Quote> = doc
-            .records(&["quotes"])
-            .into_iter()
-            .map(|(id, o)| Quote::read(doc, id, &o))
+        let mut quotes: Vec<Quote> = root.records("quotes").into_iter().map(|(id, o)| Quote::read(o, id))
             .collect();
         quotes.sort_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)));
-        let mut orders: Vec<Order> = doc
-            .records(&["orders"])
-            .into_iter()
-            .map(|(id, o)| Order::read(doc, id, &o))
+        let mut orders: Vec<Order> = root.records("orders").into_iter().map(|(id, o)| Order::read(o, id))
             .collect();
         orders.sort_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)));
-        let conflicts = doc.conflicts().len();
+        // The hydrated flags are cheap; listing (which drops same-value
+        // "conflicts") only runs when one is set.
+        let conflicts = if root.any_conflict() {
+            doc.conflicts().len()
+        } else {
+            0
+        };
         Ok(AccountFile {
             account,
             contacts,

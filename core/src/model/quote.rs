@@ -5,13 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use automerge::ObjId;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{read_date, read_decimal, read_string};
-use crate::doc::CrmDoc;
+use super::view::Rec;
 use crate::money::{percent_of, round_cents};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -54,15 +52,15 @@ impl Line {
         round_cents(gross * factor)
     }
 
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Line {
+    pub fn read(o: Rec<'_>, id: String) -> Line {
         let mut l = Line {
-            position: doc.get_i64(o, "position").unwrap_or(0),
-            product: doc.get_str(o, "product"),
-            label: read_string(doc, o, "label"),
-            qty: read_decimal(doc, o, "qty").unwrap_or(Decimal::ZERO),
-            unit_price: doc.get_i64(o, "unit_price").unwrap_or(0),
-            discount: read_decimal(doc, o, "discount").unwrap_or(Decimal::ZERO),
-            vat_rate: read_decimal(doc, o, "vat_rate").unwrap_or(Decimal::ZERO),
+            position: o.get_i64("position").unwrap_or(0),
+            product: o.get_str("product"),
+            label: o.string("label"),
+            qty: o.decimal("qty").unwrap_or(Decimal::ZERO),
+            unit_price: o.get_i64("unit_price").unwrap_or(0),
+            discount: o.decimal("discount").unwrap_or(Decimal::ZERO),
+            vat_rate: o.decimal("vat_rate").unwrap_or(Decimal::ZERO),
             net: 0,
             id,
         };
@@ -115,11 +113,11 @@ impl Totals {
     }
 }
 
-fn read_lines(doc: &CrmDoc, container: &str, id: &str) -> Vec<Line> {
-    let mut lines: Vec<Line> = doc
-        .records(&[container, id, "lines"])
+fn read_lines(o: Rec<'_>) -> Vec<Line> {
+    let mut lines: Vec<Line> = o
+        .records("lines")
         .into_iter()
-        .map(|(lid, o)| Line::read(doc, lid, &o))
+        .map(|(lid, l)| Line::read(l, lid))
         .collect();
     lines.sort_by(|a, b| a.position.cmp(&b.position).then(a.id.cmp(&b.id)));
     lines
@@ -144,22 +142,22 @@ pub struct Quote {
 }
 
 impl Quote {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Quote {
-        let lines = read_lines(doc, "quotes", &id);
-        let final_number = doc.get_str(o, "number");
+    pub fn read(o: Rec<'_>, id: String) -> Quote {
+        let lines = read_lines(o);
+        let final_number = o.get_str("number");
         Quote {
             provisional: final_number.is_none(),
             number: final_number
-                .or_else(|| doc.get_str(o, "provisional_number"))
+                .or_else(|| o.get_str("provisional_number"))
                 .unwrap_or_default(),
-            status: doc.get_str(o, "status").unwrap_or_else(|| "draft".into()),
-            deal: doc.get_str(o, "deal"),
-            contact: doc.get_str(o, "contact"),
-            date: read_date(doc, o, "date"),
-            valid_until: read_date(doc, o, "valid_until"),
-            currency: doc.get_str(o, "currency").unwrap_or_else(|| "EUR".into()),
-            terms: doc.get_text(o, "terms").unwrap_or_default(),
-            owner: read_string(doc, o, "owner"),
+            status: o.get_str("status").unwrap_or_else(|| "draft".into()),
+            deal: o.get_str("deal"),
+            contact: o.get_str("contact"),
+            date: o.date("date"),
+            valid_until: o.date("valid_until"),
+            currency: o.get_str("currency").unwrap_or_else(|| "EUR".into()),
+            terms: o.get_text("terms").unwrap_or_default(),
+            owner: o.string("owner"),
             totals: Totals::of(&lines),
             lines,
             id,
@@ -182,21 +180,19 @@ pub struct Order {
 }
 
 impl Order {
-    pub fn read(doc: &CrmDoc, id: String, o: &ObjId) -> Order {
-        let lines = read_lines(doc, "orders", &id);
-        let final_number = doc.get_str(o, "number");
+    pub fn read(o: Rec<'_>, id: String) -> Order {
+        let lines = read_lines(o);
+        let final_number = o.get_str("number");
         Order {
             provisional: final_number.is_none(),
             number: final_number
-                .or_else(|| doc.get_str(o, "provisional_number"))
+                .or_else(|| o.get_str("provisional_number"))
                 .unwrap_or_default(),
-            status: doc
-                .get_str(o, "status")
-                .unwrap_or_else(|| "confirmed".into()),
-            quote: doc.get_str(o, "quote"),
-            date: read_date(doc, o, "date"),
-            currency: doc.get_str(o, "currency").unwrap_or_else(|| "EUR".into()),
-            owner: read_string(doc, o, "owner"),
+            status: o.get_str("status").unwrap_or_else(|| "confirmed".into()),
+            quote: o.get_str("quote"),
+            date: o.date("date"),
+            currency: o.get_str("currency").unwrap_or_else(|| "EUR".into()),
+            owner: o.string("owner"),
             totals: Totals::of(&lines),
             lines,
             id,

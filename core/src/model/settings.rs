@@ -8,7 +8,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{read_decimal, read_string};
+use super::view::Rec;
 use crate::doc::value::FieldValue;
 use crate::doc::{CrmDoc, Vocab};
 use crate::error::Result;
@@ -116,21 +116,22 @@ impl Settings {
     }
 
     pub fn read(doc: &CrmDoc) -> Settings {
-        let company = doc.map_at(&["company"]);
+        let h = doc.hydrated();
+        let root = Rec(&h);
+        let company = root.map("company");
         let get = |k: &str, default: &str| {
             company
                 .as_ref()
-                .and_then(|c| doc.get_str(c, k))
+                .and_then(|c| c.get_str(k))
                 .unwrap_or_else(|| default.to_string())
         };
-        let mut stages: Vec<Stage> = doc
-            .records(&["stages"])
+        let mut stages: Vec<Stage> = root.records("stages")
             .into_iter()
             .map(|(code, o)| Stage {
-                label: doc.get_str(&o, "label").unwrap_or_else(|| code.clone()),
-                probability: read_decimal(doc, &o, "probability").unwrap_or(Decimal::ZERO),
-                position: doc.get_i64(&o, "position").unwrap_or(0),
-                outcome: match doc.get_str(&o, "outcome").as_deref() {
+                label: o.get_str("label").unwrap_or_else(|| code.clone()),
+                probability: o.decimal("probability").unwrap_or(Decimal::ZERO),
+                position: o.get_i64("position").unwrap_or(0),
+                outcome: match o.get_str("outcome").as_deref() {
                     Some("won") => StageOutcome::Won,
                     Some("lost") => StageOutcome::Lost,
                     _ => StageOutcome::Open,
@@ -139,17 +140,15 @@ impl Settings {
             })
             .collect();
         stages.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
-        let mut action_types: Vec<(String, String)> = doc
-            .records(&["action_types"])
+        let mut action_types: Vec<(String, String)> = root.records("action_types")
             .into_iter()
             .map(|(code, o)| {
-                let label = doc.get_str(&o, "label").unwrap_or_else(|| code.clone());
+                let label = o.get_str("label").unwrap_or_else(|| code.clone());
                 (code, label)
             })
             .collect();
         action_types.sort();
-        let mut vat_rates: Vec<Decimal> = doc
-            .records(&["vat_rates"])
+        let mut vat_rates: Vec<Decimal> = root.records("vat_rates")
             .into_iter()
             .filter_map(|(code, _)| Decimal::from_str(&code).ok())
             .collect();
@@ -202,17 +201,18 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn read(doc: &CrmDoc) -> Catalog {
-        let mut products: Vec<Product> = doc
-            .records(&["products"])
+        let h = doc.hydrated();
+        let root = Rec(&h);
+        let mut products: Vec<Product> = root.records("products")
             .into_iter()
             .map(|(id, o)| Product {
-                sku: read_string(doc, &o, "sku"),
-                name: read_string(doc, &o, "name"),
-                unit_price: doc.get_i64(&o, "unit_price").unwrap_or(0),
-                currency: doc.get_str(&o, "currency").unwrap_or_else(|| "EUR".into()),
-                vat_rate: read_decimal(doc, &o, "vat_rate").unwrap_or(Decimal::ZERO),
-                category: doc.get_str(&o, "category"),
-                active: doc.get_bool(&o, "active").unwrap_or(true),
+                sku: o.string("sku"),
+                name: o.string("name"),
+                unit_price: o.get_i64("unit_price").unwrap_or(0),
+                currency: o.get_str("currency").unwrap_or_else(|| "EUR".into()),
+                vat_rate: o.decimal("vat_rate").unwrap_or(Decimal::ZERO),
+                category: o.get_str("category"),
+                active: o.get_bool("active").unwrap_or(true),
                 id,
             })
             .collect();
@@ -244,14 +244,15 @@ pub struct Directory {
 
 impl Directory {
     pub fn read(doc: &CrmDoc) -> Directory {
-        let mut users: Vec<User> = doc
-            .records(&["users"])
+        let h = doc.hydrated();
+        let root = Rec(&h);
+        let mut users: Vec<User> = root.records("users")
             .into_iter()
             .map(|(id, o)| User {
-                email: read_string(doc, &o, "email"),
-                name: doc.get_str(&o, "name"),
-                role: doc.get_str(&o, "role").unwrap_or_else(|| "rep".into()),
-                manager: doc.get_str(&o, "manager"),
+                email: o.string("email"),
+                name: o.get_str("name"),
+                role: o.get_str("role").unwrap_or_else(|| "rep".into()),
+                manager: o.get_str("manager"),
                 id,
             })
             .collect();
@@ -283,13 +284,14 @@ pub struct Plan {
 
 impl Plan {
     pub fn read(doc: &CrmDoc) -> Plan {
-        let header = doc.map_at(&["plan"]);
-        let mut tiers: Vec<Tier> = doc
-            .records(&["tiers"])
+        let h = doc.hydrated();
+        let root = Rec(&h);
+        let header = root.map("plan");
+        let mut tiers: Vec<Tier> = root.records("tiers")
             .into_iter()
             .map(|(id, o)| Tier {
-                from_pct: read_decimal(doc, &o, "from_pct").unwrap_or(Decimal::ZERO),
-                rate: read_decimal(doc, &o, "rate").unwrap_or(Decimal::ZERO),
+                from_pct: o.decimal("from_pct").unwrap_or(Decimal::ZERO),
+                rate: o.decimal("rate").unwrap_or(Decimal::ZERO),
                 id,
             })
             .collect();
@@ -297,16 +299,15 @@ impl Plan {
         Plan {
             user: header
                 .as_ref()
-                .and_then(|h| doc.get_str(h, "user"))
+                .and_then(|h| h.get_str("user"))
                 .unwrap_or_default(),
             currency: header
                 .as_ref()
-                .and_then(|h| doc.get_str(h, "currency"))
+                .and_then(|h| h.get_str("currency"))
                 .unwrap_or_else(|| "EUR".into()),
-            targets: doc
-                .records(&["targets"])
+            targets: root.records("targets")
                 .into_iter()
-                .filter_map(|(period, o)| doc.get_i64(&o, "amount").map(|a| (period, a)))
+                .filter_map(|(period, o)| o.get_i64("amount").map(|a| (period, a)))
                 .collect(),
             tiers,
         }

@@ -16,7 +16,7 @@ use automerge::sync;
 use automerge::ChangeHash;
 use thiserror::Error;
 
-use super::frame::{DocMsg, ErrorCode, Frame, MAX_BATCH_DOCS};
+use super::frame::{DocMsg, ErrorCode, Frame, UpDoc, MAX_BATCH_DOCS};
 use crate::device::Device;
 use crate::error::CoreError;
 use crate::ids::DocId;
@@ -71,6 +71,8 @@ pub struct ClientSession {
     unsettled: bool,
     barrier: Option<u64>,
     pings: u64,
+    /// Dirty tokens of documents sent in `Up` frames, to match their acks.
+    sent_tokens: HashMap<DocId, Option<Vec<u8>>>,
 }
 
 impl ClientSession {
@@ -124,13 +126,26 @@ impl ClientSession {
                 self.start(device, doc, &mut out)?;
             }
         }
-        if !out.sync.is_empty() {
+        if !out.sync.is_empty() || !out.up.is_empty() {
             self.unsettled = true;
         }
         Ok(out.frames())
     }
 
     pub fn handle<S: Store>(
+        &mut self,
+        device: &mut Device<S>,
+        frame: Frame,
+    ) -> Result<Vec<Frame>, SyncError> {
+        let mut result = None;
+        device.batched(|d| {
+            result = Some(self.handle_inner(d, frame));
+            Ok(())
+        })?;
+        result.unwrap_or_else(|| Err(SyncError::Protocol("no result".into())))
+    }
+
+    fn handle_inner<S: Store>(
         &mut self,
         device: &mut Device<S>,
         frame: Frame,
@@ -187,6 +202,51 @@ impl ClientSession {
                 }
                 for doc in missing {
                     self.complete(device, doc, &mut out)?;
+                }
+                device.refresh()?;
+            }
+            Frame::Down {
+                docs,
+                acks,
+                rejects,
+                resync,
+            } => {
+                for (doc, bytes) in docs {
+                    if !bytes.is_empty() && device.has_doc(doc) && device.merge_remote(doc, &bytes)? > 0 {
+                        self.changed.push(doc);
+                    }
+                }
+                let now = chrono::Utc::now().timestamp();
+                let mut done: Vec<DocId> = Vec::new();
+                for (doc, heads) in acks {
+                    let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
+                    let token = self.sent_tokens.remove(&doc).flatten();
+                    if device.record_ack_for(doc, &heads, token.as_deref(), now)?
+                        && self.drop_after_ack.remove(&doc)
+                    {
+                        device.drop_doc(doc)?;
+                        self.changed.push(doc);
+                        out.dropped.push(doc);
+                    }
+                    done.push(doc);
+                }
+                for (doc, reason) in rejects {
+                    device.set_rejected(doc, &reason)?;
+                    self.sent_tokens.remove(&doc);
+                    done.push(doc);
+                }
+                for doc in resync {
+                    // Histories do not line up: the full Automerge exchange.
+                    self.sent_tokens.remove(&doc);
+                    self.active.remove(&doc);
+                    if device.has_doc(doc) {
+                        self.start_sync(device, doc, &mut out)?;
+                    } else {
+                        self.complete(device, doc, &mut out)?;
+                    }
+                }
+                for doc in done {
+                    self.finish(device, doc, &mut out)?;
                 }
                 device.refresh()?;
             }
@@ -247,7 +307,7 @@ impl ClientSession {
                 )))
             }
         }
-        if !out.sync.is_empty() {
+        if !out.sync.is_empty() || !out.up.is_empty() {
             self.unsettled = true;
         }
         if self.quiet() && self.unsettled && self.barrier.is_none() {
@@ -259,7 +319,8 @@ impl ClientSession {
         Ok(out.frames())
     }
 
-    /// Starts (or queues) an exchange for a document the device has.
+    /// Starts (or queues) an exchange for a document the device has: the
+    /// one-round-trip `Up` when possible.
     fn start<S: Store>(
         &mut self,
         device: &mut Device<S>,
@@ -270,9 +331,28 @@ impl ClientSession {
             self.again.insert(doc);
             return Ok(());
         }
-        // A fresh state per exchange: the server's side is fresh per
-        // connection too, and a stale `in_flight` would stall us.
-        self.states.insert(doc, sync::State::new());
+        let token = device.dirty_token(doc)?;
+        let rejected = token.is_some() && device.rejected()?.iter().any(|(d, _)| *d == doc);
+        let up = device.up_doc(doc, token.is_some() && !rejected)?;
+        self.sent_tokens.insert(doc, token);
+        self.active.insert(doc);
+        out.up.push(up);
+        Ok(())
+    }
+
+    /// The Automerge sync exchange for one document.
+    fn start_sync<S: Store>(
+        &mut self,
+        device: &mut Device<S>,
+        doc: DocId,
+        out: &mut Out,
+    ) -> Result<(), SyncError> {
+        // The shared heads of the last exchange, without its transient
+        // flags (a stale `in_flight` would stall us).
+        let saved = device.saved_sync_state(doc);
+        let mut state = sync::State::new();
+        state.shared_heads = saved.shared_heads;
+        self.states.insert(doc, state);
         self.rounds.insert(doc, 0);
         self.active.insert(doc);
         self.step(device, doc, out)
@@ -307,6 +387,11 @@ impl ClientSession {
         doc: DocId,
         out: &mut Out,
     ) -> Result<(), SyncError> {
+        if let Some(state) = self.states.get(&doc) {
+            if device.has_doc(doc) {
+                device.save_sync_state(doc, state)?;
+            }
+        }
         self.active.remove(&doc);
         self.rounds.remove(&doc);
         if self.again.remove(&doc) && device.has_doc(doc) {
@@ -349,6 +434,7 @@ impl ClientSession {
 /// Frames being built for one `handle` call.
 #[derive(Default)]
 struct Out {
+    up: Vec<UpDoc>,
     sync: Vec<DocMsg>,
     fetch: Vec<DocId>,
     dropped: Vec<DocId>,
@@ -362,6 +448,12 @@ impl Out {
             frames.push(Frame::Fetch {
                 docs: chunk.to_vec(),
             });
+        }
+        let mut up = self.up;
+        while !up.is_empty() {
+            let rest = up.split_off(up.len().min(MAX_BATCH_DOCS));
+            frames.push(Frame::Up { docs: up });
+            up = rest;
         }
         let mut sync = self.sync;
         while !sync.is_empty() {
@@ -388,6 +480,8 @@ pub fn frame_name(f: &Frame) -> &'static str {
         Frame::Sync { .. } => "Sync",
         Frame::SyncReply { .. } => "SyncReply",
         Frame::Dropped { .. } => "Dropped",
+        Frame::Up { .. } => "Up",
+        Frame::Down { .. } => "Down",
         Frame::Error { .. } => "Error",
         Frame::Ping(_) => "Ping",
         Frame::Pong(_) => "Pong",

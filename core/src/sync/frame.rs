@@ -29,6 +29,15 @@ pub struct DocMsg {
     pub msg: Vec<u8>,
 }
 
+/// One document in an `Up` frame: the heads the device has, and the
+/// changes the server may lack (empty when the device has nothing new).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpDoc {
+    pub doc: DocId,
+    pub heads: Vec<Hash>,
+    pub changes: Vec<u8>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorCode {
     /// The frame could not be decoded.
@@ -108,6 +117,19 @@ pub enum Frame {
         /// (doc, reason): changes refused, neither stored nor forwarded.
         rejects: Vec<(DocId, String)>,
     },
+    /// C→S, the star-topology fast path: per document, the device's heads
+    /// and its changes since the server's last ack. One round trip instead
+    /// of an Automerge sync exchange, when both sides' histories line up.
+    Up { docs: Vec<UpDoc> },
+    /// S→C, answer to `Up`: per document the changes the device lacks,
+    /// durable acks, rejections, and the documents whose histories do not
+    /// line up (the device then runs an Automerge sync exchange for them).
+    Down {
+        docs: Vec<(DocId, Vec<u8>)>,
+        acks: Vec<(DocId, Vec<Hash>)>,
+        rejects: Vec<(DocId, String)>,
+        resync: Vec<DocId>,
+    },
     /// C→S: the device dropped these revoked documents.
     Dropped {
         docs: Vec<DocId>,
@@ -178,6 +200,8 @@ impl Frame {
             Frame::Docs { docs, missing } => docs.len().max(missing.len()),
             Frame::Sync { msgs } => msgs.len(),
             Frame::SyncReply { msgs, .. } => msgs.len(),
+            Frame::Up { docs } => docs.len(),
+            Frame::Down { docs, acks, .. } => docs.len().max(acks.len()),
             _ => 0,
         };
         // Server-built `Changed` lists are chunked; anything bigger is abuse.

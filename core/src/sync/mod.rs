@@ -9,4 +9,4 @@ pub mod frame;
 pub mod transport;
 
 pub use client::{ClientSession, SyncStatus};
-pub use frame::{DocMsg, ErrorCode, Frame, FrameError, Hash};
+pub use frame::{DocMsg, ErrorCode, Frame, FrameError, Hash, UpDoc};

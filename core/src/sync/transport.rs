@@ -35,7 +35,11 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &str) -> Result<Ws, SyncError> {
-    let (ws, _) = tokio_tungstenite::connect_async(sync_url(server))
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.max_message_size = Some(super::frame::MAX_FRAME_BYTES);
+    config.max_frame_size = Some(super::frame::MAX_FRAME_BYTES);
+    // Nagle off: frames are small and every round trip counts.
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(sync_url(server), Some(config), true)
         .await
         .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
     Ok(ws)

@@ -348,3 +348,175 @@ fn numbers_unchanged(before: &[(String, Option<String>)], after: &CrmDoc) -> boo
             None => n.is_none(),
         })
 }
+
+/// What one document of an `Up` frame comes to.
+#[derive(Debug, Default)]
+pub struct UpOutcome {
+    /// Changes the device lacks (empty: none).
+    pub down: Vec<u8>,
+    pub ack: Option<Vec<[u8; 32]>>,
+    pub reject: Option<String>,
+    /// Histories do not line up: the device must run an Automerge exchange.
+    pub resync: bool,
+    pub granted: bool,
+}
+
+impl Tenant {
+    /// The star-topology fast path for one document: apply the device's
+    /// changes (validated on a fork, as in `exchange`), acknowledge them once
+    /// durable, and return what the device lacks after its heads.
+    pub async fn up(
+        &self,
+        user: &str,
+        doc: DocId,
+        heads: &[[u8; 32]],
+        changes: &[u8],
+        grace: bool,
+    ) -> Result<UpOutcome> {
+        let started = Instant::now();
+        let heads: Vec<automerge::ChangeHash> =
+            heads.iter().map(|h| automerge::ChangeHash(*h)).collect();
+        let slot = self.slot(doc).await?;
+        let mut slot = slot.lock().await;
+        let acl = self.acl();
+        let rows = self.rows(doc);
+        let exists = slot.doc.is_some();
+        let visible = exists && (grace || rows.as_ref().is_some_and(|r| acl.can_see(user, r)));
+        let refuse = |reason: &str| UpOutcome {
+            reject: Some(reason.to_string()),
+            ..Default::default()
+        };
+        // Parse strictly: damaged bytes are refused whole.
+        let parsed = if changes.is_empty() {
+            None
+        } else {
+            match carnet_core::doc::chunks::verify(changes) {
+                Ok(()) => Some(changes),
+                Err(e) => return Ok(refuse(&format!("malformed changes: {e}"))),
+            }
+        };
+        if exists && !visible {
+            self.metrics.record_reject();
+            return Ok(refuse(NOT_PERMITTED));
+        }
+        if !exists {
+            let Some(bytes) = parsed else {
+                // The device has a document we do not: let it send all.
+                return Ok(UpOutcome {
+                    resync: true,
+                    ..Default::default()
+                });
+            };
+            let mut am = match AutoCommit::load(bytes) {
+                Ok(am) => am,
+                Err(e) => return Ok(refuse(&format!("malformed changes: {e}"))),
+            };
+            if !am.get_missing_deps(&[]).is_empty() {
+                return Ok(UpOutcome {
+                    resync: true,
+                    ..Default::default()
+                });
+            }
+            let mut candidate = match CrmDoc::from_automerge(doc, am) {
+                Ok(c) => c,
+                Err(e) => return Ok(refuse(&format!("not a valid document: {e}"))),
+            };
+            let rows = DocRows::of(&mut candidate)?;
+            let allowed = matches!(candidate.kind(), DocKind::Account | DocKind::Plan)
+                && acl.can_see(user, &rows)
+                && acl.can_write(user, &rows);
+            if !allowed {
+                self.metrics.record_reject();
+                return Ok(refuse(NOT_PERMITTED));
+            }
+            if let Err(reason) = candidate.check(&self.vocab()) {
+                self.metrics.record_reject();
+                return Ok(refuse(&reason));
+            }
+            if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
+                self.metrics.record_reject();
+                return Ok(refuse("quote and order numbers are assigned by the server"));
+            }
+            let meta = self.assign_numbers(&mut candidate)?;
+            slot.doc = Some(candidate);
+            slot.chunks = 0;
+            self.commit(&mut slot, &[], meta).await?;
+        } else if let Some(bytes) = parsed {
+            let Some(d) = slot.doc.as_mut() else {
+                return Ok(UpOutcome::default());
+            };
+            let writable = grace || rows.as_ref().is_some_and(|r| acl.can_write(user, r));
+            let before = d.heads();
+            let numbers_before = d.numbers();
+            let mut fork = d.automerge().fork();
+            if fork.load_incremental(bytes).is_err() {
+                return Ok(refuse("changes could not be applied"));
+            }
+            if !fork.get_missing_deps(&[]).is_empty() {
+                // We lack history the device assumed we had.
+                return Ok(UpOutcome {
+                    resync: true,
+                    granted: true,
+                    ..Default::default()
+                });
+            }
+            let verdict = match CrmDoc::from_automerge(doc, fork) {
+                Err(e) => Err(e),
+                Ok(candidate) => {
+                    if !writable {
+                        Err(format!("{} is read-only for you", d.kind()))
+                    } else if !numbers_unchanged(&numbers_before, &candidate) {
+                        Err("quote and order numbers are assigned by the server".into())
+                    } else {
+                        candidate.check(&self.vocab()).map(|()| candidate)
+                    }
+                }
+            };
+            match verdict {
+                Err(reason) => {
+                    self.metrics.record_reject();
+                    tracing::info!(%doc, %user, %reason, "changes rejected");
+                    return Ok(UpOutcome {
+                        reject: Some(reason),
+                        granted: true,
+                        ..Default::default()
+                    });
+                }
+                Ok(candidate) => {
+                    *d = candidate;
+                    let meta = self.assign_numbers(d)?;
+                    if d.heads() != before {
+                        self.commit(&mut slot, &before, meta).await?;
+                    }
+                }
+            }
+        }
+        let d = slot
+            .doc
+            .as_mut()
+            .ok_or_else(|| super::TenantError::Invalid("document vanished".into()))?;
+        let am = d.automerge();
+        let known = heads.iter().all(|h| am.get_change_by_hash(h).is_some());
+        let out = if known {
+            self.metrics.record_ack();
+            UpOutcome {
+                down: if am.get_heads() == heads {
+                    Vec::new()
+                } else {
+                    d.changes_since(&heads)
+                },
+                ack: Some(d.heads().iter().map(|h| h.0).collect()),
+                granted: true,
+                ..Default::default()
+            }
+        } else {
+            UpOutcome {
+                resync: true,
+                granted: true,
+                ..Default::default()
+            }
+        };
+        self.metrics.record_merge(started.elapsed());
+        Ok(out)
+    }
+}

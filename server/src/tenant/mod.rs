@@ -6,7 +6,7 @@
 mod exchange;
 mod writer;
 
-pub use exchange::{DocOutcome, Phantoms};
+pub use exchange::{DocOutcome, Phantoms, UpOutcome};
 pub use writer::Event;
 
 use std::collections::{HashMap, HashSet};
