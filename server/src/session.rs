@@ -371,6 +371,21 @@ async fn send_changed<S>(
 where
     S: Sink<Vec<u8>> + Unpin,
 {
+    send_changed_with(tenant, sink, docs, revoked, upto, Vec::new()).await
+}
+
+async fn send_changed_with<S>(
+    tenant: &Tenant,
+    sink: &mut S,
+    docs: Vec<DocId>,
+    revoked: Vec<DocId>,
+    upto: u64,
+    changes: Vec<(DocId, Vec<u8>)>,
+) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    let mut changes = Some(changes);
     let chunks: Vec<&[DocId]> = if docs.is_empty() {
         vec![&[]]
     } else {
@@ -384,6 +399,11 @@ where
             revoked: if last { revoked.clone() } else { Vec::new() },
             upto,
             more: !last,
+            changes: if last {
+                changes.take().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
         };
         send(tenant, sink, &frame).await?;
     }
@@ -399,8 +419,15 @@ where
     let mut revoked = Vec::new();
     let mut upto = 0;
     let mut rules_changed = false;
+    let mut changes = Vec::new();
     for e in events {
-        let Event::Doc { doc, seq, kind } = e else {
+        let Event::Doc {
+            doc,
+            seq,
+            kind,
+            changes: pushed,
+        } = e
+        else {
             continue;
         };
         upto = upto.max(*seq);
@@ -417,6 +444,11 @@ where
         }
         if tenant.visible(&conn.user, *doc) {
             docs.push(*doc);
+            if let Some(bytes) = pushed {
+                if conn.granted.contains(doc) {
+                    changes.push((*doc, bytes.as_ref().clone()));
+                }
+            }
         } else if conn.granted.contains(doc) {
             revoked.push(*doc);
         }
@@ -440,7 +472,7 @@ where
     revoked.sort();
     revoked.dedup();
     conn.revoking.extend(revoked.iter().copied());
-    send_changed(tenant, sink, docs, revoked, upto).await
+    send_changed_with(tenant, sink, docs, revoked, upto, changes).await
 }
 
 async fn handle<S>(
@@ -567,7 +599,13 @@ where
         }
         Frame::Up { docs } => {
             if docs.len() > MAX_BATCH_DOCS {
-                fail(tenant, sink, ErrorCode::TooLarge, format!("at most {MAX_BATCH_DOCS} documents per Up")).await;
+                fail(
+                    tenant,
+                    sink,
+                    ErrorCode::TooLarge,
+                    format!("at most {MAX_BATCH_DOCS} documents per Up"),
+                )
+                .await;
                 return Err(());
             }
             let seq_before = tenant.seq();
@@ -577,7 +615,9 @@ where
                 let user = user.clone();
                 let grace = conn.revoking.contains(&up.doc);
                 async move {
-                    let out = tenant.up(&user, up.doc, &up.heads, &up.changes, grace).await;
+                    let out = tenant
+                        .up(&user, up.doc, &up.heads, &up.changes, grace)
+                        .await;
                     (up.doc, out)
                 }
             }))
@@ -621,9 +661,25 @@ where
                 fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
                 return Err(());
             }
-            let reply = send(tenant, sink, &Frame::Down { docs: down, acks, rejects, resync }).await;
+            let reply = send(
+                tenant,
+                sink,
+                &Frame::Down {
+                    docs: down,
+                    acks,
+                    rejects,
+                    resync,
+                },
+            )
+            .await;
             if failed {
-                fail(tenant, sink, ErrorCode::Internal, "the server could not store changes; retry later").await;
+                fail(
+                    tenant,
+                    sink,
+                    ErrorCode::Internal,
+                    "the server could not store changes; retry later",
+                )
+                .await;
                 return Err(());
             }
             reply

@@ -87,7 +87,9 @@ struct CarnetServer {
 
 async fn carnet_server(dir: &Path) -> CarnetServer {
     let t = Tenant::create(dir, "Bench", "admin@bench.fr", PASSWORD).expect("tenant");
-    let settings = t.singleton(carnet_core::DocKind::Settings).expect("settings");
+    let settings = t
+        .singleton(carnet_core::DocKind::Settings)
+        .expect("settings");
     t.edit_as_server(settings, carnet_core::DocKind::Settings, |d| {
         carnet_core::model::Settings::seed(d, "Bench")
     })
@@ -102,15 +104,23 @@ async fn carnet_server(dir: &Path) -> CarnetServer {
             .await
             .expect("singleton");
     }
-    t.add_user(REP, "rep", None, None, PASSWORD).await.expect("user");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    t.add_user(REP, "rep", None, None, PASSWORD)
+        .await
+        .expect("user");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let app = carnet_server::http::router(carnet_server::http::AppState {
         tenant: t.clone(),
         limits: carnet_server::session::Limits::default(),
         admin_token: Arc::new("x".repeat(64)),
     });
-    tokio::spawn(carnet_server::http::serve(listener, app, std::future::pending()));
+    tokio::spawn(carnet_server::http::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
     CarnetServer {
         tenant: t,
         url: format!("http://{addr}"),
@@ -205,7 +215,9 @@ async fn samod_repo(dir: &Path) -> samod::Repo {
 
 async fn samod_server(dir: &Path, bytes: Arc<AtomicU64>) -> (samod::Repo, u16) {
     let repo = samod_repo(dir).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let acceptor = repo
         .make_acceptor(samod::Url::parse(&format!("tcp://127.0.0.1:{port}")).expect("url"))
@@ -236,9 +248,16 @@ async fn samod_client(dir: &Path, port: u16) -> (samod::Repo, samod::ConnectionI
 }
 
 /// Finds every document and waits until this repo has the server's changes.
-async fn samod_pull(repo: &samod::Repo, conn: samod::ConnectionId, ids: &[samod::DocumentId]) -> usize {
+async fn samod_pull(
+    repo: &samod::Repo,
+    conn: samod::ConnectionId,
+    ids: &[samod::DocumentId],
+) -> usize {
     let handles = futures_util::future::join_all(ids.iter().map(|id| repo.find(id.clone()))).await;
-    let found: Vec<samod::DocHandle> = handles.into_iter().filter_map(|h| h.ok().flatten()).collect();
+    let found: Vec<samod::DocHandle> = handles
+        .into_iter()
+        .filter_map(|h| h.ok().flatten())
+        .collect();
     futures_util::future::join_all(found.iter().map(|h| h.we_have_their_changes(conn))).await;
     found.len()
 }
@@ -266,24 +285,59 @@ async fn run(n: usize) -> Vec<Row> {
 
     if std::env::var("CARNET_BENCH_PROBE").is_ok() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut probe = Device::init_remote(dir.path(), REP, uuid::Uuid::new_v4(), Remote { url: "x".into(), device: uuid::Uuid::new_v4(), token: "t".into() }).expect("probe");
+        let mut probe = Device::init_remote(
+            dir.path(),
+            REP,
+            uuid::Uuid::new_v4(),
+            Remote {
+                url: "x".into(),
+                device: uuid::Uuid::new_v4(),
+                token: "t".into(),
+            },
+        )
+        .expect("probe");
         let t = Instant::now();
-        probe.batched(|p| { for (id, b) in ids.iter().zip(&doc_bytes) { p.merge_remote(*id, b)?; } Ok(()) }).expect("merge");
-        eprintln!("probe: merge_remote x{} batched: {:?}", ids.len(), t.elapsed());
+        probe
+            .batched(|p| {
+                for (id, b) in ids.iter().zip(&doc_bytes) {
+                    p.merge_remote(*id, b)?;
+                }
+                Ok(())
+            })
+            .expect("merge");
+        eprintln!(
+            "probe: merge_remote x{} batched: {:?}",
+            ids.len(),
+            t.elapsed()
+        );
         let t = Instant::now();
-        for b in &doc_bytes { let _ = carnet_core::doc::CrmDoc::load(ids[0], b); }
+        for b in &doc_bytes {
+            let _ = carnet_core::doc::CrmDoc::load(ids[0], b);
+        }
         eprintln!("probe: CrmDoc::load x{}: {:?}", ids.len(), t.elapsed());
         let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) { let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d"); let _ = carnet_core::index::DocRows::of(&mut d); }
+        for (id, b) in ids.iter().zip(&doc_bytes) {
+            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+            let _ = carnet_core::index::DocRows::of(&mut d);
+        }
         eprintln!("probe: load+rows x{}: {:?}", ids.len(), t.elapsed());
         let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) { let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d"); let _ = automerge::ReadDoc::hydrate(d.automerge(), automerge::ROOT, None); }
+        for (id, b) in ids.iter().zip(&doc_bytes) {
+            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+            let _ = automerge::ReadDoc::hydrate(d.automerge(), automerge::ROOT, None);
+        }
         eprintln!("probe: load+hydrate x{}: {:?}", ids.len(), t.elapsed());
         let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) { let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d"); let _ = carnet_core::model::AccountFile::read(&mut d); }
+        for (id, b) in ids.iter().zip(&doc_bytes) {
+            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+            let _ = carnet_core::model::AccountFile::read(&mut d);
+        }
         eprintln!("probe: load+file x{}: {:?}", ids.len(), t.elapsed());
         let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) { let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d"); let _ = d.conflicts(); }
+        for (id, b) in ids.iter().zip(&doc_bytes) {
+            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+            let _ = d.conflicts();
+        }
         eprintln!("probe: load+conflicts x{}: {:?}", ids.len(), t.elapsed());
     }
     // A fresh device pulls them.
@@ -302,7 +356,8 @@ async fn run(n: usize) -> Vec<Row> {
     let mut encoded = 0;
     for id in ids.iter().take(50) {
         let heads = a.heads(*id).expect("heads");
-        a.set_field(*id, "account/city", "Villeurbanne").expect("edit");
+        a.set_field(*id, "account/city", "Villeurbanne")
+            .expect("edit");
         encoded += a.changes_since(*id, &heads).expect("changes").len();
     }
     sync(&mut a).await;
@@ -310,7 +365,11 @@ async fn run(n: usize) -> Vec<Row> {
     let c_edits = sync(&mut b).await;
     let c_edit_bytes = wire_bytes(&server.tenant) - before;
     assert_eq!(
-        b.account_file(ids[0]).expect("file").account.city.as_deref(),
+        b.account_file(ids[0])
+            .expect("file")
+            .account
+            .city
+            .as_deref(),
         Some("Villeurbanne")
     );
 
@@ -321,6 +380,9 @@ async fn run(n: usize) -> Vec<Row> {
             ms(c_pull),
             ms(c_edits)
         );
+        for r in live_latency(&server, &ids, 200).await {
+            eprintln!("carnet only: {} {}", r.scenario, r.carnet);
+        }
         return rows;
     }
     // samod, same documents.
@@ -373,7 +435,13 @@ async fn run(n: usize) -> Vec<Row> {
             tx.commit();
         });
     }
-    futures_util::future::join_all(handles.iter().take(50).map(|h| h.they_have_our_changes(sa_conn))).await;
+    futures_util::future::join_all(
+        handles
+            .iter()
+            .take(50)
+            .map(|h| h.they_have_our_changes(sa_conn)),
+    )
+    .await;
     let (sb, sb_conn) = samod_client(&sb_dir, port).await;
     let before = s_bytes.load(Ordering::Relaxed);
     let t = Instant::now();
@@ -398,9 +466,21 @@ async fn run(n: usize) -> Vec<Row> {
     });
     rows.push(Row {
         scenario: "reconnect, nothing changed (median)",
-        carnet: format!("{}, {}", ms(Duration::from_secs_f64(c_idle / 1000.0)), kb(c_idle_bytes)),
-        samod: format!("{}, {}", ms(Duration::from_secs_f64(s_idle / 1000.0)), kb(s_idle_bytes)),
-        ratio: format!("{:.0}× time, {:.0}× bytes", s_idle / c_idle, s_idle_bytes as f64 / c_idle_bytes.max(1) as f64),
+        carnet: format!(
+            "{}, {}",
+            ms(Duration::from_secs_f64(c_idle / 1000.0)),
+            kb(c_idle_bytes)
+        ),
+        samod: format!(
+            "{}, {}",
+            ms(Duration::from_secs_f64(s_idle / 1000.0)),
+            kb(s_idle_bytes)
+        ),
+        ratio: format!(
+            "{:.0}× time, {:.0}× bytes",
+            s_idle / c_idle,
+            s_idle_bytes as f64 / c_idle_bytes.max(1) as f64
+        ),
         target: "≤ 50 ms and ≤ 2 KB",
     });
     rows.push(Row {
@@ -430,9 +510,8 @@ async fn run(n: usize) -> Vec<Row> {
 
 // ------------------------------------------------- live edit propagation
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn raw(server: &CarnetServer, device: uuid::Uuid, token: &str, cursor: u64) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
@@ -447,7 +526,9 @@ async fn raw(server: &CarnetServer, device: uuid::Uuid, token: &str, cursor: u64
         token: token.to_string(),
         cursor,
     };
-    ws.send(Message::binary(hello.encode())).await.expect("hello");
+    ws.send(Message::binary(hello.encode()))
+        .await
+        .expect("hello");
     ws
 }
 
@@ -479,19 +560,36 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
         let mut ws = raw(server, login.device, &login.token, server.tenant.seq()).await;
         let (start, tx) = (start.clone(), tx.clone());
         // Start from the server's copy.
-        let bytes = carnet_core::store::Store::load(&server.tenant.store, doc).expect("load").expect("stored").bytes;
+        let bytes = carnet_core::store::Store::load(&server.tenant.store, doc)
+            .expect("load")
+            .expect("stored")
+            .bytes;
         tasks.push(tokio::spawn(async move {
             let mut am = automerge::AutoCommit::load(&bytes).expect("doc");
             while let Some(f) = next_frame(&mut ws).await {
-                let Frame::Changed { docs, .. } = f else { continue };
+                let Frame::Changed { docs, changes, .. } = f else {
+                    continue;
+                };
                 if !docs.contains(&doc) {
                     continue;
+                }
+                // Pushed live: apply, and done if nothing is missing.
+                if let Some((_, bytes)) = changes.iter().find(|(d, _)| *d == doc) {
+                    if am.load_incremental(bytes).is_ok() && am.get_missing_deps(&[]).is_empty() {
+                        let _ = tx.send(start.lock().await.elapsed());
+                        continue;
+                    }
                 }
                 let mut state = automerge::sync::State::new();
                 loop {
                     let next = am.sync().generate_sync_message(&mut state);
                     let Some(m) = next else { break };
-                    let f = Frame::Sync { msgs: vec![DocMsg { doc, msg: m.encode() }] };
+                    let f = Frame::Sync {
+                        msgs: vec![DocMsg {
+                            doc,
+                            msg: m.encode(),
+                        }],
+                    };
                     if ws.send(Message::binary(f.encode())).await.is_err() {
                         return;
                     }
@@ -531,13 +629,19 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
     let mut state = automerge::sync::State::new();
     let mut samples = Vec::new();
     for i in 0..edits {
-        am.put(&account, "city", format!("Ville {i}")).expect("edit");
+        am.put(&account, "city", format!("Ville {i}"))
+            .expect("edit");
         am.commit();
         *start.lock().await = Instant::now();
         loop {
             let next = am.sync().generate_sync_message(&mut state);
             let Some(m) = next else { break };
-            let f = Frame::Sync { msgs: vec![DocMsg { doc, msg: m.encode() }] };
+            let f = Frame::Sync {
+                msgs: vec![DocMsg {
+                    doc,
+                    msg: m.encode(),
+                }],
+            };
             ews.send(Message::binary(f.encode())).await.expect("send");
             let reply = loop {
                 match next_frame(&mut ews).await {
@@ -548,7 +652,9 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
             };
             for m in reply.into_iter().filter(|m| !m.msg.is_empty()) {
                 let msg = automerge::sync::Message::decode(&m.msg).expect("message");
-                am.sync().receive_sync_message(&mut state, msg).expect("receive");
+                am.sync()
+                    .receive_sync_message(&mut state, msg)
+                    .expect("receive");
             }
         }
         for _ in 0..watchers {

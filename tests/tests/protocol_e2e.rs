@@ -372,7 +372,14 @@ async fn bad_frames_get_typed_errors_and_the_server_keeps_serving_others() {
         }
         other => panic!("{other:?}"),
     }
-    r.send(&Frame::Up { docs: vec![carnet_core::sync::UpDoc { doc, heads: vec![[7u8; 32]], changes: b"\x85\x6f\x4a\x83 truncated".to_vec() }] }).await;
+    r.send(&Frame::Up {
+        docs: vec![carnet_core::sync::UpDoc {
+            doc,
+            heads: vec![[7u8; 32]],
+            changes: b"\x85\x6f\x4a\x83 truncated".to_vec(),
+        }],
+    })
+    .await;
     match r.recv().await {
         Some(Frame::Down { rejects, .. }) => {
             assert!(rejects[0].1.contains("malformed changes"), "{rejects:?}");

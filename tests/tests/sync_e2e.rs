@@ -367,3 +367,46 @@ fn a_refused_change_stays_on_the_device_flagged_until_reverted() {
     assert!(!ids(alice).contains(&acc), "the file went to Chloé");
     let _ = before;
 }
+
+#[test]
+fn a_connected_device_receives_another_devices_edit_live() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let w = world(&[BRUNO, MARC]);
+    let (bruno, marc) = (&w.stores[BRUNO], &w.stores[MARC]);
+    let acc = ids(bruno)[2].clone();
+    let mut watch = Command::new(carnet_tests::harness::bin("carnet"))
+        .arg("--store")
+        .arg(bruno)
+        .args(["sync", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Give the watcher time to finish its catch-up, then edit elsewhere.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    ok(
+        marc,
+        &["account", "set", &acc, "website", "live.example.fr"],
+    );
+    ok(marc, &["sync"]);
+    let expected = format!("changed {acc}");
+    let got = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(line) if line == expected => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(got, "the watching device was told of the change");
+    assert_eq!(show(bruno, &acc)["account"]["website"], "live.example.fr");
+}

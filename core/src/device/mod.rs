@@ -359,10 +359,7 @@ impl<S: Store> Device<S> {
             // Not yet on the server; a new edit also retries a rejected one.
             // A fresh token per edit: an ack only clears the flag if no edit
             // happened after what it acknowledges.
-            batch.put_meta(
-                remote::dirty_key(id),
-                Uuid::new_v4().as_bytes().to_vec(),
-            );
+            batch.put_meta(remote::dirty_key(id), Uuid::new_v4().as_bytes().to_vec());
             batch.delete_meta(remote::rejected_key(id));
         }
         let rows = DocRows::of(doc)?;
@@ -794,7 +791,9 @@ impl<S: Store> Device<S> {
                 let n = doc.automerge().get_changes(&[]).len();
                 let rows = DocRows::of(&mut doc)?;
                 let mut batch = Batch::new();
-                batch.snapshot(id, bytes.to_vec()).sidecar(id, rows.encode());
+                batch
+                    .snapshot(id, bytes.to_vec())
+                    .sidecar(id, rows.encode());
                 self.store.write(batch, self.durability)?;
                 self.index.put(id, rows);
                 if self.singleton(DocKind::Settings)? == Some(id) {

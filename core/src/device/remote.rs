@@ -378,6 +378,23 @@ impl<S: Store> Device<S> {
         self.persist(&mut d, &before, chunks, Batch::new(), false)
     }
 
+    /// Applies changes pushed live for a document this device has. Returns
+    /// false when they depend on changes the device lacks (nothing is
+    /// stored then; the caller syncs the document instead).
+    pub fn merge_live(&mut self, doc: DocId, bytes: &[u8]) -> Result<bool> {
+        let Some(stored) = self.store.load(doc)? else {
+            return Ok(false);
+        };
+        let mut d = CrmDoc::load(doc, &stored.bytes)?;
+        let before = d.heads();
+        d.merge_bytes(bytes)?;
+        if !d.automerge().get_missing_deps(&[]).is_empty() {
+            return Ok(false);
+        }
+        self.persist(&mut d, &before, stored.chunks, Batch::new(), false)?;
+        Ok(true)
+    }
+
     /// Rebuilds the catalog and settings after a sync brought them.
     pub fn refresh(&mut self) -> Result<()> {
         self.refresh_singletons_lenient()?;

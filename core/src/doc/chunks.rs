@@ -40,7 +40,8 @@ pub fn verify(bytes: &[u8]) -> Result<(), String> {
         let chunk = &rest[..total];
         match kind {
             0 => {
-                automerge::Automerge::load(chunk).map_err(|e| format!("bad document chunk: {e}"))?;
+                automerge::Automerge::load(chunk)
+                    .map_err(|e| format!("bad document chunk: {e}"))?;
             }
             1 | 2 => {
                 automerge::Change::from_bytes(chunk.to_vec())

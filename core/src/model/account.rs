@@ -237,22 +237,40 @@ impl AccountFile {
         let h = doc.hydrated();
         let root = Rec(&h);
         let account = Account::read_root(doc, root)?;
-        let mut contacts: Vec<Contact> = root.records("contacts").into_iter().map(|(id, o)| Contact::read(o, id))
+        let mut contacts: Vec<Contact> = root
+            .records("contacts")
+            .into_iter()
+            .map(|(id, o)| Contact::read(o, id))
             .collect();
         contacts.sort_by_key(|c| c.name.to_lowercase());
-        let mut deals: Vec<Deal> = root.records("deals").into_iter().map(|(id, o)| Deal::read(o, id))
+        let mut deals: Vec<Deal> = root
+            .records("deals")
+            .into_iter()
+            .map(|(id, o)| Deal::read(o, id))
             .collect();
         deals.sort_by(|a, b| a.close_date.cmp(&b.close_date).then(a.id.cmp(&b.id)));
-        let mut actions: Vec<Action> = root.records("actions").into_iter().map(|(id, o)| Action::read(o, id))
+        let mut actions: Vec<Action> = root
+            .records("actions")
+            .into_iter()
+            .map(|(id, o)| Action::read(o, id))
             .collect();
         actions.sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
-        let mut notes: Vec<Note> = root.records("notes").into_iter().map(|(id, o)| Note::read(o, id))
+        let mut notes: Vec<Note> = root
+            .records("notes")
+            .into_iter()
+            .map(|(id, o)| Note::read(o, id))
             .collect();
         notes.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        let mut quotes: Vec<Quote> = root.records("quotes").into_iter().map(|(id, o)| Quote::read(o, id))
+        let mut quotes: Vec<Quote> = root
+            .records("quotes")
+            .into_iter()
+            .map(|(id, o)| Quote::read(o, id))
             .collect();
         quotes.sort_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)));
-        let mut orders: Vec<Order> = root.records("orders").into_iter().map(|(id, o)| Order::read(o, id))
+        let mut orders: Vec<Order> = root
+            .records("orders")
+            .into_iter()
+            .map(|(id, o)| Order::read(o, id))
             .collect();
         orders.sort_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)));
         // The hydrated flags are cheap; listing (which drops same-value

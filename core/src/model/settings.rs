@@ -125,7 +125,8 @@ impl Settings {
                 .and_then(|c| c.get_str(k))
                 .unwrap_or_else(|| default.to_string())
         };
-        let mut stages: Vec<Stage> = root.records("stages")
+        let mut stages: Vec<Stage> = root
+            .records("stages")
             .into_iter()
             .map(|(code, o)| Stage {
                 label: o.get_str("label").unwrap_or_else(|| code.clone()),
@@ -140,7 +141,8 @@ impl Settings {
             })
             .collect();
         stages.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
-        let mut action_types: Vec<(String, String)> = root.records("action_types")
+        let mut action_types: Vec<(String, String)> = root
+            .records("action_types")
             .into_iter()
             .map(|(code, o)| {
                 let label = o.get_str("label").unwrap_or_else(|| code.clone());
@@ -148,7 +150,8 @@ impl Settings {
             })
             .collect();
         action_types.sort();
-        let mut vat_rates: Vec<Decimal> = root.records("vat_rates")
+        let mut vat_rates: Vec<Decimal> = root
+            .records("vat_rates")
             .into_iter()
             .filter_map(|(code, _)| Decimal::from_str(&code).ok())
             .collect();
@@ -203,7 +206,8 @@ impl Catalog {
     pub fn read(doc: &CrmDoc) -> Catalog {
         let h = doc.hydrated();
         let root = Rec(&h);
-        let mut products: Vec<Product> = root.records("products")
+        let mut products: Vec<Product> = root
+            .records("products")
             .into_iter()
             .map(|(id, o)| Product {
                 sku: o.string("sku"),
@@ -246,7 +250,8 @@ impl Directory {
     pub fn read(doc: &CrmDoc) -> Directory {
         let h = doc.hydrated();
         let root = Rec(&h);
-        let mut users: Vec<User> = root.records("users")
+        let mut users: Vec<User> = root
+            .records("users")
             .into_iter()
             .map(|(id, o)| User {
                 email: o.string("email"),
@@ -287,7 +292,8 @@ impl Plan {
         let h = doc.hydrated();
         let root = Rec(&h);
         let header = root.map("plan");
-        let mut tiers: Vec<Tier> = root.records("tiers")
+        let mut tiers: Vec<Tier> = root
+            .records("tiers")
             .into_iter()
             .map(|(id, o)| Tier {
                 from_pct: o.decimal("from_pct").unwrap_or(Decimal::ZERO),
@@ -305,7 +311,8 @@ impl Plan {
                 .as_ref()
                 .and_then(|h| h.get_str("currency"))
                 .unwrap_or_else(|| "EUR".into()),
-            targets: root.records("targets")
+            targets: root
+                .records("targets")
                 .into_iter()
                 .filter_map(|(period, o)| o.get_i64("amount").map(|a| (period, a)))
                 .collect(),

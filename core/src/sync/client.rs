@@ -162,12 +162,28 @@ impl ClientSession {
                 revoked,
                 upto,
                 more,
+                changes,
             } => {
                 if !self.welcomed {
                     return Err(SyncError::Protocol("Changed before Welcome".into()));
                 }
+                let mut applied = HashSet::new();
+                for (doc, bytes) in changes {
+                    // A document in an exchange right now gets the change
+                    // from that exchange.
+                    if device.has_doc(doc)
+                        && !self.active.contains(&doc)
+                        && device.merge_live(doc, &bytes)?
+                    {
+                        applied.insert(doc);
+                        self.changed.push(doc);
+                    }
+                }
                 let mut waiting = HashSet::new();
                 for doc in docs {
+                    if applied.contains(&doc) {
+                        continue;
+                    }
                     waiting.insert(doc);
                     if device.has_doc(doc) {
                         self.start(device, doc, &mut out)?;
@@ -212,7 +228,10 @@ impl ClientSession {
                 resync,
             } => {
                 for (doc, bytes) in docs {
-                    if !bytes.is_empty() && device.has_doc(doc) && device.merge_remote(doc, &bytes)? > 0 {
+                    if !bytes.is_empty()
+                        && device.has_doc(doc)
+                        && device.merge_remote(doc, &bytes)? > 0
+                    {
                         self.changed.push(doc);
                     }
                 }

@@ -93,6 +93,10 @@ pub enum Frame {
         /// More `Changed` frames follow for the same `upto` (long lists are
         /// chunked); the device is caught up after the last one.
         more: bool,
+        /// Live pushes: the changes just committed to some of `docs`. A
+        /// device that holds everything they depend on applies them and is
+        /// done with that document; otherwise it syncs it as usual.
+        changes: Vec<(DocId, Vec<u8>)>,
     },
     /// C→S: send these whole documents (the device has none of them).
     Fetch {
@@ -120,7 +124,9 @@ pub enum Frame {
     /// C→S, the star-topology fast path: per document, the device's heads
     /// and its changes since the server's last ack. One round trip instead
     /// of an Automerge sync exchange, when both sides' histories line up.
-    Up { docs: Vec<UpDoc> },
+    Up {
+        docs: Vec<UpDoc>,
+    },
     /// S→C, answer to `Up`: per document the changes the device lacks,
     /// durable acks, rejections, and the documents whose histories do not
     /// line up (the device then runs an Automerge sync exchange for them).

@@ -39,9 +39,10 @@ async fn connect(server: &str) -> Result<Ws, SyncError> {
     config.max_message_size = Some(super::frame::MAX_FRAME_BYTES);
     config.max_frame_size = Some(super::frame::MAX_FRAME_BYTES);
     // Nagle off: frames are small and every round trip counts.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(sync_url(server), Some(config), true)
-        .await
-        .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(sync_url(server), Some(config), true)
+            .await
+            .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
     Ok(ws)
 }
 

@@ -28,13 +28,21 @@ pub struct WriteReq {
 /// What connections hear about.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// A document was durably changed and has this sequence number.
-    Doc { doc: DocId, seq: u64, kind: DocKind },
+    /// A document was durably changed and has this sequence number;
+    /// `changes` are the new changes when small enough to push live.
+    Doc {
+        doc: DocId,
+        seq: u64,
+        kind: DocKind,
+        changes: Option<Arc<Vec<u8>>>,
+    },
     /// A device token was revoked: its connections close at once.
     DeviceRevoked(Uuid),
 }
 
 const MAX_GROUP: usize = 512;
+/// Changes at most this big travel with the live notification.
+const LIVE_PUSH_BYTES: usize = 64 * 1024;
 
 pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
     while let Some(first) = rx.recv().await {
@@ -125,10 +133,12 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                     .metrics
                     .record_commit(group.len() as u64, started.elapsed());
                 for (r, seq) in group.into_iter().zip(assigned) {
+                    let live = !r.snapshot && r.bytes.len() <= LIVE_PUSH_BYTES;
                     tenant.publish(Event::Doc {
                         doc: r.doc,
                         seq,
                         kind: r.kind,
+                        changes: live.then(|| Arc::new(r.bytes)),
                     });
                     let _ = r.reply.send(Ok(seq));
                 }
