@@ -321,14 +321,14 @@ where
     use carnet_core::store::Store;
     if cursor == 0 || seen != Some(dir_seq) {
         // The access rules changed (or first sync): check every document.
-        for (doc, rows) in tenant.all_rows() {
-            let visible = acl.can_see(&conn.user, &rows);
+        tenant.for_each_row(|doc, rows| {
+            let visible = acl.can_see(&conn.user, rows);
             if visible && (!conn.granted.contains(&doc) || tenant.doc_seq(doc) > cursor) {
                 docs.push(doc);
             } else if !visible && conn.granted.contains(&doc) {
                 revoked.push(doc);
             }
-        }
+        });
         let mut b = carnet_core::store::Batch::new();
         b.put_meta(seen_key, dir_seq.to_be_bytes().to_vec());
         let _ = tenant
@@ -458,14 +458,18 @@ where
     }
     if rules_changed {
         // Who sees what may have changed for many documents at once.
-        for (doc, rows) in tenant.all_rows() {
-            let visible = tenant.acl().can_see(&conn.user, &rows);
-            if visible && !conn.granted.contains(&doc) && !docs.contains(&doc) {
-                docs.push(doc);
-            } else if !visible && conn.granted.contains(&doc) && !revoked.contains(&doc) {
-                revoked.push(doc);
+        let acl = tenant.acl();
+        let (mut more, mut gone) = (Vec::new(), Vec::new());
+        tenant.for_each_row(|doc, rows| {
+            let visible = acl.can_see(&conn.user, rows);
+            if visible && !conn.granted.contains(&doc) {
+                more.push(doc);
+            } else if !visible && conn.granted.contains(&doc) {
+                gone.push(doc);
             }
-        }
+        });
+        docs.extend(more);
+        revoked.extend(gone);
     }
     docs.sort();
     docs.dedup();

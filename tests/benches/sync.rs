@@ -555,10 +555,11 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
     let edits = 20;
     let start = Arc::new(tokio::sync::Mutex::new(Instant::now()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut tasks = Vec::new();
     for _ in 0..watchers {
         let mut ws = raw(server, login.device, &login.token, server.tenant.seq()).await;
-        let (start, tx) = (start.clone(), tx.clone());
+        let (start, tx, ready) = (start.clone(), tx.clone(), ready_tx.clone());
         // Start from the server's copy.
         let bytes = carnet_core::store::Store::load(&server.tenant.store, doc)
             .expect("load")
@@ -566,10 +567,25 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
             .bytes;
         tasks.push(tokio::spawn(async move {
             let mut am = automerge::AutoCommit::load(&bytes).expect("doc");
+            let mut caught_up = false;
             while let Some(f) = next_frame(&mut ws).await {
-                let Frame::Changed { docs, changes, .. } = f else {
+                let Frame::Changed {
+                    docs,
+                    changes,
+                    more,
+                    ..
+                } = f
+                else {
                     continue;
                 };
+                if !caught_up {
+                    // The first session's catch-up list: not an edit.
+                    if !more {
+                        caught_up = true;
+                        let _ = ready.send(());
+                    }
+                    continue;
+                }
                 if !docs.contains(&doc) {
                     continue;
                 }
@@ -610,8 +626,10 @@ async fn live_latency(server: &CarnetServer, ids: &[DocId], watchers: usize) -> 
             }
         }));
     }
-    // Let every watcher finish its catch-up.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every watcher has finished its catch-up before the first edit.
+    for _ in 0..watchers {
+        ready_rx.recv().await.expect("watcher ready");
+    }
     // The editor is a live device too: connected, editing its own copy.
     let elogin = transport::login(&server.url, REP, PASSWORD, "editor")
         .await

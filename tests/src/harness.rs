@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 /// `target/<profile>` of the running test binary.
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test-binary>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    // target/<profile>/deps/<test-binary>, or target/<profile>/<bin>
+    let dir = exe.parent().expect("binary dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// Path of a workspace binary, building the binaries once if needed.

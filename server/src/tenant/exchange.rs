@@ -25,6 +25,7 @@ pub type Phantoms = std::collections::HashMap<DocId, AutoCommit>;
 pub type Fetched = (Vec<(DocId, Vec<u8>)>, Vec<DocId>);
 
 pub const NOT_PERMITTED: &str = "document not found or not permitted";
+const NUMBERS_BY_SERVER: &str = "quote and order numbers are assigned by the server";
 
 #[derive(Debug, Default)]
 pub struct DocOutcome {
@@ -126,18 +127,8 @@ impl Tenant {
         let applied = fork.sync().receive_sync_message(&mut st, message);
         let verdict = match applied {
             Err(e) => Err(format!("changes could not be applied: {e}")),
-            Ok(()) => match CrmDoc::from_automerge(doc, fork) {
-                Err(e) => Err(e),
-                Ok(candidate) => {
-                    if !writable {
-                        Err(format!("{} is read-only for you", d.kind()))
-                    } else if !numbers_unchanged(&numbers_before, &candidate) {
-                        Err("quote and order numbers are assigned by the server".into())
-                    } else {
-                        candidate.check(&self.vocab()).map(|()| candidate)
-                    }
-                }
-            },
+            Ok(()) => CrmDoc::from_automerge(doc, fork)
+                .and_then(|c| self.vet_update(d.kind(), writable, &numbers_before, c)),
         };
         let out = match verdict {
             Err(reason) => {
@@ -224,29 +215,9 @@ impl Tenant {
                 ))
             }
         };
-        let acl = self.acl();
-        let rows = DocRows::of(&mut candidate)?;
-        let allowed = match candidate.kind() {
-            DocKind::Account | DocKind::Plan => {
-                acl.can_see(user, &rows) && acl.can_write(user, &rows)
-            }
-            _ => false,
-        };
-        if !allowed {
-            self.metrics.record_reject();
-            return Ok(refuse(NOT_PERMITTED, phantom, state));
-        }
-        if let Err(reason) = candidate.check(&self.vocab()) {
+        if let Err(reason) = self.vet_new(user, &mut candidate)? {
             self.metrics.record_reject();
             return Ok(refuse(&reason, phantom, state));
-        }
-        if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
-            self.metrics.record_reject();
-            return Ok(refuse(
-                "quote and order numbers are assigned by the server",
-                phantom,
-                state,
-            ));
         }
         let meta = self.assign_numbers(&mut candidate)?;
         slot.doc = Some(candidate);
@@ -263,6 +234,48 @@ impl Tenant {
             reply: generate(d.automerge(), state),
             granted: true,
             ..Default::default()
+        })
+    }
+
+    /// A device's version of a document it may hold: it may write it, it
+    /// changed no server-assigned number, and it passes the schema.
+    fn vet_update(
+        &self,
+        kind: DocKind,
+        writable: bool,
+        numbers_before: &[(String, Option<String>)],
+        candidate: CrmDoc,
+    ) -> std::result::Result<CrmDoc, String> {
+        if !writable {
+            Err(format!("{kind} is read-only for you"))
+        } else if !numbers_unchanged(numbers_before, &candidate) {
+            Err(NUMBERS_BY_SERVER.into())
+        } else {
+            candidate.check(&self.vocab()).map(|()| candidate)
+        }
+    }
+
+    /// A document a device created offline: a customer file (or a plan)
+    /// the user may see and write, valid, without server-assigned numbers.
+    /// The outer error is a server failure; the inner one a refusal.
+    fn vet_new(
+        &self,
+        user: &str,
+        candidate: &mut CrmDoc,
+    ) -> Result<std::result::Result<(), String>> {
+        let acl = self.acl();
+        let rows = DocRows::of(candidate)?;
+        let allowed = matches!(candidate.kind(), DocKind::Account | DocKind::Plan)
+            && acl.can_see(user, &rows)
+            && acl.can_write(user, &rows);
+        Ok(if !allowed {
+            Err(NOT_PERMITTED.into())
+        } else if let Err(reason) = candidate.check(&self.vocab()) {
+            Err(reason)
+        } else if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
+            Err(NUMBERS_BY_SERVER.into())
+        } else {
+            Ok(())
         })
     }
 
@@ -421,21 +434,9 @@ impl Tenant {
                 Ok(c) => c,
                 Err(e) => return Ok(refuse(&format!("not a valid document: {e}"))),
             };
-            let rows = DocRows::of(&mut candidate)?;
-            let allowed = matches!(candidate.kind(), DocKind::Account | DocKind::Plan)
-                && acl.can_see(user, &rows)
-                && acl.can_write(user, &rows);
-            if !allowed {
-                self.metrics.record_reject();
-                return Ok(refuse(NOT_PERMITTED));
-            }
-            if let Err(reason) = candidate.check(&self.vocab()) {
+            if let Err(reason) = self.vet_new(user, &mut candidate)? {
                 self.metrics.record_reject();
                 return Ok(refuse(&reason));
-            }
-            if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
-                self.metrics.record_reject();
-                return Ok(refuse("quote and order numbers are assigned by the server"));
             }
             let meta = self.assign_numbers(&mut candidate)?;
             slot.doc = Some(candidate);
@@ -460,18 +461,8 @@ impl Tenant {
                     ..Default::default()
                 });
             }
-            let verdict = match CrmDoc::from_automerge(doc, fork) {
-                Err(e) => Err(e),
-                Ok(candidate) => {
-                    if !writable {
-                        Err(format!("{} is read-only for you", d.kind()))
-                    } else if !numbers_unchanged(&numbers_before, &candidate) {
-                        Err("quote and order numbers are assigned by the server".into())
-                    } else {
-                        candidate.check(&self.vocab()).map(|()| candidate)
-                    }
-                }
-            };
+            let verdict = CrmDoc::from_automerge(doc, fork)
+                .and_then(|c| self.vet_update(d.kind(), writable, &numbers_before, c));
             match verdict {
                 Err(reason) => {
                     self.metrics.record_reject();

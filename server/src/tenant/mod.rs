@@ -255,11 +255,13 @@ impl Tenant {
         self.rows.read().ok()?.get(doc).cloned()
     }
 
-    /// Every document id with its rows (for visibility scans).
-    pub fn all_rows(&self) -> Vec<(DocId, DocRows)> {
-        match self.rows.read() {
-            Ok(idx) => idx.iter().map(|(d, r)| (*d, r.clone())).collect(),
-            Err(_) => Vec::new(),
+    /// Visits every document's rows under one read lock, without copying
+    /// them (visibility scans over the whole tenant).
+    pub fn for_each_row(&self, mut f: impl FnMut(DocId, &DocRows)) {
+        if let Ok(idx) = self.rows.read() {
+            for (d, r) in idx.iter() {
+                f(*d, r);
+            }
         }
     }
 
