@@ -273,6 +273,16 @@ impl<S: Store> Device<S> {
         id: DocId,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.edit_with(id, Batch::new(), f)
+    }
+
+    /// `edit`, writing `batch` (a counter, say) atomically with the change.
+    fn edit_with<T>(
+        &mut self,
+        id: DocId,
+        batch: Batch,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
         let mut doc = CrmDoc::load(id, &stored.bytes)?;
         let before = doc.heads();
@@ -289,7 +299,7 @@ impl<S: Store> Device<S> {
             }
         };
         doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, Batch::new(), true)?;
+        self.persist(&mut doc, &before, stored.chunks, batch, true)?;
         Ok(out)
     }
 
@@ -299,16 +309,16 @@ impl<S: Store> Device<S> {
         kind: DocKind,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        self.create_with(kind, Batch::new(), f)
+        self.create_with(DocId::new(), kind, Batch::new(), f)
     }
 
     fn create_with(
         &mut self,
+        id: DocId,
         kind: DocKind,
         batch: Batch,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        let id = DocId::new();
         let writer = self.writer();
         let mut doc = CrmDoc::create(id, kind, &writer)?;
         doc.begin(&writer);
@@ -329,16 +339,7 @@ impl<S: Store> Device<S> {
         let id = DocId::new();
         let mut b = Batch::new();
         b.put_meta(singleton_key(kind), id.0.as_bytes().to_vec());
-        let writer = self.writer();
-        let mut doc = CrmDoc::create(id, kind, &writer)?;
-        doc.begin(&writer);
-        {
-            let ctx = self.ctx(&writer);
-            f(&mut doc, &ctx)?;
-        }
-        doc.commit(&writer);
-        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, b, true)?;
-        Ok(id)
+        self.create_with(id, kind, b, f)
     }
 
     /// Writes a document's new changes (or a fresh snapshot past the
@@ -496,27 +497,9 @@ impl<S: Store> Device<S> {
         self.require_account(account)?;
         let prefix = self.settings.quote_prefix.clone();
         let (number, counter) = self.next_number("quote", &prefix)?;
-        let stored = self
-            .store
-            .load(account)?
-            .ok_or(CoreError::DocNotFound(account))?;
-        let mut doc = CrmDoc::load(account, &stored.bytes)?;
-        let before = doc.heads();
-        let writer = self.writer();
-        doc.begin(&writer);
-        let id = {
-            let ctx = self.ctx(&writer);
-            match ops::create_quote(&mut doc, &ctx, &number, fields) {
-                Ok(id) => id,
-                Err(e) => {
-                    doc.rollback();
-                    return Err(e);
-                }
-            }
-        };
-        doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, counter, true)?;
-        Ok(id)
+        self.edit_with(account, counter, |d, ctx| {
+            ops::create_quote(d, ctx, &number, fields)
+        })
     }
 
     pub fn add_quote_line(&mut self, quote: &str, line: &NewLine) -> Result<RecordId> {
@@ -535,27 +518,9 @@ impl<S: Store> Device<S> {
         let account = self.account_of(quote)?;
         let prefix = self.settings.order_prefix.clone();
         let (number, counter) = self.next_number("order", &prefix)?;
-        let stored = self
-            .store
-            .load(account)?
-            .ok_or(CoreError::DocNotFound(account))?;
-        let mut doc = CrmDoc::load(account, &stored.bytes)?;
-        let before = doc.heads();
-        let writer = self.writer();
-        doc.begin(&writer);
-        let id = {
-            let ctx = self.ctx(&writer);
-            match ops::accept_quote(&mut doc, &ctx, quote, &number) {
-                Ok(id) => id,
-                Err(e) => {
-                    doc.rollback();
-                    return Err(e);
-                }
-            }
-        };
-        doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, counter, true)?;
-        Ok(id)
+        self.edit_with(account, counter, |d, ctx| {
+            ops::accept_quote(d, ctx, quote, &number)
+        })
     }
 
     /// Everything in one customer file.
