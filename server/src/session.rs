@@ -59,6 +59,17 @@ struct Conn {
     own: HashSet<u64>,
 }
 
+impl Conn {
+    /// Remembers this connection's own commit of `doc` (if the ack came
+    /// with one), so its live event does not bounce back as a `Changed`.
+    fn note_own_commit(&mut self, tenant: &Tenant, doc: DocId, seq_before: u64) {
+        let seq = tenant.doc_seq(doc);
+        if seq > seq_before {
+            self.own.insert(seq);
+        }
+    }
+}
+
 type SendResult = Result<(), ()>;
 
 async fn send<S>(tenant: &Tenant, sink: &mut S, f: &Frame) -> SendResult
@@ -547,11 +558,7 @@ where
                     }
                 };
                 if let Some(heads) = out.ack {
-                    let seq = tenant.doc_seq(doc);
-                    if seq > seq_before {
-                        // Our own commit's event needs no Changed back.
-                        conn.own.insert(seq);
-                    }
+                    conn.note_own_commit(tenant, doc, seq_before);
                     acks.push((doc, heads));
                 }
                 if let Some(r) = out.reject {
@@ -642,10 +649,7 @@ where
                     }
                 };
                 if let Some(heads) = out.ack {
-                    let seq = tenant.doc_seq(doc);
-                    if seq > seq_before {
-                        conn.own.insert(seq);
-                    }
+                    conn.note_own_commit(tenant, doc, seq_before);
                     acks.push((doc, heads));
                 }
                 if !out.down.is_empty() {

@@ -76,16 +76,7 @@ impl Device<SledStore> {
             actor: actor.to_hex_string(),
             tenant: Uuid::new_v4(),
         };
-        let mut dev = Device {
-            store,
-            index: Index::new(),
-            identity,
-            actor,
-            settings: Settings::read_empty(),
-            catalog: Catalog::default(),
-            durability: Durability::Flushed,
-            clock: None,
-        };
+        let mut dev = Device::bare(store, identity, actor);
         let company = company.to_string();
         dev.create_singleton(DocKind::Settings, |doc, _| Settings::seed(doc, &company))?;
         dev.create_singleton(DocKind::Catalog, |_, _| Ok(()))?;
@@ -146,6 +137,21 @@ impl Settings {
 }
 
 impl<S: Store> Device<S> {
+    /// A device over `store` with an empty index and default settings,
+    /// before anything is loaded or created.
+    fn bare(store: S, identity: Identity, actor: ActorId) -> Self {
+        Device {
+            store,
+            index: Index::new(),
+            identity,
+            actor,
+            settings: Settings::read_empty(),
+            catalog: Catalog::default(),
+            durability: Durability::Flushed,
+            clock: None,
+        }
+    }
+
     pub fn open_store(store: S) -> Result<Self> {
         let identity: Identity = match store.meta(META_IDENTITY)? {
             Some(b) => {
@@ -162,16 +168,7 @@ impl<S: Store> Device<S> {
                 reason: "bad actor id".into(),
             }
         })?;
-        let mut dev = Device {
-            store,
-            index: Index::new(),
-            identity,
-            actor,
-            settings: Settings::read_empty(),
-            catalog: Catalog::default(),
-            durability: Durability::Flushed,
-            clock: None,
-        };
+        let mut dev = Device::bare(store, identity, actor);
         let mut stale = Vec::new();
         for (doc, bytes) in dev.store.sidecars()? {
             match DocRows::decode(&bytes) {
