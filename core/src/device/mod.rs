@@ -368,6 +368,12 @@ impl<S: Store> Device<S> {
         }
         batch.sidecar(id, rows.encode());
         self.store.write(batch, self.durability)?;
+        self.written(id, rows, doc)
+    }
+
+    /// After a document and its rows reached the store: index them, and
+    /// refresh the settings or catalog kept in memory if that is what changed.
+    fn written(&mut self, id: DocId, rows: DocRows, doc: &CrmDoc) -> Result<()> {
         self.index.put(id, rows);
         if self.singleton(DocKind::Settings)? == Some(id) {
             self.settings = Settings::read(doc);
@@ -757,12 +763,7 @@ impl<S: Store> Device<S> {
                     .snapshot(id, bytes.to_vec())
                     .sidecar(id, rows.encode());
                 self.store.write(batch, self.durability)?;
-                self.index.put(id, rows);
-                if self.singleton(DocKind::Settings)? == Some(id) {
-                    self.settings = Settings::read(&doc);
-                } else if self.singleton(DocKind::Catalog)? == Some(id) {
-                    self.catalog = Catalog::read(&doc);
-                }
+                self.written(id, rows, &doc)?;
                 Ok(n)
             }
         }

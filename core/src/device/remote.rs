@@ -191,15 +191,9 @@ impl<S: Store> Device<S> {
         token: Option<&[u8]>,
         now: i64,
     ) -> Result<bool> {
-        let mut b = Batch::new();
-        b.put_meta(acked_key(doc), encode_heads(heads));
-        b.put_meta(META_LAST_ACK, now.to_be_bytes().to_vec());
         let current = self.dirty_token(doc)?;
         let covered = current.as_deref() == token || current.is_none();
-        if covered && current.is_some() {
-            b.delete_meta(dirty_key(doc));
-        }
-        self.store.write(b, self.durability)?;
+        self.write_ack(doc, heads, now, covered && current.is_some())?;
         Ok(covered)
     }
 
@@ -243,6 +237,10 @@ impl<S: Store> Device<S> {
             .collect())
     }
 
+    pub fn is_rejected(&self, doc: DocId) -> Result<bool> {
+        Ok(self.store.meta(&rejected_key(doc))?.is_some())
+    }
+
     pub fn set_rejected(&self, doc: DocId, reason: &str) -> Result<()> {
         let mut b = Batch::new();
         b.put_meta(rejected_key(doc), reason.as_bytes().to_vec());
@@ -260,9 +258,6 @@ impl<S: Store> Device<S> {
     /// Records heads the server has durably stored. Returns true when that
     /// covers every local change of the document (it is no longer pending).
     pub fn record_ack(&mut self, doc: DocId, heads: &[ChangeHash], now: i64) -> Result<bool> {
-        let mut b = Batch::new();
-        b.put_meta(acked_key(doc), encode_heads(heads));
-        b.put_meta(META_LAST_ACK, now.to_be_bytes().to_vec());
         let covered = match self.load(doc) {
             Ok(mut d) => {
                 let am = d.automerge();
@@ -272,11 +267,19 @@ impl<S: Store> Device<S> {
             Err(CoreError::DocNotFound(_)) => true,
             Err(e) => return Err(e),
         };
-        if covered {
+        self.write_ack(doc, heads, now, covered)?;
+        Ok(covered)
+    }
+
+    /// Stores acked heads and the ack time; `clear` ends the pending state.
+    fn write_ack(&self, doc: DocId, heads: &[ChangeHash], now: i64, clear: bool) -> Result<()> {
+        let mut b = Batch::new();
+        b.put_meta(acked_key(doc), encode_heads(heads));
+        b.put_meta(META_LAST_ACK, now.to_be_bytes().to_vec());
+        if clear {
             b.delete_meta(dirty_key(doc));
         }
-        self.store.write(b, self.durability)?;
-        Ok(covered)
+        Ok(self.store.write(b, self.durability)?)
     }
 
     pub fn sync_state(&self) -> Result<SyncState> {

@@ -351,7 +351,7 @@ impl ClientSession {
             return Ok(());
         }
         let token = device.dirty_token(doc)?;
-        let rejected = token.is_some() && device.rejected()?.iter().any(|(d, _)| *d == doc);
+        let rejected = token.is_some() && device.is_rejected(doc)?;
         let up = device.up_doc(doc, token.is_some() && !rejected)?;
         self.sent_tokens.insert(doc, token);
         self.active.insert(doc);
