@@ -992,12 +992,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Revert { doc } => {
             let mut d = open(&cli)?;
             let id = doc_id(doc)?;
-            if !d.rejected()?.iter().any(|(r, _)| *r == id) {
+            if !d.revert(id)? {
                 bail!("{doc} has no refused changes to revert");
             }
-            d.drop_doc(id)?;
-            // Fetch the server's copy on the next sync.
-            d.set_cursor(0)?;
             Ok(())
         }
         Cmd::Debug(cmd) => debug(&cli, cmd),

@@ -421,7 +421,7 @@ impl<S: Store> Device<S> {
     }
 
     /// The account document holding a record, checked to be one.
-    fn account_of(&self, record: &str) -> Result<DocId> {
+    pub fn account_of(&self, record: &str) -> Result<DocId> {
         let rid: RecordId = record.parse()?;
         self.index
             .doc_of(record)

@@ -247,6 +247,19 @@ impl<S: Store> Device<S> {
         Ok(self.store.write(b, self.durability)?)
     }
 
+    /// Throws away a refused document's local copy (with the refused
+    /// changes); the next sync fetches the server's copy. `false` when the
+    /// document had no refused changes (nothing is done then).
+    pub fn revert(&mut self, doc: DocId) -> Result<bool> {
+        if !self.is_rejected(doc)? {
+            return Ok(false);
+        }
+        self.drop_doc(doc)?;
+        // A full catch-up brings the server's copy back.
+        self.set_cursor(0)?;
+        Ok(true)
+    }
+
     pub fn acked_heads(&self, doc: DocId) -> Result<Vec<ChangeHash>> {
         Ok(self
             .store

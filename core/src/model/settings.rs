@@ -21,6 +21,16 @@ pub enum StageOutcome {
     Lost,
 }
 
+impl std::fmt::Display for StageOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StageOutcome::Open => "open",
+            StageOutcome::Won => "won",
+            StageOutcome::Lost => "lost",
+        })
+    }
+}
+
 /// A pipeline stage with its default probability.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stage {

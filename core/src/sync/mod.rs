@@ -8,5 +8,5 @@ pub mod frame;
 #[cfg(feature = "transport")]
 pub mod transport;
 
-pub use client::{ClientSession, SyncStatus};
+pub use client::{ClientSession, SyncError, SyncStatus};
 pub use frame::{DocMsg, ErrorCode, Frame, FrameError, Hash, UpDoc};

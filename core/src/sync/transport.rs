@@ -34,41 +34,63 @@ pub fn sync_url(server: &str) -> String {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(server: &str) -> Result<Ws, SyncError> {
-    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    config.max_message_size = Some(super::frame::MAX_FRAME_BYTES);
-    config.max_frame_size = Some(super::frame::MAX_FRAME_BYTES);
-    // Nagle off: frames are small and every round trip counts.
-    let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(sync_url(server), Some(config), true)
-            .await
-            .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
-    Ok(ws)
+/// One websocket connection to a server's `/sync` endpoint, carrying
+/// frames. `recv` is cancel-safe: a frame is never half-read when its future
+/// is dropped (the socket buffers it), so it can sit in a `select!`.
+pub struct Connection {
+    ws: Ws,
 }
 
-async fn send(ws: &mut Ws, frame: &Frame) -> Result<(), SyncError> {
-    ws.send(Message::binary(frame.encode()))
-        .await
-        .map_err(|e| SyncError::Transport(e.to_string()))
-}
-
-async fn recv(ws: &mut Ws, timeout: Duration) -> Result<Frame, SyncError> {
-    loop {
-        let msg = tokio::time::timeout(timeout, ws.next())
-            .await
-            .map_err(|_| SyncError::Transport("the server stopped answering".into()))?;
-        match msg {
-            Some(Ok(Message::Binary(b))) => {
-                return Frame::decode(&b).map_err(|e| SyncError::Protocol(e.to_string()))
-            }
-            Some(Ok(Message::Close(_))) | None => {
-                return Err(SyncError::Transport(
-                    "the server closed the connection".into(),
-                ))
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(SyncError::Transport(e.to_string())),
+impl Connection {
+    pub async fn open(server: &str) -> Result<Connection, SyncError> {
+        #[cfg(feature = "tls")]
+        {
+            // rustls needs one process-wide crypto provider; a second
+            // install (another connection got there first) is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
         }
+        let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+        config.max_message_size = Some(super::frame::MAX_FRAME_BYTES);
+        config.max_frame_size = Some(super::frame::MAX_FRAME_BYTES);
+        // Nagle off: frames are small and every round trip counts.
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(sync_url(server), Some(config), true)
+                .await
+                .map_err(|e| SyncError::Transport(format!("cannot reach {server}: {e}")))?;
+        Ok(Connection { ws })
+    }
+
+    pub async fn send(&mut self, frame: &Frame) -> Result<(), SyncError> {
+        self.ws
+            .send(Message::binary(frame.encode()))
+            .await
+            .map_err(|e| SyncError::Transport(e.to_string()))
+    }
+
+    /// The next frame, or an error when the server is silent for `timeout`,
+    /// closes, or sends something that is not a frame.
+    pub async fn recv(&mut self, timeout: Duration) -> Result<Frame, SyncError> {
+        loop {
+            let msg = tokio::time::timeout(timeout, self.ws.next())
+                .await
+                .map_err(|_| SyncError::Transport("the server stopped answering".into()))?;
+            match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    return Frame::decode(&b).map_err(|e| SyncError::Protocol(e.to_string()))
+                }
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err(SyncError::Transport(
+                        "the server closed the connection".into(),
+                    ))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(SyncError::Transport(e.to_string())),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
     }
 }
 
@@ -88,18 +110,15 @@ pub async fn login(
     password: &str,
     device_name: &str,
 ) -> Result<Login, SyncError> {
-    let mut ws = connect(server).await?;
-    send(
-        &mut ws,
-        &Frame::Login {
-            email: email.to_string(),
-            password: password.to_string(),
-            device_name: device_name.to_string(),
-        },
-    )
+    let mut conn = Connection::open(server).await?;
+    conn.send(&Frame::Login {
+        email: email.to_string(),
+        password: password.to_string(),
+        device_name: device_name.to_string(),
+    })
     .await?;
-    let reply = recv(&mut ws, Duration::from_secs(30)).await;
-    let _ = ws.close(None).await;
+    let reply = conn.recv(Duration::from_secs(30)).await;
+    conn.close().await;
     match reply? {
         Frame::LoggedIn {
             user,
@@ -146,12 +165,12 @@ pub async fn run<S: Store>(
     mut on_update: impl FnMut(SyncStatus, &[DocId]),
 ) -> Result<(), SyncError> {
     let remote = device.remote()?.ok_or(SyncError::NotLinked)?;
-    let mut ws = connect(&remote.url).await?;
+    let mut conn = Connection::open(&remote.url).await?;
     let mut session = ClientSession::new();
-    send(&mut ws, &session.hello(device)?).await?;
+    conn.send(&session.hello(device)?).await?;
     loop {
         if session.is_idle() && !opts.watch {
-            let _ = ws.close(None).await;
+            conn.close().await;
             return Ok(());
         }
         let timeout = if opts.watch {
@@ -160,10 +179,10 @@ pub async fn run<S: Store>(
         } else {
             opts.timeout
         };
-        let frame = recv(&mut ws, timeout).await?;
+        let frame = conn.recv(timeout).await?;
         let replies = session.handle(device, frame)?;
         for f in &replies {
-            send(&mut ws, f).await?;
+            conn.send(f).await?;
         }
         let changed = session.take_changed();
         on_update(session.status(), &changed);

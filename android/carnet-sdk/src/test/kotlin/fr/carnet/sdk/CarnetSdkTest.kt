@@ -1,0 +1,224 @@
+package fr.carnet.sdk
+
+import fr.carnet.ffi.CarnetException
+import fr.carnet.ffi.NewAccount
+import fr.carnet.ffi.NewAction
+import fr.carnet.ffi.NewContact
+import fr.carnet.ffi.NewDeal
+import fr.carnet.ffi.NewQuote
+import fr.carnet.ffi.NewQuoteLine
+import fr.carnet.ffi.SyncPhase
+import fr.carnet.ffi.VisitReport
+import kotlinx.coroutines.async
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import java.time.LocalDate
+import java.time.YearMonth
+
+class CarnetSdkTest {
+
+    @Test
+    fun `offline edits through Kotlin are saved, reported and survive a reopen`() = runBlocking<Unit> {
+        val dir = tempDir("carnet-offline-")
+        val today = LocalDate.now().toString()
+        val accountId: String
+        Carnet.createLocal(dir.path, "rep@example.fr", "Acme SARL", "Rep Test").use { carnet ->
+            accountId = carnet.createAccount(
+                NewAccount(name = "Boulangerie Martin", postcode = "75011", city = "Paris", phone = "01 43 55 66 77"),
+            )
+            val contact = carnet.addContact(accountId, NewContact(name = "Jeanne Martin", role = "Gérante"))
+            val deal = carnet.addDeal(accountId, NewDeal(title = "Four mixte", amount = "12 500", contact = contact))
+            carnet.addAction(accountId, NewAction(actionType = "call", subject = "Rappeler", due = today))
+            carnet.logVisit(
+                accountId,
+                VisitReport(
+                    subject = "Présentation gamme",
+                    outcome = "Intéressée par le four, devis demandé",
+                    contact = contact,
+                    deal = deal,
+                    followUp = NewAction(actionType = "visit", subject = "Remise du devis", due = today),
+                ),
+            )
+            carnet.addNote(accountId, "Parking difficile le matin")
+            val quote = carnet.createQuote(accountId, NewQuote(deal = deal, contact = contact))
+            carnet.addQuoteLine(quote, NewQuoteLine(qty = "1", label = "Four mixte", unitPrice = "10000", vatRate = "20"))
+            carnet.addQuoteLine(quote, NewQuoteLine(qty = "2", label = "Formation", unitPrice = "250,50", vatRate = "20"))
+            val q = carnet.quote(quote)
+            assertEquals(1_050_100L, q.totals.netCents)
+            assertEquals(210_020L, q.totals.vatCents)
+            assertEquals(1_260_120L, q.totals.grossCents)
+            assertTrue(q.provisional)
+            val order = carnet.acceptQuote(quote)
+
+            val file = carnet.accountFile(accountId)
+            assertEquals("Boulangerie Martin", file.account.name)
+            assertEquals(listOf("Jeanne Martin"), file.contacts.map { it.name })
+            assertEquals(1_250_000L, file.deals.single().amountCents)
+            assertEquals(3, file.actions.size)
+            val visit = file.actions.single { it.actionType == "visit" && it.doneOn != null }
+            assertEquals("Intéressée par le four, devis demandé", visit.outcome)
+            assertEquals(listOf(order), file.orders.map { it.id })
+            assertEquals("accepted", file.quotes.single().status)
+
+            val day = carnet.myDay()
+            assertEquals(setOf("Rappeler", "Remise du devis"), day.todo.map { it.subject }.toSet())
+            assertEquals(listOf("Remise du devis"), day.visits.map { it.subject })
+
+            val pipeline = carnet.pipeline()
+            assertEquals(1u, pipeline.openCount)
+            assertEquals(1_250_000L, pipeline.openAmountCents)
+            val variance = carnet.variance(YearMonth.now().toString())
+            assertEquals(1_050_100L, variance.actualCents)
+            assertEquals(1u, variance.orders)
+
+            assertEquals(listOf(accountId), carnet.searchAccounts("boulang").map { it.id })
+            assertEquals("Jeanne Martin", carnet.searchAccounts("jeanne").single().matchedContact)
+            assertTrue(carnet.history(accountId).any { e -> e.changes.any { it.path == "account/name" } })
+        }
+        // Everything was flushed before each call returned: a new client
+        // on the same directory reads it all back.
+        Carnet.open(dir.path).use { again ->
+            val file = again.accountFile(accountId)
+            assertEquals("01 43 55 66 77", file.account.phone)
+            assertEquals(1, file.notes.size)
+            assertEquals(1, file.orders.size)
+        }
+    }
+
+    @Test
+    fun `refused input surfaces as a typed Kotlin exception and writes nothing`() = runBlocking<Unit> {
+        Carnet.createLocal(tempDir("carnet-errors-").path, "rep@example.fr", "Acme SARL").use { carnet ->
+            val id = carnet.createAccount(NewAccount(name = "Garage Dupont"))
+            val bad = assertThrows<CarnetException.Invalid> {
+                runBlocking { carnet.createAccount(NewAccount(name = "Mauvais SIRET", siret = "12345678901234")) }
+            }
+            assertTrue(bad.reasonFr.contains("SIRET", ignoreCase = true), bad.reasonFr)
+            assertTrue(bad.userMessage(english = true).isNotBlank())
+            assertEquals(listOf(id), carnet.searchAccounts().map { it.id })
+
+            val status = assertThrows<CarnetException.Invalid> {
+                runBlocking { carnet.setAccountField(id, "status", "bogus") }
+            }
+            assertTrue(status.reasonFr.isNotBlank())
+            assertEquals("prospect", carnet.accountFile(id).account.status)
+
+            assertThrows<CarnetException.NotFound> { runBlocking { carnet.accountFile("not-a-document") } }
+            assertThrows<CarnetException.Invalid> { runBlocking { carnet.variance("2026-13") } }
+            // Not linked to a server: a typed error, not a crash.
+            assertThrows<CarnetException.NotLoggedIn> { runBlocking { carnet.syncNow() } }
+        }
+        Carnet.open(tempDir("carnet-empty-").path).use { empty ->
+            assertFalse(empty.isLoggedIn)
+            assertThrows<CarnetException.NotLoggedIn> { runBlocking { empty.searchAccounts() } }
+        }
+    }
+
+    @Test
+    fun `login and sync against a real carnet-server`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            Carnet.open(tempDir("carnet-rep-").path).use { carnet ->
+                val wrong = assertThrows<CarnetException.Refused> {
+                    runBlocking { carnet.login(server.url, ALICE, "not the password", "test") }
+                }
+                assertTrue(wrong.reasonFr.isNotBlank())
+                assertFalse(carnet.isLoggedIn)
+
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Pixel de test")
+                carnet.syncNow()
+                val accounts = carnet.searchAccounts(limit = 1000)
+                assertTrue(accounts.isNotEmpty(), "alice's territory arrives")
+                assertEquals(SyncPhase.UP_TO_DATE, carnet.syncStatus.phase)
+                assertEquals(0u, carnet.syncStatus.pending)
+
+                val target = accounts.first()
+                carnet.setAccountField(target.id, "phone", "01 02 03 04 05")
+                val created = carnet.createAccount(NewAccount(name = "Nouveau client Kotlin", postcode = "75002", city = "Paris"))
+                assertEquals(2u, carnet.syncStatus.pending)
+                carnet.syncNow()
+                assertEquals(0u, carnet.syncStatus.pending)
+                assertNotNull(carnet.syncStatus.lastAck)
+
+                // The manager, on another device, sees both edits.
+                val marc = Cli()
+                marc.login(server.url, MARC)
+                marc.run("sync")
+                assertTrue(marc.run("account", "show", target.id, "--json").contains("01 02 03 04 05"))
+                assertTrue(marc.run("account", "show", created, "--json").contains("Nouveau client Kotlin"))
+            }
+        }
+    }
+
+    @Test
+    fun `a listener receives a change made by a second client`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            Carnet.open(tempDir("carnet-live-").path).use { carnet ->
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Tablette")
+                carnet.syncNow()
+                val target = carnet.searchAccounts(limit = 1).single()
+
+                carnet.startBackgroundSync()
+                withTimeout(30_000) { carnet.syncStatusFlow.first { it.phase == SyncPhase.UP_TO_DATE && it.background } }
+
+                val other = Cli()
+                other.login(server.url, ALICE)
+                other.run("sync")
+                val changed = this@runBlocking.async {
+                    withTimeout(30_000) { carnet.changes.first { target.id in it } }
+                }
+                kotlinx.coroutines.delay(200) // the collector is subscribed
+                other.run("account", "set", target.id, "city", "Vincennes")
+                other.run("sync")
+                changed.await()
+                assertEquals("Vincennes", carnet.accountFile(target.id).account.city)
+
+                // And the other way: an edit here leaves at once on the live
+                // connection, without a sync call.
+                carnet.setAccountField(target.id, "phone", "06 11 22 33 44")
+                withTimeout(30_000) { carnet.syncStatusFlow.first { it.pending == 0u && it.phase == SyncPhase.UP_TO_DATE } }
+                other.run("sync")
+                assertTrue(other.run("account", "show", target.id, "--json").contains("06 11 22 33 44"))
+
+                carnet.stopBackgroundSync()
+                assertEquals(SyncPhase.OFFLINE, carnet.syncStatus.phase)
+                assertFalse(carnet.syncStatus.background)
+            }
+        }
+    }
+
+    @Test
+    fun `edits made while the server is down are kept and sent later`() = runBlocking<Unit> {
+        val server = TestServer()
+        val dir = tempDir("carnet-down-")
+        val id: String
+        Carnet.open(dir.path).use { carnet ->
+            carnet.login(server.url, ALICE, DEMO_PASSWORD, "Téléphone")
+            carnet.syncNow()
+            id = carnet.searchAccounts(limit = 1).single().id
+            server.close()
+            carnet.setAccountField(id, "website", "https://exemple.fr")
+            val offline = assertThrows<CarnetException.Network> { runBlocking { carnet.syncNow() } }
+            assertTrue(offline.reasonFr.isNotBlank())
+            assertEquals(1u, carnet.syncStatus.pending)
+            assertEquals(SyncPhase.OFFLINE, carnet.syncStatus.phase)
+        }
+        // Same data directory, same port: the server is back.
+        TestServer(server.data, server.url.removePrefix("http://")).use { back ->
+            Carnet.open(dir.path).use { carnet ->
+                assertEquals(1u, carnet.syncStatus.pending)
+                carnet.syncNow()
+                assertEquals(0u, carnet.syncStatus.pending)
+                val marc = Cli()
+                marc.login(back.url, MARC)
+                marc.run("sync")
+                assertTrue(marc.run("account", "show", id, "--json").contains("https://exemple.fr"))
+            }
+        }
+    }
+}

@@ -1,0 +1,674 @@
+//! `CarnetClient`: everything the apps do, over one local store.
+//!
+//! Local reads and edits are synchronous and fast (the store is on the
+//! device; an edit returns once flushed to disk): the Kotlin and Swift
+//! wrappers run them off the UI thread. Network work (login, sync) is
+//! async, on the client's own tokio runtime.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use carnet_core::device::Device;
+use carnet_core::ids::DocId;
+use carnet_core::ops::{self, NewLine};
+use carnet_core::reports::{Period, Scope};
+use chrono::NaiveDate;
+
+use crate::error::{CarnetError, Result};
+use crate::sync::{self, Background, ChangeListener, Control, Shared, SyncStatusListener};
+use crate::types::*;
+
+/// The apps' one entry point: a rep's store in an app directory, its sync
+/// with the server, and listeners for screens.
+#[derive(uniffi::Object)]
+pub struct CarnetClient {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    /// `None` only while dropping.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+fn doc_id(id: &str) -> Result<DocId> {
+    id.trim()
+        .parse()
+        .map_err(|_| CarnetError::not_found(&format!("document {id:?}")))
+}
+
+fn day(field: &str, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        CarnetError::invalid(
+            format!("{field}: {text:?} is not a date (YYYY-MM-DD)"),
+            format!("{field} : {text:?} n'est pas une date (AAAA-MM-JJ)"),
+        )
+    })
+}
+
+fn parse_period(text: &str) -> Result<Period> {
+    Ok(text.parse::<Period>()?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("carnet-sync")
+        .enable_all()
+        .build()
+        .map_err(|e| CarnetError::Storage {
+            reason: format!("cannot start the sync runtime: {e}"),
+            reason_fr: format!("impossible de démarrer la synchronisation : {e}"),
+        })
+}
+
+impl CarnetClient {
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        // Set from construction until drop.
+        self.rt.as_ref().expect("runtime present until drop")
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Device) -> Result<T>) -> Result<T> {
+        self.shared.with(f)
+    }
+
+    /// An edit of one customer file: runs it, then tells listeners and the
+    /// live sync session (outside the device lock).
+    fn edit<T>(&self, doc: DocId, f: impl FnOnce(&mut Device) -> Result<T>) -> Result<T> {
+        let out = self.with(f)?;
+        self.shared.local_edit(doc);
+        Ok(out)
+    }
+
+    fn record_doc(&self, record: &str) -> Result<DocId> {
+        self.with(|d| Ok(d.account_of(record.trim())?))
+    }
+
+    fn scope(d: &Device, everyone: bool) -> Scope {
+        if everyone {
+            Scope::All
+        } else {
+            d.me()
+        }
+    }
+
+    fn user_or_me(d: &Device, user: Option<String>) -> String {
+        user.unwrap_or_else(|| d.identity().user.clone())
+    }
+
+    fn set_path(&self, doc: DocId, path: String, value: &str) -> Result<()> {
+        self.edit(doc, |d| Ok(d.set_field(doc, &path, value)?))
+    }
+
+    fn background_control(&self) -> Option<Arc<Control>> {
+        self.shared
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|b| b.control.clone())
+    }
+}
+
+impl Drop for CarnetClient {
+    fn drop(&mut self) {
+        if let Some(c) = self.background_control() {
+            c.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            c.stop.notify_one();
+        }
+        // Safe from any thread, also a runtime thread (a listener dropping
+        // the last reference): no blocking wait for the tasks.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+#[uniffi::export]
+impl CarnetClient {
+    /// Opens the store in `data_dir` (created when missing). A directory
+    /// without a store gives a client that is not logged in: call `login`.
+    #[uniffi::constructor]
+    pub fn new(data_dir: String) -> Result<Arc<Self>> {
+        let dir = PathBuf::from(&data_dir);
+        let device = if dir.join("conf").exists() {
+            Some(Device::open(&dir)?)
+        } else {
+            None
+        };
+        Ok(Arc::new(CarnetClient {
+            dir,
+            shared: Arc::new(Shared::new(device)),
+            rt: Some(runtime()?),
+        }))
+    }
+
+    /// A store that never syncs (trial, demo): the user is its admin.
+    #[uniffi::constructor]
+    pub fn create_local(
+        data_dir: String,
+        user: String,
+        name: Option<String>,
+        company: String,
+    ) -> Result<Arc<Self>> {
+        let dir = PathBuf::from(&data_dir);
+        let device = Device::init(&dir, &user, name.as_deref(), &company)?;
+        Ok(Arc::new(CarnetClient {
+            dir,
+            shared: Arc::new(Shared::new(Some(device))),
+            rt: Some(runtime()?),
+        }))
+    }
+
+    pub fn is_logged_in(&self) -> bool {
+        self.shared.has_device()
+    }
+
+    /// Exchanges the password for a device token and creates the store;
+    /// the documents arrive with the first sync.
+    pub async fn login(
+        &self,
+        server: String,
+        email: String,
+        password: String,
+        device_name: String,
+    ) -> Result<LoginInfo> {
+        if self.shared.has_device() {
+            return Err(CarnetError::Storage {
+                reason: "this device is already logged in".into(),
+                reason_fr: "cet appareil est déjà connecté".into(),
+            });
+        }
+        let url = server.clone();
+        let login = self
+            .rt()
+            .spawn(async move {
+                carnet_core::sync::transport::login(&url, &email, &password, &device_name).await
+            })
+            .await
+            .map_err(|e| CarnetError::network(e))??;
+        let device = Device::init_remote(
+            &self.dir,
+            &login.user,
+            login.tenant,
+            carnet_core::device::Remote {
+                url: server,
+                device: login.device,
+                token: login.token,
+            },
+        )?;
+        let info = LoginInfo {
+            user: login.user,
+            device: login.device.to_string(),
+        };
+        self.shared.set_device(device);
+        Ok(info)
+    }
+
+    pub fn me(&self) -> Result<Me> {
+        self.with(|d| {
+            let id = d.identity();
+            Ok(Me {
+                user: id.user.clone(),
+                name: id.name.clone(),
+                device: id.device.to_string(),
+                company: d.settings().company_name.clone(),
+                currency: d.settings().currency.clone(),
+                server: d.remote()?.map(|r| r.url),
+            })
+        })
+    }
+
+    /// Fixes "now" (Unix seconds) for demos and tests; `None` is the clock.
+    pub fn set_clock(&self, unix_seconds: Option<i64>) -> Result<()> {
+        self.with(|d| {
+            d.set_clock(unix_seconds);
+            Ok(())
+        })
+    }
+
+    // ----- settings -------------------------------------------------------
+
+    pub fn stages(&self) -> Result<Vec<Stage>> {
+        self.with(|d| {
+            Ok(d.settings()
+                .stages
+                .iter()
+                .map(|s| Stage {
+                    code: s.code.clone(),
+                    label: s.label.clone(),
+                    probability: s.probability.to_string(),
+                    outcome: s.outcome.to_string(),
+                })
+                .collect())
+        })
+    }
+
+    pub fn action_types(&self) -> Result<Vec<ActionType>> {
+        self.with(|d| {
+            Ok(d.settings()
+                .action_types
+                .iter()
+                .map(|(code, label)| ActionType {
+                    code: code.clone(),
+                    label: label.clone(),
+                })
+                .collect())
+        })
+    }
+
+    pub fn vat_rates(&self) -> Result<Vec<String>> {
+        self.with(|d| {
+            Ok(d.settings()
+                .vat_rates
+                .iter()
+                .map(|r| r.to_string())
+                .collect())
+        })
+    }
+
+    pub fn products(&self) -> Result<Vec<Product>> {
+        self.with(|d| Ok(d.catalog().products.iter().map(Into::into).collect()))
+    }
+
+    // ----- customer files -------------------------------------------------
+
+    /// Accounts whose name (or a contact's) matches; all when `query` is
+    /// empty. Names starting with the query come first.
+    pub fn search_accounts(&self, query: String, limit: u32) -> Result<Vec<AccountSummary>> {
+        self.with(|d| {
+            Ok(d.search(&query, limit as usize)
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    pub fn account_file(&self, account_id: String) -> Result<AccountFile> {
+        let id = doc_id(&account_id)?;
+        self.with(|d| Ok(d.account_file(id)?.into()))
+    }
+
+    pub fn create_account(&self, account: NewAccount) -> Result<String> {
+        let kind = account.kind.clone().or(Some("company".into()));
+        let status = account.status.clone().or(Some("prospect".into()));
+        let fields = raw(&[
+            ("name", Some(&account.name)),
+            ("kind", kind.as_ref()),
+            ("status", status.as_ref()),
+            ("siret", account.siret.as_ref()),
+            ("vat_number", account.vat_number.as_ref()),
+            ("naf", account.naf.as_ref()),
+            ("address_line1", account.address_line1.as_ref()),
+            ("address_line2", account.address_line2.as_ref()),
+            ("postcode", account.postcode.as_ref()),
+            ("city", account.city.as_ref()),
+            ("country", account.country.as_ref()),
+            ("phone", account.phone.as_ref()),
+            ("email", account.email.as_ref()),
+            ("website", account.website.as_ref()),
+            ("tags", account.tags.as_ref()),
+            ("source", account.source.as_ref()),
+            ("owner", account.owner.as_ref()),
+        ]);
+        let id = self.with(|d| Ok(d.create_account(&fields)?))?;
+        self.shared.local_edit(id);
+        Ok(id.to_string())
+    }
+
+    /// Sets one field of the account itself (`name`, `phone`, `status`,
+    /// `tags`, `custom/<key>`, ...) from what the user typed.
+    pub fn set_account_field(&self, account_id: String, field: String, value: String) -> Result<()> {
+        let doc = doc_id(&account_id)?;
+        self.set_path(doc, format!("account/{field}"), &value)
+    }
+
+    pub fn set_contact_field(&self, contact_id: String, field: String, value: String) -> Result<()> {
+        let doc = self.record_doc(&contact_id)?;
+        self.set_path(doc, format!("contacts/{}/{field}", contact_id.trim()), &value)
+    }
+
+    pub fn set_deal_field(&self, deal_id: String, field: String, value: String) -> Result<()> {
+        let doc = self.record_doc(&deal_id)?;
+        self.set_path(doc, format!("deals/{}/{field}", deal_id.trim()), &value)
+    }
+
+    pub fn set_action_field(&self, action_id: String, field: String, value: String) -> Result<()> {
+        let doc = self.record_doc(&action_id)?;
+        self.set_path(doc, format!("actions/{}/{field}", action_id.trim()), &value)
+    }
+
+    /// `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
+    /// `accept_quote` also creates the order).
+    pub fn set_quote_status(&self, quote_id: String, status: String) -> Result<()> {
+        let doc = self.record_doc(&quote_id)?;
+        self.set_path(doc, format!("quotes/{}/status", quote_id.trim()), &status)
+    }
+
+    pub fn add_contact(&self, account_id: String, contact: NewContact) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let fields = raw(&[
+            ("name", Some(&contact.name)),
+            ("role", contact.role.as_ref()),
+            ("phone", contact.phone.as_ref()),
+            ("mobile", contact.mobile.as_ref()),
+            ("email", contact.email.as_ref()),
+            ("preferred_channel", contact.preferred_channel.as_ref()),
+            ("notes", contact.notes.as_ref()),
+        ]);
+        let id = self.edit(doc, |d| Ok(d.add_contact(doc, &fields)?))?;
+        Ok(id.to_string())
+    }
+
+    pub fn add_deal(&self, account_id: String, deal: NewDeal) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let fields = raw(&[
+            ("title", Some(&deal.title)),
+            ("amount", Some(&deal.amount)),
+            ("stage", deal.stage.as_ref()),
+            ("close_date", deal.close_date.as_ref()),
+            ("probability", deal.probability.as_ref()),
+            ("next_step", deal.next_step.as_ref()),
+            ("contact", deal.contact.as_ref()),
+        ]);
+        let id = self.edit(doc, |d| Ok(d.add_deal(doc, &fields)?))?;
+        Ok(id.to_string())
+    }
+
+    pub fn add_action(&self, account_id: String, action: NewAction) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let fields = action_fields(&action);
+        let id = self.edit(doc, |d| Ok(d.add_action(doc, &fields)?))?;
+        Ok(id.to_string())
+    }
+
+    /// Marks an action done (today unless `on`), with the outcome.
+    pub fn complete_action(
+        &self,
+        action_id: String,
+        outcome: Option<String>,
+        on: Option<String>,
+    ) -> Result<()> {
+        let doc = self.record_doc(&action_id)?;
+        let on = on.map(|o| day("done_on", &o)).transpose()?;
+        self.edit(doc, |d| {
+            Ok(d.complete_action(action_id.trim(), outcome.as_deref(), on)?)
+        })
+    }
+
+    /// The visit report typed at the client's: a visit done today with its
+    /// outcome and, optionally, the follow-up action, saved as one change.
+    /// Returns the visit's id.
+    pub fn log_visit(&self, account_id: String, visit: VisitReport) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let follow = visit.follow_up.as_ref().map(action_fields);
+        self.edit(doc, |d| {
+            let is_account = d
+                .index()
+                .get(doc)
+                .is_some_and(|r| r.kind == carnet_core::ids::DocKind::Account);
+            if !is_account {
+                return Err(CarnetError::not_found(&format!("account {doc}")));
+            }
+            let today = d.today().format("%Y-%m-%d").to_string();
+            let fields = raw(&[
+                ("type", Some(&"visit".to_string())),
+                ("subject", Some(&visit.subject)),
+                ("due", Some(&today)),
+                ("done_on", Some(&today)),
+                ("outcome", Some(&visit.outcome)),
+                ("contact", visit.contact.as_ref()),
+                ("deal", visit.deal.as_ref()),
+            ]);
+            let id = d.edit(doc, |am, ctx| {
+                let id = ops::add_action(am, ctx, &fields)?;
+                if let Some(f) = &follow {
+                    ops::add_action(am, ctx, f)?;
+                }
+                Ok(id)
+            })?;
+            Ok(id.to_string())
+        })
+    }
+
+    pub fn add_note(&self, account_id: String, body: String) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let id = self.edit(doc, |d| Ok(d.add_note(doc, &body)?))?;
+        Ok(id.to_string())
+    }
+
+    /// A draft quote with a provisional number (the server gives the final
+    /// one on sync).
+    pub fn create_quote(&self, account_id: String, quote: NewQuote) -> Result<String> {
+        let doc = doc_id(&account_id)?;
+        let fields = raw(&[
+            ("deal", quote.deal.as_ref()),
+            ("contact", quote.contact.as_ref()),
+            ("date", quote.date.as_ref()),
+            ("valid_until", quote.valid_until.as_ref()),
+            ("terms", quote.terms.as_ref()),
+        ]);
+        let id = self.edit(doc, |d| Ok(d.create_quote(doc, &fields)?))?;
+        Ok(id.to_string())
+    }
+
+    pub fn add_quote_line(&self, quote_id: String, line: NewQuoteLine) -> Result<String> {
+        let doc = self.record_doc(&quote_id)?;
+        let line = NewLine {
+            product: line.product,
+            label: line.label,
+            qty: line.qty,
+            unit_price: line.unit_price,
+            vat_rate: line.vat_rate,
+            discount: line.discount,
+        };
+        let id = self.edit(doc, |d| Ok(d.add_quote_line(quote_id.trim(), &line)?))?;
+        Ok(id.to_string())
+    }
+
+    pub fn quote(&self, quote_id: String) -> Result<Quote> {
+        self.with(|d| Ok(d.quote(quote_id.trim())?.1.into()))
+    }
+
+    /// Accepts the quote and creates its order; returns the order's id.
+    pub fn accept_quote(&self, quote_id: String) -> Result<String> {
+        let doc = self.record_doc(&quote_id)?;
+        let id = self.edit(doc, |d| Ok(d.accept_quote(quote_id.trim())?))?;
+        Ok(id.to_string())
+    }
+
+    // ----- reports ----------------------------------------------------------
+
+    /// Open actions due on or before `until` (default today), overdue first.
+    /// `everyone`: the whole visible team's, not only the user's.
+    pub fn todo(&self, until: Option<String>, everyone: bool) -> Result<Vec<TodoItem>> {
+        let until = until.map(|u| day("until", &u)).transpose()?;
+        self.with(|d| {
+            let until = until.unwrap_or_else(|| d.today());
+            let scope = Self::scope(d, everyone);
+            Ok(d.todo(&scope, until).into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// The user's day: everything due by today, and today's visits.
+    pub fn my_day(&self) -> Result<MyDay> {
+        self.with(|d| {
+            let today = d.today();
+            let todo: Vec<TodoItem> = d
+                .todo(&d.me(), today)
+                .into_iter()
+                .map(TodoItem::from)
+                .collect();
+            let today_s = today.to_string();
+            let visits = todo
+                .iter()
+                .filter(|t| t.action_type == "visit" && t.due == today_s)
+                .cloned()
+                .collect();
+            Ok(MyDay {
+                date: today_s,
+                todo,
+                visits,
+            })
+        })
+    }
+
+    pub fn pipeline(&self, everyone: bool) -> Result<Pipeline> {
+        self.with(|d| Ok(d.pipeline(&Self::scope(d, everyone)).into()))
+    }
+
+    pub fn forecast(&self, months: u32, everyone: bool) -> Result<Forecast> {
+        self.with(|d| Ok(d.forecast(&Self::scope(d, everyone), months.clamp(1, 36)).into()))
+    }
+
+    /// Target, actual and variance for `period` (`2026`, `2026-Q4`,
+    /// `2026-11`); `user` defaults to the device's user.
+    pub fn variance(&self, period: String, user: Option<String>) -> Result<TargetReport> {
+        let p = parse_period(&period)?;
+        self.with(|d| {
+            let user = Self::user_or_me(d, user);
+            Ok(d.variance(&user, p)?.into())
+        })
+    }
+
+    pub fn commission(&self, period: String, user: Option<String>) -> Result<Commission> {
+        let p = parse_period(&period)?;
+        self.with(|d| {
+            let user = Self::user_or_me(d, user);
+            Ok(d.commission(&user, p)?.into())
+        })
+    }
+
+    // ----- conflicts and history -------------------------------------------
+
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        self.with(|d| Ok(d.conflicts()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// Keeps `value` for a conflicting field (one of the values or a new
+    /// one): an ordinary edit that supersedes every concurrent value.
+    pub fn resolve_conflict(&self, doc: String, path: String, value: String) -> Result<()> {
+        let id = doc_id(&doc)?;
+        self.edit(id, |d| Ok(d.resolve_conflict(id, &path, &value)?))
+    }
+
+    /// Every change to a customer file, oldest first: who, when, which fields.
+    pub fn history(&self, account_id: String) -> Result<Vec<HistoryEntry>> {
+        let id = doc_id(&account_id)?;
+        self.with(|d| Ok(d.history(id)?.into_iter().map(Into::into).collect()))
+    }
+
+    // ----- sync -------------------------------------------------------------
+
+    /// Syncs now and returns once up to date (or failed). With background
+    /// sync on, asks the live session and waits for it.
+    pub async fn sync_now(&self) -> Result<()> {
+        if !self.shared.has_device() {
+            return Err(CarnetError::not_logged_in());
+        }
+        let shared = self.shared.clone();
+        let task = match self.background_control() {
+            Some(control) => self.rt().spawn(sync::nudge_and_wait(shared, control)),
+            None => self.rt().spawn(sync::once(shared)),
+        };
+        task.await.map_err(CarnetError::network)?
+    }
+
+    /// Keeps a live connection: changes from others arrive within moments,
+    /// local edits leave at once, reconnecting with backoff when the
+    /// network comes and goes. Idempotent.
+    pub fn start_background_sync(&self) -> Result<()> {
+        if !self.shared.has_device() {
+            return Err(CarnetError::not_logged_in());
+        }
+        self.with(|d| {
+            d.remote()?.ok_or_else(CarnetError::not_logged_in)?;
+            Ok(())
+        })?;
+        let mut bg = self
+            .shared
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if bg.as_ref().is_some_and(|b| !b.task.is_finished()) {
+            return Ok(());
+        }
+        let control = Arc::new(Control::default());
+        let task = self
+            .rt()
+            .spawn(sync::background(self.shared.clone(), control.clone()));
+        *bg = Some(Background { control, task });
+        drop(bg);
+        self.shared.refresh_status(|_| {});
+        Ok(())
+    }
+
+    /// Closes the live connection; edits stay pending until the next sync.
+    pub async fn stop_background_sync(&self) {
+        let bg = self
+            .shared
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(b) = bg {
+            b.control
+                .stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            b.control.stop.notify_one();
+            let _ = b.task.await;
+        }
+        self.shared.refresh_status(|s| s.phase = SyncPhase::Offline);
+    }
+
+    /// The network is back (from the platform's connectivity callback):
+    /// retry at once instead of waiting out the backoff.
+    pub fn network_available(&self) {
+        if let Some(c) = self.background_control() {
+            c.nudge.notify_one();
+        }
+    }
+
+    pub fn sync_status(&self) -> SyncStatus {
+        self.shared.status()
+    }
+
+    /// Drops a refused file's local changes; the next sync brings the
+    /// server's copy back.
+    pub fn revert(&self, doc: String) -> Result<()> {
+        let id = doc_id(&doc)?;
+        let done = self.with(|d| Ok(d.revert(id)?))?;
+        if !done {
+            return Err(CarnetError::invalid(
+                format!("{doc} has no refused changes to revert"),
+                format!("{doc} n'a pas de modification refusée à annuler"),
+            ));
+        }
+        self.shared.local_edit(id);
+        Ok(())
+    }
+
+    // ----- listeners ---------------------------------------------------------
+
+    /// Called at once with the current status, then on every change. Returns
+    /// an id for `remove_listener`.
+    pub fn add_sync_status_listener(&self, listener: Arc<dyn SyncStatusListener>) -> u64 {
+        self.shared.add_status_listener(listener)
+    }
+
+    pub fn add_change_listener(&self, listener: Arc<dyn ChangeListener>) -> u64 {
+        self.shared.add_change_listener(listener)
+    }
+
+    pub fn remove_listener(&self, id: u64) -> bool {
+        self.shared.remove_listener(id)
+    }
+}
+
+fn action_fields(a: &NewAction) -> Vec<(&'static str, String)> {
+    raw(&[
+        ("type", Some(&a.action_type)),
+        ("subject", Some(&a.subject)),
+        ("due", Some(&a.due)),
+        ("assignee", a.assignee.as_ref()),
+        ("deal", a.deal.as_ref()),
+        ("contact", a.contact.as_ref()),
+    ])
+}
