@@ -6,6 +6,7 @@
 //! async, on the client's own tokio runtime.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use carnet_core::device::Device;
@@ -98,19 +99,14 @@ impl CarnetClient {
     }
 
     fn background_control(&self) -> Option<Arc<Control>> {
-        self.shared
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|b| b.control.clone())
+        self.shared.live_background()
     }
 }
 
 impl Drop for CarnetClient {
     fn drop(&mut self) {
         if let Some(c) = self.background_control() {
-            c.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            c.stopped.store(true, Ordering::SeqCst);
             c.stop.notify_one();
         }
         // Safe from any thread, also a runtime thread (a listener dropping
@@ -118,6 +114,8 @@ impl Drop for CarnetClient {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
+        // The tasks end on their own time; the store is released now.
+        self.shared.release_device();
     }
 }
 
@@ -183,7 +181,7 @@ impl CarnetClient {
                 carnet_core::sync::transport::login(&url, &email, &password, &device_name).await
             })
             .await
-            .map_err(|e| CarnetError::network(e))??;
+            .map_err(CarnetError::network)??;
         let device = Device::init_remote(
             &self.dir,
             &login.user,
@@ -315,14 +313,28 @@ impl CarnetClient {
 
     /// Sets one field of the account itself (`name`, `phone`, `status`,
     /// `tags`, `custom/<key>`, ...) from what the user typed.
-    pub fn set_account_field(&self, account_id: String, field: String, value: String) -> Result<()> {
+    pub fn set_account_field(
+        &self,
+        account_id: String,
+        field: String,
+        value: String,
+    ) -> Result<()> {
         let doc = doc_id(&account_id)?;
         self.set_path(doc, format!("account/{field}"), &value)
     }
 
-    pub fn set_contact_field(&self, contact_id: String, field: String, value: String) -> Result<()> {
+    pub fn set_contact_field(
+        &self,
+        contact_id: String,
+        field: String,
+        value: String,
+    ) -> Result<()> {
         let doc = self.record_doc(&contact_id)?;
-        self.set_path(doc, format!("contacts/{}/{field}", contact_id.trim()), &value)
+        self.set_path(
+            doc,
+            format!("contacts/{}/{field}", contact_id.trim()),
+            &value,
+        )
     }
 
     pub fn set_deal_field(&self, deal_id: String, field: String, value: String) -> Result<()> {
@@ -515,7 +527,10 @@ impl CarnetClient {
     }
 
     pub fn forecast(&self, months: u32, everyone: bool) -> Result<Forecast> {
-        self.with(|d| Ok(d.forecast(&Self::scope(d, everyone), months.clamp(1, 36)).into()))
+        self.with(|d| {
+            Ok(d.forecast(&Self::scope(d, everyone), months.clamp(1, 36))
+                .into())
+        })
     }
 
     /// Target, actual and variance for `period` (`2026`, `2026-Q4`,
@@ -587,7 +602,10 @@ impl CarnetClient {
             .background
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if bg.as_ref().is_some_and(|b| !b.task.is_finished()) {
+        if bg
+            .as_ref()
+            .is_some_and(|b| !b.task.is_finished() && !b.control.stopped.load(Ordering::SeqCst))
+        {
             return Ok(());
         }
         let control = Arc::new(Control::default());
@@ -609,13 +627,19 @@ impl CarnetClient {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(b) = bg {
-            b.control
-                .stopped
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+            b.control.stopped.store(true, Ordering::SeqCst);
             b.control.stop.notify_one();
             let _ = b.task.await;
         }
         self.shared.refresh_status(|s| s.phase = SyncPhase::Offline);
+    }
+
+    /// Stops sync and releases the store, so that it can be opened again
+    /// (by a new client, after a logout, in tests). Later calls fail with
+    /// `NotLoggedIn`.
+    pub async fn shutdown(&self) {
+        self.stop_background_sync().await;
+        self.shared.release_device();
     }
 
     /// The network is back (from the platform's connectivity callback):

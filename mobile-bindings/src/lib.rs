@@ -15,3 +15,6 @@ pub use client::CarnetClient;
 pub use error::CarnetError;
 pub use sync::{ChangeListener, SyncStatusListener};
 pub use types::*;
+
+#[cfg(test)]
+mod tests;

@@ -109,6 +109,12 @@ impl Shared {
         self.refresh_status(|_| {});
     }
 
+    /// Releases the store (flushed on drop): another client can open it.
+    pub(crate) fn release_device(&self) {
+        let device = lock(&self.device).take();
+        drop(device);
+    }
+
     pub(crate) fn has_device(&self) -> bool {
         lock(&self.device).is_some()
     }
@@ -164,7 +170,9 @@ impl Shared {
             let guard = lock(&self.device);
             guard.as_ref().and_then(|d| d.sync_state().ok())
         };
-        let background = lock(&self.background).is_some();
+        let background = lock(&self.background)
+            .as_ref()
+            .is_some_and(|b| !b.control.stopped.load(Ordering::SeqCst));
         let next = {
             let mut st = lock(&self.status);
             let before = st.clone();
@@ -203,12 +211,17 @@ impl Shared {
     }
 
     /// Called after an edit made through the client.
+    /// The background session's control, while it runs.
+    pub(crate) fn live_background(&self) -> Option<Arc<Control>> {
+        lock(&self.background)
+            .as_ref()
+            .filter(|b| !b.control.stopped.load(Ordering::SeqCst) && !b.task.is_finished())
+            .map(|b| b.control.clone())
+    }
+
     pub(crate) fn local_edit(&self, doc: DocId) {
         self.changed(&[doc]);
-        let bg = lock(&self.background)
-            .as_ref()
-            .map(|b| b.control.clone());
-        if let Some(c) = bg {
+        if let Some(c) = self.live_background() {
             c.nudge.notify_one();
         }
         self.refresh_status(|_| {});
@@ -382,6 +395,7 @@ pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
         });
         shared.publish(Err(message));
         if fatal {
+            control.stopped.store(true, Ordering::SeqCst);
             break;
         }
         // A session that lived a while was a good connection: retry soon.
@@ -395,5 +409,6 @@ pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+    control.stopped.store(true, Ordering::SeqCst);
     shared.refresh_status(|s| s.phase = SyncPhase::Offline);
 }

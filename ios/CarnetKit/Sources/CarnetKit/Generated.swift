@@ -723,6 +723,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      */
     func setQuoteStatus(quoteId: String, status: String) throws 
     
+    /**
+     * Stops sync and releases the store, so that it can be opened again
+     * (by a new client, after a logout, in tests). Later calls fail with
+     * `NotLoggedIn`.
+     */
+    func shutdown() async 
+    
     func stages() throws  -> [Stage]
     
     /**
@@ -1271,6 +1278,28 @@ open func setQuoteStatus(quoteId: String, status: String)throws   {try rustCallW
         FfiConverterString.lower(status),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Stops sync and releases the store, so that it can be opened again
+     * (by a new client, after a logout, in tests). Later calls fail with
+     * `NotLoggedIn`.
+     */
+open func shutdown()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_mobile_fn_method_carnetclient_shutdown(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_mobile_rust_future_poll_void,
+            completeFunc: ffi_carnet_mobile_rust_future_complete_void,
+            freeFunc: ffi_carnet_mobile_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
 }
     
 open func stages()throws  -> [Stage]  {
@@ -5980,6 +6009,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() != 53653) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_shutdown() != 61665) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_stages() != 48690) {

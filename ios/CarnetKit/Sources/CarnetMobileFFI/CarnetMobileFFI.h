@@ -475,6 +475,11 @@ void uniffi_carnet_mobile_fn_method_carnetclient_set_deal_field(uint64_t ptr, Ru
 void uniffi_carnet_mobile_fn_method_carnetclient_set_quote_status(uint64_t ptr, RustBuffer quote_id, RustBuffer status, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_SHUTDOWN
+uint64_t uniffi_carnet_mobile_fn_method_carnetclient_shutdown(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_STAGES
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_STAGES
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_stages(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1028,6 +1033,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_set_deal_field(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_SET_QUOTE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_SET_QUOTE_STATUS
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_SHUTDOWN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_SHUTDOWN
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_shutdown(void
     
 );
 #endif

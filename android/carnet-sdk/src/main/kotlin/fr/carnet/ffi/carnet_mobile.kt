@@ -798,6 +798,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_shutdown(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_stages(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_start_background_sync(
@@ -924,6 +926,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_mobile_fn_method_carnetclient_set_quote_status(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_shutdown(`ptr`: Long,
+    ): Long
     external fun uniffi_carnet_mobile_fn_method_carnetclient_stages(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_start_background_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1181,6 +1185,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() and 0xFFFF) != 53653) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_shutdown() and 0xFFFF) != 61665) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_stages() and 0xFFFF) != 48690) {
@@ -1825,6 +1832,13 @@ public interface CarnetClientInterface {
      * `accept_quote` also creates the order).
      */
     fun `setQuoteStatus`(`quoteId`: kotlin.String, `status`: kotlin.String)
+    
+    /**
+     * Stops sync and releases the store, so that it can be opened again
+     * (by a new client, after a logout, in tests). Later calls fail with
+     * `NotLoggedIn`.
+     */
+    suspend fun `shutdown`()
     
     fun `stages`(): List<Stage>
     
@@ -2589,6 +2603,32 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     }
     
     
+
+    
+    /**
+     * Stops sync and releases the store, so that it can be opened again
+     * (by a new client, after a logout, in tests). Later calls fail with
+     * `NotLoggedIn`.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `shutdown`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_shutdown(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_mobile_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_mobile_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_mobile_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
 
     
     @Throws(CarnetException::class)override fun `stages`(): List<Stage> {

@@ -142,6 +142,9 @@ class Carnet private constructor(
     fun startBackgroundSync() = client.startBackgroundSync()
     suspend fun stopBackgroundSync() = client.stopBackgroundSync()
 
+    /** Stops sync and releases the store; later calls throw [CarnetException.NotLoggedIn]. */
+    suspend fun shutdown() = client.shutdown()
+
     /** From the platform's connectivity callback: retry now. */
     fun networkAvailable() = client.networkAvailable()
 

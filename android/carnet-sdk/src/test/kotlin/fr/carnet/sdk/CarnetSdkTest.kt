@@ -221,4 +221,36 @@ class CarnetSdkTest {
             }
         }
     }
+
+    @Test
+    fun `concurrent edits show as a conflict that Kotlin resolves`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            Carnet.open(tempDir("carnet-conflict-").path).use { carnet ->
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Tablette")
+                carnet.syncNow()
+                val target = carnet.searchAccounts(limit = 1).single()
+                val other = Cli()
+                other.login(server.url, ALICE)
+                other.run("sync")
+
+                // Both write the same field without seeing each other.
+                carnet.setAccountField(target.id, "phone", "01 11 11 11 11")
+                other.run("account", "set", target.id, "phone", "02 22 22 22 22")
+                other.run("sync")
+                carnet.syncNow()
+
+                val conflict = carnet.conflicts().single { it.doc == target.id && it.field == "phone" }
+                assertEquals(setOf("01 11 11 11 11", "02 22 22 22 22"), conflict.values.map { it.value }.toSet())
+                assertTrue(conflict.values.all { it.author == ALICE })
+                assertEquals(1u, carnet.accountFile(target.id).conflicts)
+
+                carnet.resolveConflict(conflict, "02 22 22 22 22")
+                assertTrue(carnet.conflicts().none { it.doc == target.id })
+                carnet.syncNow()
+                other.run("sync")
+                assertTrue(other.run("conflicts", "--json").let { !it.contains(target.id) })
+                assertTrue(other.run("account", "show", target.id, "--json").contains("02 22 22 22 22"))
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ val binDir: File = File(System.getProperty("carnet.bin.dir") ?: error("carnet.bi
 const val DEMO_PASSWORD = "carnet-demo"
 const val ALICE = "alice@demo.carnet.fr"
 const val MARC = "marc@demo.carnet.fr"
+const val ADMIN = "admin@demo.carnet.fr"
 
 fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile().also { it.deleteOnExit() }
 

@@ -1,0 +1,167 @@
+import CarnetKit
+import Foundation
+import XCTest
+
+final class CarnetKitTests: XCTestCase {
+    private func today() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date())
+    }
+
+    func testOfflineEditsAreSavedReportedAndSurviveAReopen() async throws {
+        let dir = try tempDir("carnet-offline")
+        let day = today()
+        let c = try await Carnet.createLocal(dataDir: dir, user: "rep@example.fr", company: "Acme SARL")
+        let account = try await c.createAccount(NewAccount(name: "Boulangerie Martin", postcode: "75011", city: "Paris", phone: "01 43 55 66 77"))
+        let contact = try await c.addContact(account, NewContact(name: "Jeanne Martin", role: "Gérante"))
+        let deal = try await c.addDeal(account, NewDeal(title: "Four mixte", amount: "12 500", contact: contact))
+        _ = try await c.addAction(account, NewAction(actionType: "call", subject: "Rappeler", due: day))
+        _ = try await c.logVisit(account, VisitReport(
+            subject: "Présentation gamme", outcome: "Devis demandé", contact: contact, deal: deal,
+            followUp: NewAction(actionType: "visit", subject: "Remise du devis", due: day)))
+        _ = try await c.addNote(account, "Parking difficile le matin")
+        let quote = try await c.createQuote(account, NewQuote(deal: deal, contact: contact))
+        _ = try await c.addQuoteLine(quote, NewQuoteLine(qty: "1", label: "Four mixte", unitPrice: "10000", vatRate: "20"))
+        _ = try await c.addQuoteLine(quote, NewQuoteLine(qty: "2", label: "Formation", unitPrice: "250,50", vatRate: "20"))
+        let q = try await c.quote(quote)
+        XCTAssertEqual(q.totals.netCents, 1_050_100)
+        XCTAssertEqual(q.totals.vatCents, 210_020)
+        XCTAssertEqual(q.totals.grossCents, 1_260_120)
+        let order = try await c.acceptQuote(quote)
+
+        let file = try await c.accountFile(account)
+        XCTAssertEqual(file.contacts.map(\.name), ["Jeanne Martin"])
+        XCTAssertEqual(file.deals.first?.amountCents, 1_250_000)
+        XCTAssertEqual(file.actions.count, 3)
+        XCTAssertEqual(file.orders.map(\.id), [order])
+
+        let myDay = try await c.myDay()
+        XCTAssertEqual(Set(myDay.todo.map(\.subject)), ["Rappeler", "Remise du devis"])
+        XCTAssertEqual(myDay.visits.map(\.subject), ["Remise du devis"])
+        let pipeline = try await c.pipeline()
+        XCTAssertEqual(pipeline.openAmountCents, 1_250_000)
+        let hits = try await c.searchAccounts("jeanne")
+        XCTAssertEqual(hits.map(\.matchedContact), ["Jeanne Martin"])
+        let history = try await c.history(account)
+        XCTAssertTrue(history.contains { $0.changes.contains { $0.path == "account/name" } })
+
+        await c.close()  // releases the store
+        do {
+            _ = try await c.searchAccounts()
+            XCTFail("a closed client still reads")
+        } catch CarnetError.NotLoggedIn {}
+        let again = try await Carnet.open(dataDir: dir)
+        let reread = try await again.accountFile(account)
+        XCTAssertEqual(reread.account.phone, "01 43 55 66 77")
+        XCTAssertEqual(reread.notes.count, 1)
+    }
+
+    func testRefusedInputSurfacesAsATypedSwiftErrorAndWritesNothing() async throws {
+        let carnet = try await Carnet.createLocal(dataDir: try tempDir("carnet-errors"), user: "rep@example.fr", company: "Acme SARL")
+        let id = try await carnet.createAccount(NewAccount(name: "Garage Dupont"))
+        do {
+            _ = try await carnet.createAccount(NewAccount(name: "Mauvais SIRET", siret: "12345678901234"))
+            XCTFail("an invalid SIRET was accepted")
+        } catch let CarnetError.Invalid(reason, reasonFr) {
+            XCTAssertFalse(reason.isEmpty)
+            XCTAssertTrue(reasonFr.localizedCaseInsensitiveContains("siret"), reasonFr)
+        }
+        let all = try await carnet.searchAccounts()
+        XCTAssertEqual(all.map(\.id), [id])
+        do {
+            _ = try await carnet.accountFile("not-a-document")
+            XCTFail("a missing file was found")
+        } catch CarnetError.NotFound {}
+        do {
+            try await carnet.syncNow()
+            XCTFail("an offline-only store synced")
+        } catch let e as CarnetError {
+            guard case .NotLoggedIn = e else { return XCTFail("unexpected \(e)") }
+            XCTAssertFalse(e.userMessage().isEmpty)
+        }
+    }
+
+    func testLoginAndSyncAgainstARealServer() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-rep"))
+        do {
+            _ = try await carnet.login(server: server.url, email: alice, password: "wrong", deviceName: "test")
+            XCTFail("a wrong password logged in")
+        } catch CarnetError.Refused {}
+        XCTAssertFalse(carnet.isLoggedIn)
+
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPhone de test")
+        try await carnet.syncNow()
+        let accounts = try await carnet.searchAccounts(limit: 1000)
+        XCTAssertFalse(accounts.isEmpty)
+        XCTAssertEqual(carnet.syncStatus.phase, .upToDate)
+
+        let target = accounts[0]
+        try await carnet.setAccountField(target.id, field: "phone", value: "01 02 03 04 05")
+        XCTAssertEqual(carnet.syncStatus.pending, 1)
+        try await carnet.syncNow()
+        XCTAssertEqual(carnet.syncStatus.pending, 0)
+
+        let manager = try Cli()
+        try manager.login(server.url, marc)
+        try manager.run(["sync"])
+        XCTAssertTrue(try manager.run(["account", "show", target.id, "--json"]).contains("01 02 03 04 05"))
+    }
+
+    func testAListenerReceivesAChangeMadeByASecondClient() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-live"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPad")
+        try await carnet.syncNow()
+        let target = try await carnet.searchAccounts(limit: 1)[0]
+
+        let statuses = carnet.syncStatusStream
+        try carnet.startBackgroundSync()
+        _ = try await first(statuses, within: 30) { $0.phase == .upToDate && $0.background }
+
+        let changes = carnet.changes  // subscribed now, before the edit
+        let other = try Cli()
+        try other.login(server.url, alice)
+        try other.run(["sync"])
+        try other.run(["account", "set", target.id, "city", "Vincennes"])
+        try other.run(["sync"])
+        let targetId = target.id
+        _ = try await first(changes, within: 30) { $0.contains(targetId) }
+        let file = try await carnet.accountFile(target.id)
+        XCTAssertEqual(file.account.city, "Vincennes")
+
+        await carnet.stopBackgroundSync()
+        XCTAssertEqual(carnet.syncStatus.phase, .offline)
+    }
+
+    func testConcurrentEditsShowAsAConflictThatSwiftResolves() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-conflict"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPhone")
+        try await carnet.syncNow()
+        let target = try await carnet.searchAccounts(limit: 1)[0]
+        let other = try Cli()
+        try other.login(server.url, alice)
+        try other.run(["sync"])
+
+        try await carnet.setAccountField(target.id, field: "phone", value: "01 11 11 11 11")
+        try other.run(["account", "set", target.id, "phone", "02 22 22 22 22"])
+        try other.run(["sync"])
+        try await carnet.syncNow()
+
+        let conflicts = try await carnet.conflicts()
+        let conflict = try XCTUnwrap(conflicts.first { $0.doc == target.id && $0.field == "phone" })
+        XCTAssertEqual(Set(conflict.values.map(\.value)), ["01 11 11 11 11", "02 22 22 22 22"])
+        try await carnet.resolve(conflict, value: "01 11 11 11 11")
+        let after = try await carnet.conflicts()
+        XCTAssertFalse(after.contains { $0.doc == target.id })
+        try await carnet.syncNow()
+        try other.run(["sync"])
+        XCTAssertTrue(try other.run(["account", "show", target.id, "--json"]).contains("01 11 11 11 11"))
+    }
+}

@@ -1,0 +1,193 @@
+//! The client's own behaviour, in Rust (the Kotlin and Swift suites cover
+//! the same API through the generated bindings and a real server).
+
+use std::sync::{Arc, Mutex};
+
+use crate::*;
+
+fn client(dir: &std::path::Path) -> Arc<CarnetClient> {
+    CarnetClient::create_local(
+        dir.to_string_lossy().into_owned(),
+        "rep@example.fr".into(),
+        Some("Rep".into()),
+        "Acme SARL".into(),
+    )
+    .expect("local store")
+}
+
+/// Records what it hears and reads the client back from inside the
+/// callback, as a screen refreshing itself would.
+struct Screen {
+    client: Mutex<Option<Arc<CarnetClient>>>,
+    changed: Mutex<Vec<Vec<String>>>,
+    seen_accounts: Mutex<Vec<usize>>,
+}
+
+impl ChangeListener for Screen {
+    fn on_changed(&self, docs: Vec<String>) -> Result<(), CarnetError> {
+        if let Some(c) = self.client.lock().expect("lock").as_ref() {
+            let n = c.search_accounts(String::new(), 100)?.len();
+            self.seen_accounts.lock().expect("lock").push(n);
+        }
+        self.changed.lock().expect("lock").push(docs);
+        Ok(())
+    }
+}
+
+struct Statuses(Mutex<Vec<SyncStatus>>);
+
+impl SyncStatusListener for Statuses {
+    fn on_status(&self, status: SyncStatus) -> Result<(), CarnetError> {
+        self.0.lock().expect("lock").push(status);
+        Ok(())
+    }
+}
+
+#[test]
+fn listeners_hear_local_edits_and_may_call_back_into_the_client() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    let screen = Arc::new(Screen {
+        client: Mutex::new(Some(c.clone())),
+        changed: Mutex::default(),
+        seen_accounts: Mutex::default(),
+    });
+    let id = c.add_change_listener(screen.clone());
+    let account = c
+        .create_account(NewAccount {
+            name: "Garage Dupont".into(),
+            ..NewAccount::default()
+        })
+        .expect("account");
+    c.add_note(account.clone(), "Rappeler lundi".into())
+        .expect("note");
+    assert_eq!(
+        *screen.changed.lock().expect("lock"),
+        vec![vec![account.clone()], vec![account.clone()]]
+    );
+    assert_eq!(*screen.seen_accounts.lock().expect("lock"), vec![1, 1]);
+
+    // A refused edit tells nobody: nothing changed.
+    let err = c
+        .set_account_field(account.clone(), "status".into(), "bogus".into())
+        .expect_err("refused");
+    assert!(matches!(err, CarnetError::Invalid { .. }), "{err:?}");
+    assert_eq!(screen.changed.lock().expect("lock").len(), 2);
+
+    assert!(c.remove_listener(id));
+    c.add_note(account, "encore".into()).expect("note");
+    assert_eq!(screen.changed.lock().expect("lock").len(), 2);
+    // Break the cycle client → listener → client.
+    screen.client.lock().expect("lock").take();
+}
+
+#[test]
+fn status_listener_starts_with_the_current_status() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    let statuses = Arc::new(Statuses(Mutex::default()));
+    c.add_sync_status_listener(statuses.clone());
+    let first = statuses.0.lock().expect("lock")[0].clone();
+    assert_eq!(first.phase, SyncPhase::Offline);
+    assert!(!first.background);
+    // An offline-only store has no server: sync is refused with a typed error.
+    let err = c.start_background_sync().expect_err("no server");
+    assert!(matches!(err, CarnetError::NotLoggedIn { .. }), "{err:?}");
+}
+
+#[test]
+fn a_visit_report_is_one_change_with_its_follow_up() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    let account = c
+        .create_account(NewAccount {
+            name: "Boulangerie Martin".into(),
+            ..NewAccount::default()
+        })
+        .expect("account");
+    let before = c.history(account.clone()).expect("history").len();
+    c.log_visit(
+        account.clone(),
+        VisitReport {
+            subject: "Présentation".into(),
+            outcome: "Devis demandé".into(),
+            follow_up: Some(NewAction {
+                action_type: "call".into(),
+                subject: "Relancer".into(),
+                due: "2030-01-15".into(),
+                ..NewAction::default()
+            }),
+            ..VisitReport::default()
+        },
+    )
+    .expect("visit");
+    let history = c.history(account.clone()).expect("history");
+    assert_eq!(history.len(), before + 1, "one change for the whole report");
+    let file = c.account_file(account.clone()).expect("file");
+    assert_eq!(file.actions.len(), 2);
+    let visit = file
+        .actions
+        .iter()
+        .find(|a| a.action_type == "visit")
+        .expect("visit");
+    assert!(visit.done_on.is_some());
+    assert_eq!(visit.outcome, "Devis demandé");
+
+    // A bad follow-up refuses the whole report: nothing is written.
+    let err = c
+        .log_visit(
+            account.clone(),
+            VisitReport {
+                subject: "Deuxième".into(),
+                outcome: "ok".into(),
+                follow_up: Some(NewAction {
+                    action_type: "call".into(),
+                    subject: "x".into(),
+                    due: "31/12/2030".into(),
+                    ..NewAction::default()
+                }),
+                ..VisitReport::default()
+            },
+        )
+        .expect_err("bad date");
+    assert!(matches!(err, CarnetError::Invalid { .. }), "{err:?}");
+    assert_eq!(c.account_file(account).expect("file").actions.len(), 2);
+}
+
+#[test]
+fn errors_are_typed_and_french_first() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    match c.account_file("nope".into()) {
+        Err(CarnetError::NotFound { reason_fr, .. }) => assert!(reason_fr.contains("introuvable")),
+        other => panic!("{other:?}"),
+    }
+    match c.variance("2026-13".into(), None) {
+        Err(CarnetError::Invalid { reason_fr, .. }) => assert!(!reason_fr.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    // Nothing refused: nothing to revert.
+    let err = c.revert(uuid::Uuid::new_v4().to_string());
+    assert!(matches!(err, Err(CarnetError::Invalid { .. })), "{err:?}");
+}
+
+#[test]
+fn a_dropped_client_releases_its_store() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    let id = c
+        .create_account(NewAccount {
+            name: "Garage Dupont".into(),
+            ..NewAccount::default()
+        })
+        .expect("account");
+    drop(c);
+    let again = CarnetClient::new(tmp.path().to_string_lossy().into_owned()).expect("reopen");
+    assert_eq!(
+        again.account_file(id).expect("file").account.name,
+        "Garage Dupont"
+    );
+    // A second client on the same store while one is open: a typed error.
+    let err = CarnetClient::new(tmp.path().to_string_lossy().into_owned()).err();
+    assert!(matches!(err, Some(CarnetError::Storage { .. })), "{err:?}");
+}
