@@ -3,6 +3,7 @@
 import CarnetKit
 import Network
 import SwiftUI
+import UIKit
 
 @MainActor
 final class AppModel: ObservableObject {

@@ -253,4 +253,34 @@ class CarnetSdkTest {
             }
         }
     }
+
+    @Test
+    fun `background sync goes offline when the server dies and delivers edits once it is back`() = runBlocking<Unit> {
+        val server = TestServer()
+        Carnet.open(tempDir("carnet-reconnect-").path).use { carnet ->
+            carnet.login(server.url, ALICE, DEMO_PASSWORD, "Téléphone")
+            carnet.syncNow()
+            val id = carnet.searchAccounts(limit = 1).single().id
+            carnet.startBackgroundSync()
+            withTimeout(30_000) { carnet.syncStatusFlow.first { it.phase == SyncPhase.UP_TO_DATE } }
+
+            server.close()
+            val down = withTimeout(30_000) { carnet.syncStatusFlow.first { it.phase == SyncPhase.OFFLINE } }
+            assertTrue(down.background, "still trying in the background")
+            assertNotNull(down.lastError)
+            carnet.setAccountField(id, "city", "Montreuil")
+            assertEquals(1u, carnet.syncStatus.pending)
+
+            TestServer(server.data, server.url.removePrefix("http://")).use { back ->
+                carnet.networkAvailable()
+                withTimeout(30_000) { carnet.syncStatusFlow.first { it.phase == SyncPhase.UP_TO_DATE && it.pending == 0u } }
+                assertEquals(null, carnet.syncStatus.lastError)
+                val marc = Cli()
+                marc.login(back.url, MARC)
+                marc.run("sync")
+                assertTrue(marc.run("account", "show", id, "--json").contains("Montreuil"))
+            }
+            carnet.stopBackgroundSync()
+        }
+    }
 }
