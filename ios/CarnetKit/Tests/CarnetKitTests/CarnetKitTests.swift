@@ -164,4 +164,32 @@ final class CarnetKitTests: XCTestCase {
         try other.run(["sync"])
         XCTAssertTrue(try other.run(["account", "show", target.id, "--json"]).contains("01 11 11 11 11"))
     }
+
+    func testBackgroundSyncGoesOfflineWhenTheServerDiesAndDeliversEditsOnceItIsBack() async throws {
+        let server = try TestServer()
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-reconnect"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPhone")
+        try await carnet.syncNow()
+        let id = try await carnet.searchAccounts(limit: 1)[0].id
+        let statuses = carnet.syncStatusStream
+        try carnet.startBackgroundSync()
+        _ = try await first(statuses, within: 30) { $0.phase == .upToDate }
+
+        server.stop()
+        let down = try await first(statuses, within: 30) { $0.phase == .offline }
+        XCTAssertTrue(down.background)
+        XCTAssertNotNil(down.lastError)
+        try await carnet.setAccountField(id, field: "city", value: "Montreuil")
+        XCTAssertEqual(carnet.syncStatus.pending, 1)
+
+        let back = try TestServer(existing: server.data, listen: String(server.url.dropFirst("http://".count)))
+        defer { back.stop() }
+        carnet.networkAvailable()
+        _ = try await first(statuses, within: 30) { $0.phase == .upToDate && $0.pending == 0 }
+        let manager = try Cli()
+        try manager.login(back.url, marc)
+        try manager.run(["sync"])
+        XCTAssertTrue(try manager.run(["account", "show", id, "--json"]).contains("Montreuil"))
+        await carnet.stopBackgroundSync()
+    }
 }

@@ -36,15 +36,20 @@ final class TestServer {
     let process = Process()
     let url: String
 
-    init() throws {
-        let data = try tempDir("carnet-server")
+    let data: String
+
+    /// A new demo tenant on a free port, or (given `existing` data and a
+    /// `listen` address) the same server restarted.
+    init(existing: String? = nil, listen: String = "127.0.0.1:0") throws {
+        data = try existing ?? tempDir("carnet-server")
+        let running = URL(fileURLWithPath: data).appendingPathComponent("server.json")
+        try? FileManager.default.removeItem(at: running)
         process.executableURL = try binDir().appendingPathComponent("carnet-server")
-        process.arguments = ["--data", data, "demo", "--listen", "127.0.0.1:0"]
+        process.arguments = ["--data", data, existing == nil ? "demo" : "serve", "--listen", listen]
         process.standardOutput = try outputFile("carnet-server-out").1
         process.standardError = FileHandle.standardError
         try process.run()
         // The server writes its address to server.json once it listens.
-        let running = URL(fileURLWithPath: data).appendingPathComponent("server.json")
         let deadline = Date().addingTimeInterval(60)
         var found: String?
         while found == nil {
