@@ -191,3 +191,72 @@ fn a_dropped_client_releases_its_store() {
     let err = CarnetClient::new(tmp.path().to_string_lossy().into_owned()).err();
     assert!(matches!(err, Some(CarnetError::Storage { .. })), "{err:?}");
 }
+
+/// `wss://` goes through rustls with ring, and a certificate no public root
+/// vouches for is refused with a typed network error (not a panic, not a
+/// silent plain-text fallback). The TLS peer is Debian's `openssl s_server`
+/// with a fresh self-signed certificate.
+#[test]
+fn https_servers_are_reached_through_rustls_and_untrusted_certificates_refused() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (key, cert) = (tmp.path().join("key.pem"), tmp.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed (Debian's openssl package)");
+    assert!(made.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept", &port.to_string(), "-key"])
+        .arg(&key)
+        .arg("-cert")
+        .arg(&cert)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    // Wait for it to listen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let c =
+        CarnetClient::new(tmp.path().join("store").to_string_lossy().into_owned()).expect("client");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let err = rt
+        .block_on(c.login(
+            format!("https://localhost:{port}"),
+            "alice@demo.carnet.fr".into(),
+            "carnet-demo".into(),
+            "test".into(),
+        ))
+        .expect_err("self-signed certificate");
+    let _ = server.kill();
+    let _ = server.wait();
+    match &err {
+        CarnetError::Network { reason, .. } => {
+            assert!(
+                reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!c.is_logged_in());
+}

@@ -45,8 +45,9 @@ impl Connection {
     pub async fn open(server: &str) -> Result<Connection, SyncError> {
         #[cfg(feature = "tls")]
         {
-            // rustls needs one process-wide crypto provider; a second
-            // install (another connection got there first) is harmless.
+            // Pin ring as the process-wide crypto provider (rustls would
+            // refuse to pick one if another crate enabled aws-lc too); a
+            // second install is a harmless no-op.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
         let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
