@@ -192,4 +192,34 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertTrue(try manager.run(["account", "show", id, "--json"]).contains("Montreuil"))
         await carnet.stopBackgroundSync()
     }
+
+    func testEditsMadeWhileTheServerIsDownAreKeptAcrossARestartAndSentLater() async throws {
+        let server = try TestServer()
+        let dir = try tempDir("carnet-down")
+        let first = try await Carnet.open(dataDir: dir)
+        _ = try await first.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPhone")
+        try await first.syncNow()
+        let id = try await first.searchAccounts(limit: 1)[0].id
+        server.stop()
+        try await first.setAccountField(id, field: "website", value: "https://exemple.fr")
+        do {
+            try await first.syncNow()
+            XCTFail("synced with the server down")
+        } catch let CarnetError.Network(_, reasonFr) {
+            XCTAssertFalse(reasonFr.isEmpty)
+        }
+        XCTAssertEqual(first.syncStatus.pending, 1)
+        await first.close()
+
+        let back = try TestServer(existing: server.data, listen: String(server.url.dropFirst("http://".count)))
+        defer { back.stop() }
+        let again = try await Carnet.open(dataDir: dir)
+        XCTAssertEqual(again.syncStatus.pending, 1)
+        try await again.syncNow()
+        XCTAssertEqual(again.syncStatus.pending, 0)
+        let manager = try Cli()
+        try manager.login(back.url, marc)
+        try manager.run(["sync"])
+        XCTAssertTrue(try manager.run(["account", "show", id, "--json"]).contains("https://exemple.fr"))
+    }
 }
