@@ -297,10 +297,15 @@ async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncErro
                 (replies, session.take_changed())
             }
             Event::Nudge => {
-                let mut guard = lock(&shared.device);
-                let d = guard.as_mut().ok_or(SyncError::NotLinked)?;
                 waiting_nudge = true;
-                (session.push_local(d)?, Vec::new())
+                if session.status() == carnet_core::sync::SyncStatus::Connecting {
+                    // `Welcome` sends every pending edit anyway.
+                    (Vec::new(), Vec::new())
+                } else {
+                    let mut guard = lock(&shared.device);
+                    let d = guard.as_mut().ok_or(SyncError::NotLinked)?;
+                    (session.push_local(d)?, Vec::new())
+                }
             }
         };
         for f in &replies {
