@@ -6,7 +6,6 @@
 //! async, on the client's own tokio runtime.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use carnet_core::device::Device;
@@ -16,7 +15,7 @@ use carnet_core::reports::{Period, Scope};
 use chrono::NaiveDate;
 
 use crate::error::{CarnetError, Result};
-use crate::sync::{self, Background, ChangeListener, Control, Shared, SyncStatusListener};
+use crate::sync::{self, lock, Background, ChangeListener, Control, Shared, SyncStatusListener};
 use crate::types::*;
 
 /// The apps' one entry point: a rep's store in an app directory, its sync
@@ -61,6 +60,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 impl CarnetClient {
+    fn over(dir: PathBuf, device: Option<Device>) -> Result<Arc<Self>> {
+        Ok(Arc::new(CarnetClient {
+            dir,
+            shared: Arc::new(Shared::new(device)),
+            rt: Some(runtime()?),
+        }))
+    }
+
     fn rt(&self) -> &tokio::runtime::Runtime {
         // Set from construction until drop.
         self.rt.as_ref().expect("runtime present until drop")
@@ -106,8 +113,7 @@ impl CarnetClient {
 impl Drop for CarnetClient {
     fn drop(&mut self) {
         if let Some(c) = self.background_control() {
-            c.stopped.store(true, Ordering::SeqCst);
-            c.stop.notify_one();
+            c.request_stop();
         }
         // Safe from any thread, also a runtime thread (a listener dropping
         // the last reference): no blocking wait for the tasks.
@@ -131,11 +137,7 @@ impl CarnetClient {
         } else {
             None
         };
-        Ok(Arc::new(CarnetClient {
-            dir,
-            shared: Arc::new(Shared::new(device)),
-            rt: Some(runtime()?),
-        }))
+        CarnetClient::over(dir, device)
     }
 
     /// A store that never syncs (trial, demo): the user is its admin.
@@ -148,11 +150,7 @@ impl CarnetClient {
     ) -> Result<Arc<Self>> {
         let dir = PathBuf::from(&data_dir);
         let device = Device::init(&dir, &user, name.as_deref(), &company)?;
-        Ok(Arc::new(CarnetClient {
-            dir,
-            shared: Arc::new(Shared::new(Some(device))),
-            rt: Some(runtime()?),
-        }))
+        CarnetClient::over(dir, Some(device))
     }
 
     pub fn is_logged_in(&self) -> bool {
@@ -412,13 +410,7 @@ impl CarnetClient {
         let doc = doc_id(&account_id)?;
         let follow = visit.follow_up.as_ref().map(action_fields);
         self.edit(doc, |d| {
-            let is_account = d
-                .index()
-                .get(doc)
-                .is_some_and(|r| r.kind == carnet_core::ids::DocKind::Account);
-            if !is_account {
-                return Err(CarnetError::not_found(&format!("account {doc}")));
-            }
+            d.require_account(doc)?;
             let today = d.today().format("%Y-%m-%d").to_string();
             let fields = raw(&[
                 ("type", Some(&"visit".to_string())),
@@ -590,22 +582,12 @@ impl CarnetClient {
     /// local edits leave at once, reconnecting with backoff when the
     /// network comes and goes. Idempotent.
     pub fn start_background_sync(&self) -> Result<()> {
-        if !self.shared.has_device() {
-            return Err(CarnetError::not_logged_in());
-        }
         self.with(|d| {
             d.remote()?.ok_or_else(CarnetError::not_logged_in)?;
             Ok(())
         })?;
-        let mut bg = self
-            .shared
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if bg
-            .as_ref()
-            .is_some_and(|b| !b.task.is_finished() && !b.control.stopped.load(Ordering::SeqCst))
-        {
+        let mut bg = lock(&self.shared.background);
+        if bg.as_ref().is_some_and(Background::is_live) {
             return Ok(());
         }
         let control = Arc::new(Control::default());
@@ -620,15 +602,9 @@ impl CarnetClient {
 
     /// Closes the live connection; edits stay pending until the next sync.
     pub async fn stop_background_sync(&self) {
-        let bg = self
-            .shared
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let bg = lock(&self.shared.background).take();
         if let Some(b) = bg {
-            b.control.stopped.store(true, Ordering::SeqCst);
-            b.control.stop.notify_one();
+            b.control.request_stop();
             let _ = b.task.await;
         }
         self.shared.refresh_status(|s| s.phase = SyncPhase::Offline);

@@ -63,20 +63,6 @@ impl CarnetError {
             reason_fr: format!("réseau indisponible : {detail}"),
         }
     }
-
-    /// The English reason, whatever the variant.
-    pub fn reason(&self) -> &str {
-        match self {
-            CarnetError::Invalid { reason, .. }
-            | CarnetError::NotFound { reason, .. }
-            | CarnetError::NotLoggedIn { reason, .. }
-            | CarnetError::Storage { reason, .. }
-            | CarnetError::Network { reason, .. }
-            | CarnetError::Refused { reason, .. }
-            | CarnetError::Protocol { reason, .. }
-            | CarnetError::Listener { reason, .. } => reason,
-        }
-    }
 }
 
 impl From<ValidationError> for CarnetError {

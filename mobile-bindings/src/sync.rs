@@ -57,15 +57,34 @@ pub(crate) struct Background {
     pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
+impl Background {
+    /// Running and not asked to stop.
+    pub(crate) fn is_live(&self) -> bool {
+        !self.control.is_stopped() && !self.task.is_finished()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Control {
     /// Local edits to send, or "sync now".
     pub(crate) nudge: Notify,
-    pub(crate) stop: Notify,
-    pub(crate) stopped: AtomicBool,
+    stop: Notify,
+    stopped: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+impl Control {
+    /// Ends the background loop (and its session) at its next wait.
+    pub(crate) fn request_stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.stop.notify_one();
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock leaves nothing half-written on disk
     // (every write is one atomic batch); carry on with the data.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -101,6 +120,17 @@ impl Shared {
         match guard.as_mut() {
             Some(d) => f(d),
             None => Err(CarnetError::not_logged_in()),
+        }
+    }
+
+    /// `with` for sync sessions: their errors are the protocol's.
+    fn linked<T>(
+        &self,
+        f: impl FnOnce(&mut Device) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        match lock(&self.device).as_mut() {
+            Some(d) => f(d),
+            None => Err(SyncError::NotLinked),
         }
     }
 
@@ -172,7 +202,7 @@ impl Shared {
         };
         let background = lock(&self.background)
             .as_ref()
-            .is_some_and(|b| !b.control.stopped.load(Ordering::SeqCst));
+            .is_some_and(|b| !b.control.is_stopped());
         let next = {
             let mut st = lock(&self.status);
             let before = st.clone();
@@ -203,6 +233,15 @@ impl Shared {
         }
     }
 
+    /// A sync attempt failed: the indicator shows why, `sync_now` hears it.
+    fn failed(&self, message: String) {
+        self.refresh_status(|s| {
+            s.phase = SyncPhase::Offline;
+            s.last_error = Some(message.clone());
+        });
+        self.publish(Err(message));
+    }
+
     fn publish(&self, result: std::result::Result<(), String>) {
         self.outcome.send_modify(|(gen, r)| {
             *gen += 1;
@@ -215,7 +254,7 @@ impl Shared {
     pub(crate) fn live_background(&self) -> Option<Arc<Control>> {
         lock(&self.background)
             .as_ref()
-            .filter(|b| !b.control.stopped.load(Ordering::SeqCst) && !b.task.is_finished())
+            .filter(|b| b.is_live())
             .map(|b| b.control.clone())
     }
 
@@ -240,21 +279,13 @@ enum Event {
 /// stays connected: live changes come in, local edits go out on a nudge,
 /// until stopped (`Ok`) or the connection fails (`Err`).
 async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncError> {
-    let remote = {
-        let guard = lock(&shared.device);
-        let d = guard.as_ref().ok_or(SyncError::NotLinked)?;
-        d.remote()?.ok_or(SyncError::NotLinked)?
-    };
+    let remote = shared.linked(|d| d.remote()?.ok_or(SyncError::NotLinked))?;
     shared.refresh_status(|s| {
         s.phase = SyncPhase::Connecting;
     });
     let mut conn = Connection::open(&remote.url).await?;
     let mut session = ClientSession::new();
-    let hello = {
-        let guard = lock(&shared.device);
-        let d = guard.as_ref().ok_or(SyncError::NotLinked)?;
-        session.hello(d)?
-    };
+    let hello = shared.linked(|d| session.hello(d))?;
     conn.send(&hello).await?;
     let mut was_idle = false;
     let mut waiting_nudge = false;
@@ -291,9 +322,7 @@ async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncErro
                 return Ok(());
             }
             Event::Frame(frame) => {
-                let mut guard = lock(&shared.device);
-                let d = guard.as_mut().ok_or(SyncError::NotLinked)?;
-                let replies = session.handle(d, frame)?;
+                let replies = shared.linked(|d| session.handle(d, frame))?;
                 (replies, session.take_changed())
             }
             Event::Nudge => {
@@ -302,9 +331,7 @@ async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncErro
                     // `Welcome` sends every pending edit anyway.
                     (Vec::new(), Vec::new())
                 } else {
-                    let mut guard = lock(&shared.device);
-                    let d = guard.as_mut().ok_or(SyncError::NotLinked)?;
-                    (session.push_local(d)?, Vec::new())
+                    (shared.linked(|d| session.push_local(d))?, Vec::new())
                 }
             }
         };
@@ -327,18 +354,10 @@ async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncErro
 pub(crate) async fn once(shared: Arc<Shared>) -> Result<()> {
     let _one = shared.session.lock().await;
     let r = session(&shared, None).await.map_err(CarnetError::from);
-    let err = r.as_ref().err().map(|e| e.to_string());
-    shared.refresh_status(|s| {
-        // Up to date as of now (the connection is closed again).
-        s.phase = if err.is_some() {
-            SyncPhase::Offline
-        } else {
-            SyncPhase::UpToDate
-        };
-        s.last_error = err.clone();
-    });
-    if let Some(e) = err {
-        shared.publish(Err(e));
+    match &r {
+        // The session left the status up to date as of now.
+        Ok(()) => {}
+        Err(e) => shared.failed(e.to_string()),
     }
     r
 }
@@ -374,7 +393,7 @@ pub(crate) async fn nudge_and_wait(shared: Arc<Shared>, control: Arc<Control>) -
 /// refused device stops it: retrying would not help.
 pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
     let mut backoff = BACKOFF_MIN;
-    while !control.stopped.load(Ordering::SeqCst) {
+    while !control.is_stopped() {
         let started = std::time::Instant::now();
         let r = {
             let _one = shared.session.lock().await;
@@ -394,13 +413,9 @@ pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
         );
         let message = CarnetError::from(err).to_string();
         tracing::info!(error = %message, "sync session ended");
-        shared.refresh_status(|s| {
-            s.phase = SyncPhase::Offline;
-            s.last_error = Some(message.clone());
-        });
-        shared.publish(Err(message));
+        shared.failed(message);
         if fatal {
-            control.stopped.store(true, Ordering::SeqCst);
+            control.request_stop();
             break;
         }
         // A session that lived a while was a good connection: retry soon.
@@ -414,6 +429,6 @@ pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-    control.stopped.store(true, Ordering::SeqCst);
+    control.request_stop();
     shared.refresh_status(|s| s.phase = SyncPhase::Offline);
 }

@@ -392,7 +392,7 @@ impl From<CoreFile> for AccountFile {
             notes: f.notes.into_iter().map(Into::into).collect(),
             quotes: f.quotes.into_iter().map(Into::into).collect(),
             orders: f.orders.into_iter().map(Into::into).collect(),
-            conflicts: u32::try_from(f.conflicts).unwrap_or(u32::MAX),
+            conflicts: count(f.conflicts),
         }
     }
 }

@@ -433,7 +433,8 @@ impl<S: Store> Device<S> {
             .ok_or(CoreError::RecordNotFound(rid))
     }
 
-    fn require_account(&self, id: DocId) -> Result<()> {
+    /// `id` is a customer file on this device.
+    pub fn require_account(&self, id: DocId) -> Result<()> {
         match self.index.get(id) {
             Some(r) if r.kind == DocKind::Account => Ok(()),
             Some(r) => Err(CoreError::WrongKind {
