@@ -916,22 +916,13 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let rt = runtime()?;
-            let login = rt.block_on(carnet_core::sync::transport::login(
+            let d = rt.block_on(carnet_core::sync::transport::login_device(
+                &cli.store,
                 url,
                 email,
                 password,
                 device_name,
             ))?;
-            let d = Device::init_remote(
-                &cli.store,
-                &login.user,
-                login.tenant,
-                carnet_core::device::Remote {
-                    url: url.clone(),
-                    device: login.device,
-                    token: login.token,
-                },
-            )?;
             println!("{}", d.identity().device);
             Ok(())
         }

@@ -172,27 +172,24 @@ impl CarnetClient {
                 reason_fr: "cet appareil est déjà connecté".into(),
             });
         }
-        let url = server.clone();
-        let login = self
+        let dir = self.dir.clone();
+        let device = self
             .rt()
             .spawn(async move {
-                carnet_core::sync::transport::login(&url, &email, &password, &device_name).await
+                carnet_core::sync::transport::login_device(
+                    &dir,
+                    &server,
+                    &email,
+                    &password,
+                    &device_name,
+                )
+                .await
             })
             .await
             .map_err(CarnetError::network)??;
-        let device = Device::init_remote(
-            &self.dir,
-            &login.user,
-            login.tenant,
-            carnet_core::device::Remote {
-                url: server,
-                device: login.device,
-                token: login.token,
-            },
-        )?;
         let info = LoginInfo {
-            user: login.user,
-            device: login.device.to_string(),
+            user: device.identity().user.clone(),
+            device: device.identity().device.to_string(),
         };
         self.shared.set_device(device);
         Ok(info)

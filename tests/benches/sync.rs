@@ -129,20 +129,9 @@ async fn carnet_server(dir: &Path) -> CarnetServer {
 }
 
 async fn device(server: &CarnetServer, dir: &Path) -> Device {
-    let login = transport::login(&server.url, REP, PASSWORD, "bench")
+    transport::login_device(dir, &server.url, REP, PASSWORD, "bench")
         .await
-        .expect("login");
-    Device::init_remote(
-        dir,
-        &login.user,
-        login.tenant,
-        Remote {
-            url: server.url.clone(),
-            device: login.device,
-            token: login.token,
-        },
-    )
-    .expect("device")
+        .expect("login")
 }
 
 async fn sync(d: &mut Device) -> Duration {

@@ -140,6 +140,28 @@ pub async fn login(
     }
 }
 
+/// Logs in and creates the device's store in `dir`, bound to `server`; the
+/// documents arrive with the first sync.
+pub async fn login_device(
+    dir: &std::path::Path,
+    server: &str,
+    email: &str,
+    password: &str,
+    device_name: &str,
+) -> Result<Device, SyncError> {
+    let login = login(server, email, password, device_name).await?;
+    Ok(Device::init_remote(
+        dir,
+        &login.user,
+        login.tenant,
+        crate::device::Remote {
+            url: server.to_string(),
+            device: login.device,
+            token: login.token,
+        },
+    )?)
+}
+
 pub struct Options {
     /// Stay connected and receive live changes instead of exiting once up
     /// to date.

@@ -7,9 +7,7 @@
 
 use std::time::Instant;
 
-use carnet_core::device::Remote;
 use carnet_core::sync::transport;
-use carnet_core::Device;
 use carnet_tests::portfolio::{self, ISSUE_SHAPE};
 
 fn main() {
@@ -30,20 +28,15 @@ fn main() {
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let login = rt
-        .block_on(transport::login(url, email, password, "bench-upload"))
+    let mut device = rt
+        .block_on(transport::login_device(
+            tmp.path(),
+            url,
+            email,
+            password,
+            "bench-upload",
+        ))
         .expect("login");
-    let mut device = Device::init_remote(
-        tmp.path(),
-        &login.user,
-        login.tenant,
-        Remote {
-            url: url.clone(),
-            device: login.device,
-            token: login.token,
-        },
-    )
-    .expect("device");
     let opts = transport::Options::default();
     rt.block_on(transport::run(&mut device, &opts, |_, _| {}))
         .expect("first sync");
