@@ -490,6 +490,25 @@ where
     send_changed_with(tenant, sink, docs, revoked, upto, changes).await
 }
 
+/// Refuses (with `TooLarge`) a frame carrying more documents than a batch
+/// may; `true` when it did.
+async fn over_batch_limit<S>(tenant: &Tenant, sink: &mut S, docs: usize, frame: &str) -> bool
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    if docs <= MAX_BATCH_DOCS {
+        return false;
+    }
+    fail(
+        tenant,
+        sink,
+        ErrorCode::TooLarge,
+        format!("at most {MAX_BATCH_DOCS} documents per {frame}"),
+    )
+    .await;
+    true
+}
+
 async fn handle<S>(
     tenant: &Arc<Tenant>,
     limits: &Limits,
@@ -502,14 +521,7 @@ where
 {
     match frame {
         Frame::Sync { msgs } => {
-            if msgs.len() > MAX_BATCH_DOCS {
-                fail(
-                    tenant,
-                    sink,
-                    ErrorCode::TooLarge,
-                    format!("at most {MAX_BATCH_DOCS} documents per Sync"),
-                )
-                .await;
+            if over_batch_limit(tenant, sink, msgs.len(), "Sync").await {
                 return Err(());
             }
             // Every document of the frame at once: their writes share one
@@ -609,14 +621,7 @@ where
             .await
         }
         Frame::Up { docs } => {
-            if docs.len() > MAX_BATCH_DOCS {
-                fail(
-                    tenant,
-                    sink,
-                    ErrorCode::TooLarge,
-                    format!("at most {MAX_BATCH_DOCS} documents per Up"),
-                )
-                .await;
+            if over_batch_limit(tenant, sink, docs.len(), "Up").await {
                 return Err(());
             }
             let seq_before = tenant.seq();
@@ -693,14 +698,7 @@ where
             reply
         }
         Frame::Fetch { docs } => {
-            if docs.len() > MAX_BATCH_DOCS {
-                fail(
-                    tenant,
-                    sink,
-                    ErrorCode::TooLarge,
-                    format!("at most {MAX_BATCH_DOCS} documents per Fetch"),
-                )
-                .await;
+            if over_batch_limit(tenant, sink, docs.len(), "Fetch").await {
                 return Err(());
             }
             let (found, missing) = match tenant.fetch(&conn.user, &docs) {

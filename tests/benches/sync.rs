@@ -304,30 +304,27 @@ async fn run(n: usize) -> Vec<Row> {
             let _ = carnet_core::doc::CrmDoc::load(ids[0], b);
         }
         eprintln!("probe: CrmDoc::load x{}: {:?}", ids.len(), t.elapsed());
-        let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) {
-            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
-            let _ = carnet_core::index::DocRows::of(&mut d);
-        }
-        eprintln!("probe: load+rows x{}: {:?}", ids.len(), t.elapsed());
-        let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) {
-            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+        // Each step loads every document again, then reads it one way.
+        let load_and = |what: &str, read: &dyn Fn(&mut carnet_core::doc::CrmDoc)| {
+            let t = Instant::now();
+            for (id, b) in ids.iter().zip(&doc_bytes) {
+                let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+                read(&mut d);
+            }
+            eprintln!("probe: load+{what} x{}: {:?}", ids.len(), t.elapsed());
+        };
+        load_and("rows", &|d| {
+            let _ = carnet_core::index::DocRows::of(d);
+        });
+        load_and("hydrate", &|d| {
             let _ = automerge::ReadDoc::hydrate(d.automerge(), automerge::ROOT, None);
-        }
-        eprintln!("probe: load+hydrate x{}: {:?}", ids.len(), t.elapsed());
-        let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) {
-            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
-            let _ = carnet_core::model::AccountFile::read(&mut d);
-        }
-        eprintln!("probe: load+file x{}: {:?}", ids.len(), t.elapsed());
-        let t = Instant::now();
-        for (id, b) in ids.iter().zip(&doc_bytes) {
-            let mut d = carnet_core::doc::CrmDoc::load(*id, b).expect("d");
+        });
+        load_and("file", &|d| {
+            let _ = carnet_core::model::AccountFile::read(d);
+        });
+        load_and("conflicts", &|d| {
             let _ = d.conflicts();
-        }
-        eprintln!("probe: load+conflicts x{}: {:?}", ids.len(), t.elapsed());
+        });
     }
     // A fresh device pulls them.
     let mut b = device(&server, &tmp.path().join("carnet-b")).await;
