@@ -41,6 +41,38 @@ pub struct Territory {
     pub reps: HashSet<String>,
 }
 
+/// Why a change is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// The user may not see the document (or what it would become): the
+    /// answer is the one for a document that does not exist.
+    Hidden,
+    /// The user sees the document but may not write it this way.
+    ReadOnly(DocKind),
+}
+
+/// The answer for a hidden document, word for word the one for a missing one.
+pub const NOT_PERMITTED: &str = "document not found or not permitted";
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denied::Hidden => f.write_str(NOT_PERMITTED),
+            Denied::ReadOnly(kind) => write!(f, "{kind} is read-only for you"),
+        }
+    }
+}
+
+/// What decides who sees a document: an account's owner and postcode
+/// (its territory), a plan's user.
+fn access_key(rows: &DocRows) -> (Option<&str>, Option<&str>) {
+    match (&rows.account, rows.kind) {
+        (Some(a), DocKind::Account) => (Some(a.owner.as_str()), a.postcode.as_deref()),
+        (_, DocKind::Plan) => (rows.plan_user.as_deref(), None),
+        _ => (None, None),
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Acl {
     roles: HashMap<String, Role>,
@@ -128,6 +160,57 @@ impl Acl {
                 None => false,
             },
         }
+    }
+
+    /// The one authorization decision for a change, made on the document
+    /// as the change would leave it (`after`) and as it was (`before`,
+    /// `None` for a document the device creates). Sync, the web app and
+    /// admin commands all ask here.
+    ///
+    /// - Creating: only customer files and plans, that the user may see
+    ///   and write once created.
+    /// - Changing: the user may write the document as it is; a plan must
+    ///   stay writable by them afterwards (a manager cannot hand his own
+    ///   plan to himself). A customer file may leave the user's reach (the
+    ///   customer moved): giving away is allowed, taking is not.
+    /// - `grace`: the device lost the document in this session and pushes
+    ///   edits it made before it learnt of it. Those may change content,
+    ///   never who sees the document.
+    pub fn authorize_change(
+        &self,
+        user: &str,
+        before: Option<&DocRows>,
+        after: &DocRows,
+        grace: bool,
+    ) -> Result<(), Denied> {
+        let Some(before) = before else {
+            let creatable = matches!(after.kind, DocKind::Account | DocKind::Plan);
+            return if creatable && self.can_see(user, after) && self.can_write(user, after) {
+                Ok(())
+            } else {
+                Err(Denied::Hidden)
+            };
+        };
+        if before.kind != after.kind {
+            return Err(Denied::ReadOnly(before.kind));
+        }
+        if grace {
+            return if access_key(before) == access_key(after) {
+                Ok(())
+            } else {
+                Err(Denied::Hidden)
+            };
+        }
+        if !self.can_see(user, before) {
+            return Err(Denied::Hidden);
+        }
+        if !self.can_write(user, before) {
+            return Err(Denied::ReadOnly(before.kind));
+        }
+        if after.kind == DocKind::Plan && !self.can_write(user, after) {
+            return Err(Denied::ReadOnly(after.kind));
+        }
+        Ok(())
     }
 
     pub fn can_write(&self, user: &str, rows: &DocRows) -> bool {
@@ -233,6 +316,61 @@ mod tests {
         assert!(a.can_see("solo@x.fr", &centre));
         assert!(!a.can_see("lyon@x.fr", &centre));
         assert!(!a.can_see("stranger@x.fr", &paris));
+    }
+
+    fn plan(user: &str) -> DocRows {
+        let mut r = account("75001", "x@x.fr");
+        r.kind = DocKind::Plan;
+        r.account = None;
+        r.plan_user = Some(user.into());
+        r
+    }
+
+    #[test]
+    fn a_change_is_judged_on_what_it_produces() {
+        let a = acl();
+        // A manager may write his rep's plan, not hand it to himself.
+        let reps = plan("paris@x.fr");
+        assert_eq!(
+            a.authorize_change("mgr@x.fr", Some(&reps), &reps, false),
+            Ok(())
+        );
+        assert_eq!(
+            a.authorize_change("mgr@x.fr", Some(&reps), &plan("mgr@x.fr"), false),
+            Err(Denied::ReadOnly(DocKind::Plan))
+        );
+        assert_eq!(
+            a.authorize_change("mgr@x.fr", None, &plan("mgr@x.fr"), false),
+            Err(Denied::Hidden)
+        );
+        // A rep gives a file away (the customer moved), never takes one.
+        let mine = account("75011", "x@x.fr");
+        let moved = account("69003", "x@x.fr");
+        assert_eq!(
+            a.authorize_change("paris@x.fr", Some(&mine), &moved, false),
+            Ok(())
+        );
+        assert_eq!(
+            a.authorize_change("paris@x.fr", Some(&moved), &mine, false),
+            Err(Denied::Hidden)
+        );
+        // Grace: content edits pass, a change of who sees it does not.
+        assert_eq!(
+            a.authorize_change("paris@x.fr", Some(&moved), &moved, true),
+            Ok(())
+        );
+        let taken = account("69003", "paris@x.fr");
+        assert_eq!(
+            a.authorize_change("paris@x.fr", Some(&moved), &taken, true),
+            Err(Denied::Hidden)
+        );
+        // Creation: only what the user would see and write.
+        assert_eq!(
+            a.authorize_change("lyon@x.fr", None, &mine, false),
+            Err(Denied::Hidden)
+        );
+        assert_eq!(a.authorize_change("paris@x.fr", None, &mine, false), Ok(()));
+        assert_eq!(Denied::Hidden.to_string(), NOT_PERMITTED);
     }
 
     #[test]

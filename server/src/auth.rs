@@ -26,6 +26,30 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     }
 }
 
+/// Checks `password` against `stored`, or, when there is no such account,
+/// against a stand-in hash made once with the same parameters: a wrong
+/// email costs what a wrong password costs.
+pub fn verify_password_or_stand_in(password: &str, stored: Option<&str>) -> bool {
+    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match stored {
+        Some(h) => verify_password(password, h),
+        None => {
+            let h = STAND_IN.get_or_init(|| hash_password(&new_token()).unwrap_or_default());
+            let _ = verify_password(password, h);
+            false
+        }
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 /// A new random device token (hex).
 pub fn new_token() -> String {
     let mut b = [0u8; 32];

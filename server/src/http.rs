@@ -1,10 +1,13 @@
 //! The HTTP surface: `/sync` (websocket), `/admin` (websocket, local admin
-//! token), `/metrics` (Prometheus), `/health`.
+//! token), `/metrics` (Prometheus, behind a bearer token), `/health`.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -20,7 +23,15 @@ pub struct AppState {
     pub tenant: Arc<Tenant>,
     pub limits: Limits,
     pub admin_token: Arc<String>,
+    /// What a scraper presents as `Authorization: Bearer …` on `/metrics`.
+    pub metrics_token: Arc<String>,
 }
+
+/// How long an `/admin` connection may take to send its token, then its
+/// command.
+pub const ADMIN_IDLE: Duration = Duration::from_secs(10);
+/// Largest `/admin` message (a command is a few hundred bytes).
+pub const ADMIN_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Serves `app` on `listener` with Nagle's algorithm off: sync frames are
 /// small and latency-bound, and a delayed ACK would add 40 ms per round trip.
@@ -35,9 +46,12 @@ pub async fn serve(
             tracing::warn!(error = %e, "TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -49,20 +63,54 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        s.tenant.metrics.render(),
+/// The metrics router alone, without a token: for a separate listen
+/// address that only the scraper reaches (`--metrics-listen`).
+pub fn metrics_router(tenant: Arc<Tenant>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let t = tenant.clone();
+            async move { metrics_text(&t) }
+        }),
     )
 }
 
-async fn sync_ws(ws: WebSocketUpgrade, State(s): State<AppState>) -> impl IntoResponse {
-    ws.max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, s))
+fn metrics_text(t: &Tenant) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        t.metrics.render(),
+    )
 }
 
-async fn serve_socket(socket: WebSocket, s: AppState) {
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> axum::response::Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !crate::auth::same_secret(presented.trim(), s.metrics_token.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need the token in the data directory's metrics-token file\n",
+        )
+            .into_response();
+    }
+    metrics_text(&s.tenant).into_response()
+}
+
+async fn sync_ws(
+    ws: WebSocketUpgrade,
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    let peer = Some(peer.ip());
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve_socket(socket, s, peer))
+}
+
+async fn serve_socket(socket: WebSocket, s: AppState, peer: Option<IpAddr>) {
     let (sink, stream) = socket.split();
     let input = stream
         .map(|m| match m {
@@ -78,35 +126,45 @@ async fn serve_socket(socket: WebSocket, s: AppState) {
     session::run(
         s.tenant.clone(),
         s.limits.clone(),
+        peer,
         Box::pin(input),
         Box::pin(sink),
     )
     .await;
 }
 
+/// The next text message of an `/admin` connection, within `ADMIN_IDLE`.
+async fn admin_text(socket: &mut WebSocket) -> Option<String> {
+    match tokio::time::timeout(ADMIN_IDLE, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(t)))) => Some(t.to_string()),
+        _ => None,
+    }
+}
+
 async fn admin_ws(ws: WebSocketUpgrade, State(s): State<AppState>) -> impl IntoResponse {
-    ws.on_upgrade(move |mut socket| async move {
-        // First message: the admin token; second: one JSON command.
-        let token = match socket.recv().await {
-            Some(Ok(Message::Text(t))) => t.to_string(),
-            _ => return,
-        };
-        if token.trim() != s.admin_token.as_str() {
-            let _ = socket
-                .send(Message::Text(r#"{"error":"bad admin token"}"#.into()))
-                .await;
-            return;
-        }
-        let reply = match socket.recv().await {
-            Some(Ok(Message::Text(cmd))) => match serde_json::from_str::<AdminCmd>(&cmd) {
+    ws.max_message_size(ADMIN_MESSAGE_BYTES)
+        .max_frame_size(ADMIN_MESSAGE_BYTES)
+        .on_upgrade(move |mut socket| async move {
+            // First message: the admin token; second: one JSON command.
+            let Some(token) = admin_text(&mut socket).await else {
+                return;
+            };
+            if !crate::auth::same_secret(token.trim(), s.admin_token.as_str()) {
+                let _ = socket
+                    .send(Message::Text(r#"{"error":"bad admin token"}"#.into()))
+                    .await;
+                return;
+            }
+            let Some(cmd) = admin_text(&mut socket).await else {
+                return;
+            };
+            let reply = match serde_json::from_str::<AdminCmd>(&cmd) {
                 Ok(cmd) => match s.tenant.admin(cmd).await {
                     Ok(v) => serde_json::json!({ "ok": v }),
                     Err(e) => serde_json::json!({ "error": e.to_string() }),
                 },
                 Err(e) => serde_json::json!({ "error": format!("bad command: {e}") }),
-            },
-            _ => return,
-        };
-        let _ = socket.send(Message::Text(reply.to_string().into())).await;
-    })
+            };
+            let _ = socket.send(Message::Text(reply.to_string().into())).await;
+        })
 }

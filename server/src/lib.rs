@@ -14,3 +14,4 @@ pub mod http;
 pub mod metrics;
 pub mod session;
 pub mod tenant;
+pub mod throttle;

@@ -55,6 +55,11 @@ enum Cmd {
         /// Documents kept in memory before idle ones are dropped.
         #[arg(long, default_value_t = 2048)]
         doc_cache: usize,
+        /// Also serve /metrics without a token on this address (one only
+        /// the scraper reaches). On the main address /metrics needs the
+        /// token in DATA/metrics-token.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Create (if needed) a demo tenant with reps, territories and
     /// accounts, then serve it.
@@ -64,6 +69,9 @@ enum Cmd {
         /// Load the demo data and exit.
         #[arg(long)]
         no_serve: bool,
+        /// As for `serve`.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
 }
 
@@ -203,11 +211,19 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Cmd::Serve { listen, doc_cache } => {
+        Cmd::Serve {
+            listen,
+            doc_cache,
+            metrics_listen,
+        } => {
             let t = Tenant::open(&cli.data, doc_cache)?;
-            serve(&cli.data, t, listen).await
+            serve(&cli.data, t, listen, metrics_listen).await
         }
-        Cmd::Demo { listen, no_serve } => {
+        Cmd::Demo {
+            listen,
+            no_serve,
+            metrics_listen,
+        } => {
             let t = match Tenant::open(&cli.data, 2048) {
                 Ok(t) => t,
                 Err(tenant::TenantError::NotInitialised) => {
@@ -240,7 +256,7 @@ async fn run(cli: Cli) -> Result<()> {
             if no_serve {
                 return Ok(());
             }
-            serve(&cli.data, t, listen).await
+            serve(&cli.data, t, listen, metrics_listen).await
         }
     }
 }
@@ -265,11 +281,28 @@ async fn seed(t: &Tenant, company: &str) -> Result<()> {
     Ok(())
 }
 
-async fn serve(data: &Path, tenant: Arc<Tenant>, listen: SocketAddr) -> Result<()> {
+async fn serve(
+    data: &Path,
+    tenant: Arc<Tenant>,
+    listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
+    if let Some(m) = metrics_listen {
+        let l = tokio::net::TcpListener::bind(m)
+            .await
+            .with_context(|| format!("listening on {m}"))?;
+        println!("metrics on http://{}/metrics", l.local_addr()?);
+        tokio::spawn(http::serve(
+            l,
+            http::metrics_router(tenant.clone()),
+            std::future::pending(),
+        ));
+    }
+    let metrics_token = metrics_token(data)?;
     let admin_token = auth::new_token();
     write_running(
         data,
@@ -282,6 +315,7 @@ async fn serve(data: &Path, tenant: Arc<Tenant>, listen: SocketAddr) -> Result<(
         tenant,
         limits: session::Limits::default(),
         admin_token: Arc::new(admin_token),
+        metrics_token: Arc::new(metrics_token),
     });
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");
@@ -294,9 +328,26 @@ async fn serve(data: &Path, tenant: Arc<Tenant>, listen: SocketAddr) -> Result<(
     result.context("server")
 }
 
+/// The token `/metrics` asks for, made on first use and kept in
+/// DATA/metrics-token (readable by the server's user only).
+fn metrics_token(data: &Path) -> Result<String> {
+    let path = data.join("metrics-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let token = auth::new_token();
+    write_private(&path, token.as_bytes())?;
+    Ok(token)
+}
+
 fn write_running(data: &Path, r: &Running) -> Result<()> {
-    let path = running_file(data);
-    let json = serde_json::to_vec(r)?;
+    write_private(&running_file(data), &serde_json::to_vec(r)?)
+}
+
+/// Writes a file only the server's user may read.
+fn write_private(path: &Path, json: &[u8]) -> Result<()> {
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -306,11 +357,11 @@ fn write_running(data: &Path, r: &Running) -> Result<()> {
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(&path)?;
-        f.write_all(&json)?;
+            .open(path)?;
+        f.write_all(json)?;
     }
     #[cfg(not(unix))]
-    std::fs::write(&path, json)?;
+    std::fs::write(path, json)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! frames as bytes) so it runs on axum's websocket and in memory alike.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Largest `Docs` frame payload.
     pub docs_frame_bytes: usize,
+    /// How long after a revocation is announced the device may still push
+    /// the edits it made before.
+    pub grace_period: Duration,
 }
 
 impl Default for Limits {
@@ -43,23 +47,72 @@ impl Default for Limits {
             ping_every: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(90),
             docs_frame_bytes: 4 * 1024 * 1024,
+            grace_period: Duration::from_secs(60),
         }
     }
 }
 
+/// Most Automerge sync states a connection keeps between frames, and the
+/// most bytes of peer messages they may hold (heads, needs, Bloom filters).
+/// Past either, a document's state is dropped: its exchange starts over.
+pub const MAX_SYNC_STATES: usize = 1024;
+pub const MAX_SYNC_STATE_BYTES: usize = 16 * 1024 * 1024;
+/// Most documents a connection may be creating through sync messages
+/// whose dependencies have not all arrived.
+pub const MAX_PHANTOMS: usize = 64;
+
 struct Conn {
     user: String,
     device: Uuid,
-    states: HashMap<DocId, sync::State>,
+    token_hash: String,
+    /// Sync states kept between frames, with the size of the peer message
+    /// each holds (bounded by `MAX_SYNC_STATES` / `MAX_SYNC_STATE_BYTES`).
+    states: HashMap<DocId, (sync::State, usize)>,
+    state_bytes: usize,
     phantoms: Phantoms,
     granted: HashSet<DocId>,
-    /// Revoked documents announced to the device, ungranted once dropped.
-    revoking: HashSet<DocId>,
+    /// Revoked documents announced to the device (and when), ungranted
+    /// once dropped.
+    revoking: HashMap<DocId, Instant>,
     /// Sequence numbers of this connection's own commits.
     own: HashSet<u64>,
 }
 
 impl Conn {
+    /// The device lost `doc` in this session recently enough to push the
+    /// edits it made before it knew.
+    fn in_grace(&self, doc: &DocId, limits: &Limits) -> bool {
+        self.revoking
+            .get(doc)
+            .is_some_and(|at| at.elapsed() < limits.grace_period)
+    }
+
+    fn take_state(&mut self, doc: &DocId) -> sync::State {
+        match self.states.remove(doc) {
+            Some((state, size)) => {
+                self.state_bytes -= size;
+                state
+            }
+            None => sync::State::new(),
+        }
+    }
+
+    /// Keeps a document's sync state for its next message, within bounds.
+    fn keep_state(&mut self, doc: DocId, state: sync::State, size: usize) {
+        if self.states.len() >= MAX_SYNC_STATES || self.state_bytes + size > MAX_SYNC_STATE_BYTES {
+            return;
+        }
+        self.state_bytes += size;
+        self.states.insert(doc, (state, size));
+    }
+
+    fn announce_revoked(&mut self, docs: &[DocId]) {
+        let now = Instant::now();
+        for d in docs {
+            self.revoking.entry(*d).or_insert(now);
+        }
+    }
+
     /// Remembers this connection's own commit of `doc` (if the ack came
     /// with one), so its live event does not bounce back as a `Changed`.
     fn note_own_commit(&mut self, tenant: &Tenant, doc: DocId, seq_before: u64) {
@@ -72,13 +125,25 @@ impl Conn {
 
 type SendResult = Result<(), ()>;
 
+/// How long one frame may take to leave. A peer that stops reading is cut
+/// off after this (it would otherwise keep its session, and miss its own
+/// revocation, forever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 async fn send<S>(tenant: &Tenant, sink: &mut S, f: &Frame) -> SendResult
 where
     S: Sink<Vec<u8>> + Unpin,
 {
     let bytes = f.encode();
     tenant.metrics.frame_out(bytes.len());
-    sink.send(bytes).await.map_err(|_| ())
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            tracing::info!("write timeout");
+            Err(())
+        }
+    }
 }
 
 async fn fail<S>(tenant: &Tenant, sink: &mut S, code: ErrorCode, message: impl Into<String>)
@@ -96,8 +161,15 @@ where
     .await;
 }
 
-pub async fn run<I, S>(tenant: Arc<Tenant>, limits: Limits, mut input: I, mut sink: S)
-where
+/// Serves one connection from `peer` (the address login attempts are
+/// counted against; `None` in memory).
+pub async fn run<I, S>(
+    tenant: Arc<Tenant>,
+    limits: Limits,
+    peer: Option<IpAddr>,
+    mut input: I,
+    mut sink: S,
+) where
     I: Stream<Item = WireIn> + Unpin,
     S: Sink<Vec<u8>> + Unpin,
 {
@@ -119,38 +191,30 @@ where
             email,
             password,
             device_name,
-        }) => {
-            let t = tenant.clone();
-            let result =
-                tokio::task::spawn_blocking(move || t.login(&email, &password, &device_name))
-                    .await
-                    .ok()
-                    .flatten();
-            match result {
-                Some((rec, token)) => {
-                    let _ = send(
-                        &tenant,
-                        &mut sink,
-                        &Frame::LoggedIn {
-                            user: rec.user,
-                            tenant: tenant.info.id,
-                            device: rec.device,
-                            token,
-                        },
-                    )
-                    .await;
-                }
-                None => {
-                    fail(
-                        &tenant,
-                        &mut sink,
-                        ErrorCode::Unauthorized,
-                        "wrong email or password",
-                    )
-                    .await
-                }
+        }) => match tenant.login(&email, &password, &device_name, peer).await {
+            Ok((rec, token)) => {
+                let _ = send(
+                    &tenant,
+                    &mut sink,
+                    &Frame::LoggedIn {
+                        user: rec.user,
+                        tenant: tenant.info.id,
+                        device: rec.device,
+                        token,
+                    },
+                )
+                .await;
             }
-        }
+            Err(refused) => {
+                fail(
+                    &tenant,
+                    &mut sink,
+                    ErrorCode::Unauthorized,
+                    refused.to_string(),
+                )
+                .await
+            }
+        },
         Ok(Frame::Hello {
             device,
             token,
@@ -206,10 +270,12 @@ async fn session<I, S>(
     let mut conn = Conn {
         user: rec.user.clone(),
         device: rec.device,
+        token_hash: rec.token_hash.clone(),
         states: HashMap::new(),
+        state_bytes: 0,
         phantoms: Phantoms::new(),
         granted: tenant.granted_docs(rec.device).into_iter().collect(),
-        revoking: HashSet::new(),
+        revoking: HashMap::new(),
         own: HashSet::new(),
     };
     // Subscribe before listing, so nothing committed in between is missed.
@@ -252,7 +318,9 @@ async fn session<I, S>(
                         Err(_) => break,
                     }
                 }
-                if batch.iter().any(|e| matches!(e, Event::DeviceRevoked(d) if *d == conn.device)) {
+                let revoked_now = batch.iter().any(|e| matches!(e, Event::DeviceRevoked(d) if *d == conn.device));
+                // Fell behind: the revocation may be among what was lost.
+                if revoked_now || (lagged && !tenant.still_authorised(&conn.token_hash, conn.device)) {
                     fail(tenant, sink, ErrorCode::Unauthorized, "this device was revoked").await;
                     break;
                 }
@@ -297,6 +365,10 @@ async fn session<I, S>(
                     tracing::info!("idle timeout");
                     break;
                 }
+                if !tenant.still_authorised(&conn.token_hash, conn.device) {
+                    fail(tenant, sink, ErrorCode::Unauthorized, "this device was revoked").await;
+                    break;
+                }
                 ping_n += 1;
                 if send(tenant, sink, &Frame::Ping(ping_n)).await.is_err() {
                     break;
@@ -306,7 +378,7 @@ async fn session<I, S>(
     }
     // Revoked documents announced in this session: the grace to push
     // pending edits ends with the session.
-    let gone: Vec<DocId> = conn.revoking.drain().collect();
+    let gone: Vec<DocId> = conn.revoking.drain().map(|(d, _)| d).collect();
     let _ = tenant.set_granted(conn.device, &[], &gone);
     tracing::debug!("session closed");
 }
@@ -368,7 +440,7 @@ where
             after = last;
         }
     }
-    conn.revoking.extend(revoked.iter().copied());
+    conn.announce_revoked(&revoked);
     send_changed(tenant, sink, docs, revoked, upto).await
 }
 
@@ -486,7 +558,7 @@ where
     docs.dedup();
     revoked.sort();
     revoked.dedup();
-    conn.revoking.extend(revoked.iter().copied());
+    conn.announce_revoked(&revoked);
     send_changed_with(tenant, sink, docs, revoked, upto, changes).await
 }
 
@@ -529,9 +601,10 @@ where
             let seq_before = tenant.seq();
             let mut work = Vec::with_capacity(msgs.len());
             for DocMsg { doc, msg } in msgs {
-                let state = conn.states.remove(&doc).unwrap_or_default();
+                let state = conn.take_state(&doc);
                 let phantom = conn.phantoms.remove(&doc);
-                work.push((doc, msg, state, phantom, conn.revoking.contains(&doc)));
+                let grace = conn.in_grace(&doc, limits);
+                work.push((doc, msg, state, phantom, grace));
             }
             let user = conn.user.clone();
             let results = futures_util::future::join_all(work.into_iter().map(
@@ -546,7 +619,7 @@ where
                                 .exchange(&user, &mut state, &mut phantom, doc, &msg, grace)
                                 .await
                         };
-                        (doc, state, phantom, out)
+                        (doc, msg.len(), state, phantom, out)
                     }
                 },
             ))
@@ -556,10 +629,11 @@ where
             let mut rejects = Vec::new();
             let mut grant = Vec::new();
             let mut failed = false;
-            for (doc, state, phantom, out) in results {
-                conn.states.insert(doc, state);
+            for (doc, size, state, phantom, out) in results {
                 if let Some(p) = phantom {
-                    conn.phantoms.insert(doc, p);
+                    if conn.phantoms.len() < MAX_PHANTOMS {
+                        conn.phantoms.insert(doc, p);
+                    }
                 }
                 let out: crate::tenant::DocOutcome = match out {
                     Ok(o) => o,
@@ -578,6 +652,11 @@ where
                 }
                 if out.granted && conn.granted.insert(doc) {
                     grant.push(doc);
+                }
+                // A finished exchange needs no state; an unfinished one
+                // keeps it within the connection's bounds.
+                if !out.reply.is_empty() {
+                    conn.keep_state(doc, state, size);
                 }
                 replies.push(DocMsg {
                     doc,
@@ -629,7 +708,7 @@ where
             let results = futures_util::future::join_all(docs.into_iter().map(|up| {
                 let tenant = tenant.clone();
                 let user = user.clone();
-                let grace = conn.revoking.contains(&up.doc);
+                let grace = conn.in_grace(&up.doc, limits);
                 async move {
                     let out = tenant
                         .up(&user, up.doc, &up.heads, &up.changes, grace)

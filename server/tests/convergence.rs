@@ -71,6 +71,7 @@ async fn sync(tenant: &Arc<Tenant>, device: &mut Device) {
     let server = tokio::spawn(session::run(
         tenant.clone(),
         Limits::default(),
+        None,
         Box::pin(input),
         Box::pin(sink),
     ));
@@ -128,7 +129,7 @@ fn run_schedule(ops: Vec<Op>) {
         let t = tenant(server_dir.path()).await;
         let mut clients = Vec::new();
         for u in USERS {
-            let (rec, token) = t.login(u, "password1", "test").unwrap();
+            let (rec, token) = t.login(u, "password1", "test", None).await.unwrap();
             let dir = tempfile::tempdir().unwrap();
             let mut d = Device::init_remote(
                 dir.path(),

@@ -115,6 +115,7 @@ async fn carnet_server(dir: &Path) -> CarnetServer {
         tenant: t.clone(),
         limits: carnet_server::session::Limits::default(),
         admin_token: Arc::new("x".repeat(64)),
+        metrics_token: Arc::new("m".repeat(64)),
     });
     tokio::spawn(carnet_server::http::serve(
         listener,

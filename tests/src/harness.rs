@@ -171,9 +171,18 @@ impl Server {
         child.wait_with_output().expect("admin output")
     }
 
+    /// The token /metrics asks for (made by the server in its data directory).
+    pub fn metrics_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("metrics-token"))
+            .expect("metrics-token")
+            .trim()
+            .to_string()
+    }
+
     /// A metric's value from /metrics.
     pub fn metric(&self, name: &str) -> f64 {
-        let text = http_get(&self.addr, "/metrics");
+        let auth = format!("Bearer {}", self.metrics_token());
+        let text = http_get_with(&self.addr, "/metrics", &[("Authorization", &auth)]);
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
             .and_then(|v| v.trim().parse().ok())
@@ -189,14 +198,30 @@ impl Drop for Server {
 
 /// A minimal HTTP/1.0 GET (no client library needed for /metrics).
 pub fn http_get(addr: &str, path: &str) -> String {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n")
+    http_get_with(addr, path, &[])
+}
+
+/// `http_get` with request headers; the body only.
+pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    http_exchange(addr, path, headers)
+        .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default()
+}
+
+/// A GET's whole response, status line and headers included.
+pub fn http_exchange(addr: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
 
 /// Runs `carnet --store STORE ARGS`.

@@ -275,15 +275,19 @@ fn a_new_quote_gets_its_final_number_from_the_server() {
         n2["number"].as_str().unwrap().to_string(),
     ];
     numbers.sort();
+    // Alice's own series: the first user to number a quote gets series 01.
     assert_eq!(
         numbers,
-        vec![format!("DEV-{year}-00001"), format!("DEV-{year}-00002")]
+        vec![
+            format!("DEV-{year}-01-00001"),
+            format!("DEV-{year}-01-00002")
+        ]
     );
     // Accepting gives an order whose number also comes from the server.
     ok(alice, &["quote", "accept", &q1]);
     ok(alice, &["sync"]);
     let orders = show(alice, &acc)["orders"].clone();
-    assert_eq!(orders[0]["number"], format!("CMD-{year}-00001"));
+    assert_eq!(orders[0]["number"], format!("CMD-{year}-01-00001"));
 }
 
 #[test]

@@ -756,7 +756,7 @@ impl<S: Store> Device<S> {
             None => {
                 // A document new to this device: keep the bytes as received
                 // (already compact) instead of encoding them again.
-                let mut doc = CrmDoc::load(id, bytes)?;
+                let mut doc = CrmDoc::load_foreign(id, bytes)?;
                 let n = doc.automerge().get_changes(&[]).len();
                 let rows = DocRows::of(&mut doc)?;
                 let mut batch = Batch::new();

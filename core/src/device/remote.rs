@@ -371,9 +371,9 @@ impl<S: Store> Device<S> {
 
     /// Applies a sync message from the server, persisting what it brought.
     pub fn sync_receive(&mut self, doc: DocId, state: &mut sync::State, msg: &[u8]) -> Result<()> {
-        let message = sync::Message::decode(msg).map_err(|e| CoreError::CorruptDoc {
+        let message = crate::sync::message::decode(msg).map_err(|e| CoreError::CorruptDoc {
             doc,
-            reason: format!("bad sync message: {e}"),
+            reason: e.to_string(),
         })?;
         let (mut d, chunks) = match self.store.load(doc)? {
             Some(stored) => (CrmDoc::load(doc, &stored.bytes)?, stored.chunks),
@@ -388,7 +388,7 @@ impl<S: Store> Device<S> {
                 reason: e.to_string(),
             })?;
         // The server might have sent something that is not this document.
-        if let Err(reason) = d.check_identity() {
+        if let Err(reason) = d.check_identity().and_then(|()| d.check_shape()) {
             return Err(CoreError::CorruptDoc { doc, reason });
         }
         self.persist(&mut d, &before, chunks, Batch::new(), false)

@@ -34,6 +34,26 @@ impl CrmDoc {
         Ok(())
     }
 
+    /// Fields nobody edits after a record's creation (`editable: false` in
+    /// the schema: authors, creation times, numbers, a plan's user, an
+    /// order's quote) have the values they had at `before` in every record
+    /// that existed then. The server runs it on a device's change.
+    pub fn check_read_only(&self, before: &[automerge::ChangeHash]) -> Result<(), Problem> {
+        let old = self.hydrated_at(Some(before));
+        let new = self.hydrated();
+        let (old, new) = (Rec(&old), Rec(&new));
+        let lay = schema::layout(self.kind());
+        for (key, record) in lay.singletons {
+            if let (Some(o), Some(n)) = (old.map(key), new.map(key)) {
+                same_read_only(o, n, key, *record)?;
+            }
+        }
+        for c in lay.containers {
+            read_only_in(old, new, c.key, c)?;
+        }
+        Ok(())
+    }
+
     /// The document still says it is the kind and id it was loaded as.
     pub fn check_identity(&self) -> Result<(), Problem> {
         if self.get_str(&ROOT, "kind").as_deref() != Some(self.kind().as_str()) {
@@ -61,7 +81,8 @@ impl CrmDoc {
     }
 
     /// Wraps an Automerge document received from elsewhere, checking it
-    /// claims the expected id.
+    /// claims the expected id and has a sound shape (`check_shape`), so
+    /// that reading it as a tree afterwards is safe.
     pub fn from_automerge(id: DocId, am: automerge::AutoCommit) -> Result<CrmDoc, Problem> {
         let kind = match am.get(ROOT, "kind") {
             Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
@@ -74,6 +95,7 @@ impl CrmDoc {
         if doc.get_str(&ROOT, "id") != Some(id.to_string()) {
             return Err("id does not match".into());
         }
+        doc.check_shape()?;
         Ok(doc)
     }
 }
@@ -89,6 +111,35 @@ fn check_container(
         check_record(rec, &here, c.kind, vocab)?;
         for n in c.nested {
             check_container(rec, &format!("{here}/{}", n.key), n, vocab)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_only_in(old: Rec<'_>, new: Rec<'_>, path: &str, c: &Container) -> Result<(), Problem> {
+    let after = new.records(c.key);
+    for (rid, o) in old.records(c.key) {
+        let Some((_, n)) = after.iter().find(|(id, _)| *id == rid) else {
+            continue; // deleted: allowed
+        };
+        let here = format!("{path}/{rid}");
+        same_read_only(o, *n, &here, c.kind)?;
+        for nested in c.nested {
+            read_only_in(o, *n, &format!("{here}/{}", nested.key), nested)?;
+        }
+    }
+    Ok(())
+}
+
+fn same_read_only(
+    old: Rec<'_>,
+    new: Rec<'_>,
+    path: &str,
+    record: RecordKind,
+) -> Result<(), Problem> {
+    for spec in record.fields().iter().filter(|s| !s.editable) {
+        if old.0.get(spec.name) != new.0.get(spec.name) {
+            return Err(format!("{path}/{}: read-only", spec.name));
         }
     }
     Ok(())
@@ -206,6 +257,23 @@ mod tests {
         .unwrap();
         d.commit(&w);
         assert_eq!(d.check(&vocab()), Ok(()));
+    }
+
+    #[test]
+    fn read_only_fields_keep_their_values_after_a_change() {
+        let (mut d, w) = account();
+        let before = d.heads();
+        d.begin(&w);
+        let acc = d.map_at(&["account"]).unwrap();
+        d.automerge().put(&acc, "name", "Acme 2").unwrap();
+        d.commit(&w);
+        assert_eq!(d.check_read_only(&before), Ok(()), "editable fields change");
+        let before = d.heads();
+        d.begin(&w);
+        d.automerge().put(&acc, "created_by", "x@y.fr").unwrap();
+        d.commit(&w);
+        let err = d.check_read_only(&before).unwrap_err();
+        assert!(err.contains("account/created_by"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod check;
 pub mod chunks;
 mod conflict;
 mod history;
+mod shape;
 pub mod value;
 
 use automerge::transaction::{CommitOptions, Transactable};
@@ -17,6 +18,7 @@ use automerge::{Value, ROOT};
 pub use check::Problem;
 pub use conflict::{Conflict, ConflictValue};
 pub use history::{FieldChange, HistoryEntry};
+pub use shape::{MAX_DEPTH, MAX_OBJECTS};
 pub use value::{FieldValue, Vocab};
 
 use crate::error::{CoreError, Result, ValidationError};
@@ -92,6 +94,17 @@ impl CrmDoc {
         }
     }
 
+    /// Loads a whole document received from a peer: its compressed parts
+    /// inflate within bounds, it is the document it claims to be, and its
+    /// shape (depth, size, root keys) is checked before anything reads it.
+    pub fn load_foreign(id: DocId, bytes: &[u8]) -> Result<Self> {
+        chunks::verify(bytes).map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
+        let doc = CrmDoc::load(id, bytes)?;
+        doc.check_shape()
+            .map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
+        Ok(doc)
+    }
+
     pub fn id(&self) -> DocId {
         self.id
     }
@@ -132,7 +145,9 @@ impl CrmDoc {
     }
 
     /// Merges changes received from elsewhere (a peer's chunk or a whole
-    /// document). Returns the number of new changes applied.
+    /// document). Returns the number of new changes applied. On an error
+    /// the document may hold part of what was merged: drop it (callers
+    /// work on a copy loaded from the store, or on a fork).
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<usize> {
         let id = self.id;
         let corrupt = |e: automerge::AutomergeError| CoreError::CorruptDoc {
@@ -144,6 +159,8 @@ impl CrmDoc {
         chunks::verify(bytes).map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
         let before = self.am.get_heads();
         self.am.load_incremental(bytes).map_err(corrupt)?;
+        self.check_shape()
+            .map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
         Ok(self.am.get_changes(&before).len())
     }
 
@@ -222,8 +239,13 @@ impl CrmDoc {
     /// two replicas created the same container concurrently, the records of
     /// every copy are merged in, as `records` does.
     pub fn hydrated(&self) -> automerge::hydrate::Map {
+        self.hydrated_at(None)
+    }
+
+    /// `hydrated` as the document was at `heads` (`None`: now).
+    pub fn hydrated_at(&self, heads: Option<&[ChangeHash]>) -> automerge::hydrate::Map {
         use automerge::hydrate::{Map, MapValue, Value as H};
-        let mut root = match self.am.hydrate(ROOT, None) {
+        let mut root = match self.am.hydrate(ROOT, heads) {
             Ok(H::Map(m)) => m,
             _ => Map::default(),
         };
@@ -235,11 +257,15 @@ impl CrmDoc {
                 continue;
             }
             let mut merged = Map::default();
-            for (v, obj) in self.am.get_all(ROOT, c.key).unwrap_or_default() {
+            let copies = match heads {
+                Some(h) => self.am.get_all_at(ROOT, c.key, h),
+                None => self.am.get_all(ROOT, c.key),
+            };
+            for (v, obj) in copies.unwrap_or_default() {
                 if !matches!(v, Value::Object(ObjType::Map)) {
                     continue;
                 }
-                if let Ok(H::Map(copy)) = self.am.hydrate(&obj, None) {
+                if let Ok(H::Map(copy)) = self.am.hydrate(&obj, heads) {
                     for (k, mv) in copy.iter() {
                         std::ops::DerefMut::deref_mut(&mut merged)
                             .entry(k.clone())

@@ -5,8 +5,10 @@
 
 pub mod client;
 pub mod frame;
+pub mod message;
 #[cfg(feature = "transport")]
 pub mod transport;
 
 pub use client::{ClientSession, SyncError, SyncStatus};
 pub use frame::{DocMsg, ErrorCode, Frame, FrameError, Hash, UpDoc};
+pub use message::SyncMessageError;

@@ -1,31 +1,45 @@
 //! One document's turn in a sync exchange with one connection, and whole
 //! document fetches. Incoming changes are applied to a fork of the document
-//! and validated there (schema, access rights, server-assigned fields);
-//! only an accepted fork replaces the document, is stored durably, and is
-//! acknowledged. A document the user may not see answers exactly like one
-//! that does not exist.
+//! and judged there (`judge`: shape, schema, read-only fields, numbers, and
+//! the authorization decision on what the change produces) on the blocking
+//! pool; only an accepted fork replaces the document, is stored durably,
+//! and is acknowledged.
+//!
+//! A document the user may not see takes exactly the path of one that does
+//! not exist (`Standing::Absent`): same checks, same replies, same words.
+//! A document the device lost in this session (`Standing::Graced`) takes
+//! the device's own pending edits, and nothing new goes back to it.
 
 use std::time::Instant;
 
 use automerge::sync::{self, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::AutoCommit;
-use carnet_core::doc::CrmDoc;
+use automerge::{AutoCommit, ChangeHash, ReadDoc};
+use carnet_core::doc::chunks;
 use carnet_core::index::DocRows;
 use carnet_core::store::Store;
+use carnet_core::sync::message::{self as sync_message, MAX_HEADS};
 use carnet_core::{DocId, DocKind};
 
+use super::judge::{Accepted, Before, Judge};
 use super::{Result, Slot, Tenant};
+use crate::acl::NOT_PERMITTED;
 
-/// Stand-in empty documents, per connection, for ids the user may not see
-/// or that do not exist yet.
-pub type Phantoms = std::collections::HashMap<DocId, AutoCommit>;
+/// Most bytes of sync messages one connection may pour into a document it
+/// is creating before its history is complete.
+pub const MAX_PHANTOM_BYTES: usize = 16 * 1024 * 1024;
+
+/// A document a device is creating through Automerge sync messages whose
+/// dependencies have not all arrived yet (per connection).
+#[derive(Default)]
+pub struct Phantom {
+    am: AutoCommit,
+    bytes: usize,
+}
+
+pub type Phantoms = std::collections::HashMap<DocId, Phantom>;
 
 /// Whole documents found (id, stored bytes), and the ids reported missing.
 pub type Fetched = (Vec<(DocId, Vec<u8>)>, Vec<DocId>);
-
-pub const NOT_PERMITTED: &str = "document not found or not permitted";
-const NUMBERS_BY_SERVER: &str = "quote and order numbers are assigned by the server";
 
 #[derive(Debug, Default)]
 pub struct DocOutcome {
@@ -38,6 +52,18 @@ pub struct DocOutcome {
     pub granted: bool,
 }
 
+/// How the user stands with a document they send something about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Visible,
+    /// Lost in this session: the device's own pending edits only.
+    Graced,
+    /// Missing, or hidden: both answer alike.
+    Absent {
+        exists: bool,
+    },
+}
+
 fn generate(am: &mut AutoCommit, state: &mut sync::State) -> Vec<u8> {
     am.sync()
         .generate_sync_message(state)
@@ -45,244 +71,345 @@ fn generate(am: &mut AutoCommit, state: &mut sync::State) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The reply to a device in grace: what the server needs of it, never a
+/// change it lacks, and as heads only the device's own that are stored
+/// (so the device's exchange ends once its edits are in).
+fn grace_reply(am: &mut AutoCommit, state: &sync::State, device_heads: &[ChangeHash]) -> Vec<u8> {
+    let mut scratch = state.clone();
+    let Some(mut m) = am.sync().generate_sync_message(&mut scratch) else {
+        return Vec::new();
+    };
+    m.changes = Vec::<Vec<u8>>::new().into();
+    m.heads = device_heads
+        .iter()
+        .filter(|h| am.get_change_by_hash(h).is_some())
+        .copied()
+        .collect();
+    m.encode()
+}
+
+fn hashes(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+/// What became of a device's changes on the blocking pool.
+enum Step {
+    /// Their dependencies are missing: ask for more (or a full exchange).
+    More(AutoCommit),
+    Refused(String),
+    Accepted(Accepted),
+}
+
 impl Tenant {
+    fn standing(&self, user: &str, slot: &Slot, rows: Option<&DocRows>, grace: bool) -> Standing {
+        if slot.doc.is_none() {
+            return Standing::Absent { exists: false };
+        }
+        match rows {
+            Some(r) if self.acl().can_see(user, r) => Standing::Visible,
+            Some(_) if grace => Standing::Graced,
+            _ => Standing::Absent { exists: true },
+        }
+    }
+
+    fn judge(&self, user: &str) -> Judge {
+        Judge {
+            user: user.to_string(),
+            acl: self.acl(),
+            vocab: self.vocab(),
+        }
+    }
+
     pub async fn exchange(
         &self,
         user: &str,
         state: &mut sync::State,
-        phantom: &mut Option<AutoCommit>,
+        phantom: &mut Option<Phantom>,
         doc: DocId,
         msg: &[u8],
         grace: bool,
     ) -> Result<DocOutcome> {
         let started = Instant::now();
-        let message = match sync::Message::decode(msg) {
-            Ok(m) => m,
-            Err(e) => {
-                return Ok(DocOutcome {
-                    reject: Some(format!("malformed sync message: {e}")),
-                    ..Default::default()
-                })
-            }
+        let bytes = msg.to_vec();
+        let message = match self.on_cpu(move || sync_message::decode(&bytes)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => return Ok(DocOutcome::refused(e.to_string())),
+            Err(refusal) => return Ok(DocOutcome::refused(refusal)),
         };
-        let has_changes = !message.changes.is_empty();
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
-        let acl = self.acl();
         let rows = self.rows(doc);
-        // `grace`: the device lost this document in this session and may
-        // still push the edits it made while it had it.
-        let visible =
-            slot.doc.is_some() && (grace || rows.as_ref().is_some_and(|r| acl.can_see(user, r)));
-        if !visible {
-            let exists = slot.doc.is_some();
-            let out = if has_changes && !exists {
-                self.create_from_device(user, &mut slot, state, phantom, doc, message)
+        let out = match (self.standing(user, &slot, rows.as_ref(), grace), rows) {
+            (Standing::Absent { exists }, _) => {
+                self.sync_absent(
+                    user,
+                    &mut slot,
+                    state,
+                    phantom,
+                    doc,
+                    message,
+                    msg.len(),
+                    exists,
+                )
+                .await?
+            }
+            (standing, Some(rows)) => {
+                let graced = standing == Standing::Graced;
+                self.sync_held(user, &mut slot, state, doc, message, rows, graced)
                     .await?
-            } else if has_changes {
-                DocOutcome {
-                    reject: Some(NOT_PERMITTED.into()),
-                    reply: generate(phantom.get_or_insert_with(AutoCommit::new), state),
-                    ..Default::default()
-                }
-            } else {
-                let ph = phantom.get_or_insert_with(AutoCommit::new);
-                let _ = ph.sync().receive_sync_message(state, message);
-                DocOutcome {
-                    reply: generate(ph, state),
-                    ..Default::default()
-                }
-            };
-            self.metrics.record_merge(started.elapsed());
-            return Ok(out);
-        }
-
-        let Some(d) = slot.doc.as_mut() else {
-            return Ok(DocOutcome::default());
-        };
-        if !has_changes {
-            // Everything the device has is already stored here (say its
-            // earlier upload was stored but the ack lost in a crash): ack it.
-            let am = d.automerge();
-            let covered = !message.heads.is_empty()
-                && message
-                    .heads
-                    .iter()
-                    .all(|h| am.get_change_by_hash(h).is_some());
-            let _ = am.sync().receive_sync_message(state, message);
-            let reply = generate(am, state);
-            let ack = covered.then(|| am.get_heads().iter().map(|h| h.0).collect());
-            return Ok(DocOutcome {
-                reply,
-                ack,
-                granted: true,
-                ..Default::default()
-            });
-        }
-        let writable = grace || rows.as_ref().is_some_and(|r| acl.can_write(user, r));
-        let before = d.heads();
-        let numbers_before = d.numbers();
-        let mut fork = d.automerge().fork();
-        let mut st = state.clone();
-        let applied = fork.sync().receive_sync_message(&mut st, message);
-        let verdict = match applied {
-            Err(e) => Err(format!("changes could not be applied: {e}")),
-            Ok(()) => CrmDoc::from_automerge(doc, fork)
-                .and_then(|c| self.vet_update(d.kind(), writable, &numbers_before, c)),
-        };
-        let out = match verdict {
-            Err(reason) => {
-                self.metrics.record_reject();
-                tracing::info!(%doc, %user, %reason, "changes rejected");
-                DocOutcome {
-                    reply: generate(d.automerge(), state),
-                    reject: Some(reason),
-                    granted: true,
-                    ..Default::default()
-                }
             }
-            Ok(candidate) => {
-                *d = candidate;
-                *state = st;
-                let meta = self.assign_numbers(d)?;
-                let changed = d.heads() != before;
-                let ack = if changed {
-                    self.commit(&mut slot, &before, meta).await?;
-                    let d = slot
-                        .doc
-                        .as_mut()
-                        .ok_or_else(|| super::TenantError::Invalid("document vanished".into()))?;
-                    Some(d.heads().iter().map(|h| h.0).collect())
-                } else {
-                    Some(before.iter().map(|h| h.0).collect())
-                };
-                let d = slot
-                    .doc
-                    .as_mut()
-                    .ok_or_else(|| super::TenantError::Invalid("document vanished".into()))?;
-                self.metrics.record_ack();
-                DocOutcome {
-                    reply: generate(d.automerge(), state),
-                    ack,
-                    granted: true,
-                    ..Default::default()
-                }
-            }
+            (_, None) => DocOutcome::default(),
         };
         self.metrics.record_merge(started.elapsed());
         Ok(out)
     }
 
-    /// A device creates a document offline (a new customer file): accepted
-    /// if it is valid and the user may see and write what it creates.
-    async fn create_from_device(
+    /// A sync message about a document the user cannot reach: a creation
+    /// in progress, or nothing to tell.
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_absent(
         &self,
         user: &str,
         slot: &mut Slot,
         state: &mut sync::State,
-        phantom: &mut Option<AutoCommit>,
+        phantom: &mut Option<Phantom>,
         doc: DocId,
         message: sync::Message,
+        size: usize,
+        exists: bool,
     ) -> Result<DocOutcome> {
-        let mut fork = phantom.take().unwrap_or_default();
-        let mut st = state.clone();
-        let refuse =
-            |reason: &str, ph: &mut Option<AutoCommit>, state: &mut sync::State| DocOutcome {
-                reject: Some(reason.to_string()),
-                reply: generate(ph.get_or_insert_with(AutoCommit::new), state),
-                ..Default::default()
-            };
-        if fork.sync().receive_sync_message(&mut st, message).is_err() {
-            return Ok(refuse("changes could not be applied", phantom, state));
-        }
-        if fork.get_heads().is_empty() {
-            // Changes whose dependencies have not arrived yet: ask for more.
-            let reply = generate(&mut fork, &mut st);
-            *state = st;
-            *phantom = Some(fork);
+        let mut ph = phantom.take().unwrap_or_default();
+        let refuse = |reason: String, state: &mut sync::State| DocOutcome {
+            reject: Some(reason),
+            reply: generate(&mut AutoCommit::new(), state),
+            ..Default::default()
+        };
+        if message.changes.is_empty() {
+            let _ = ph.am.sync().receive_sync_message(state, message);
+            let reply = generate(&mut ph.am, state);
+            if ph.bytes > 0 {
+                *phantom = Some(ph);
+            }
             return Ok(DocOutcome {
                 reply,
                 ..Default::default()
             });
         }
-        let mut candidate = match CrmDoc::from_automerge(doc, fork) {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(refuse(
-                    &format!("not a valid document: {e}"),
-                    phantom,
-                    state,
-                ))
+        ph.bytes += size;
+        if ph.bytes > MAX_PHANTOM_BYTES {
+            self.metrics.record_reject();
+            return Ok(refuse(
+                format!("a new document over {MAX_PHANTOM_BYTES} bytes"),
+                state,
+            ));
+        }
+        let judge = self.judge(user);
+        let mut st = state.clone();
+        let mut am = ph.am;
+        let step = self
+            .on_cpu(move || {
+                if am.sync().receive_sync_message(&mut st, message).is_err() {
+                    return (Step::Refused("changes could not be applied".into()), st);
+                }
+                if am.get_heads().is_empty() || !am.get_missing_deps(&[]).is_empty() {
+                    return (Step::More(am), st);
+                }
+                match judge.create(doc, am) {
+                    Ok(a) => (Step::Accepted(a), st),
+                    Err(reason) => (Step::Refused(reason), st),
+                }
+            })
+            .await;
+        let (step, st) = match step {
+            Ok(s) => s,
+            Err(refusal) => (Step::Refused(refusal), state.clone()),
+        };
+        match step {
+            Step::More(mut am) => {
+                *state = st;
+                let reply = generate(&mut am, state);
+                *phantom = Some(Phantom {
+                    am,
+                    bytes: ph.bytes,
+                });
+                Ok(DocOutcome {
+                    reply,
+                    ..Default::default()
+                })
+            }
+            Step::Refused(reason) => {
+                self.metrics.record_reject();
+                Ok(refuse(reason, state))
+            }
+            // Hidden: the answer a missing document gets when the user may
+            // not create it.
+            Step::Accepted(_) if exists => {
+                self.metrics.record_reject();
+                Ok(refuse(NOT_PERMITTED.into(), state))
+            }
+            Step::Accepted(acc) => {
+                *state = st;
+                self.store_new(slot, acc, user).await?;
+                let d = slot.doc.as_mut().ok_or_else(vanished)?;
+                self.metrics.record_ack();
+                let ack = Some(hashes(&d.heads()));
+                Ok(DocOutcome {
+                    ack,
+                    reply: generate(d.automerge(), state),
+                    granted: true,
+                    ..Default::default()
+                })
+            }
+        }
+    }
+
+    /// A sync message about a document the user holds (or lost in this
+    /// session: `graced`).
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_held(
+        &self,
+        user: &str,
+        slot: &mut Slot,
+        state: &mut sync::State,
+        doc: DocId,
+        message: sync::Message,
+        rows: DocRows,
+        graced: bool,
+    ) -> Result<DocOutcome> {
+        let Some(d) = slot.doc.as_mut() else {
+            return Ok(DocOutcome::default());
+        };
+        let device_heads = message.heads.clone();
+        let reply = |am: &mut AutoCommit, state: &mut sync::State| {
+            if graced {
+                grace_reply(am, state, &device_heads)
+            } else {
+                generate(am, state)
             }
         };
-        if let Err(reason) = self.vet_new(user, &mut candidate)? {
-            self.metrics.record_reject();
-            return Ok(refuse(&reason, phantom, state));
+        if message.changes.is_empty() {
+            // Everything the device has is already stored here (say its
+            // earlier upload was stored but the ack lost in a crash): ack it.
+            let am = d.automerge();
+            let covered = !device_heads.is_empty()
+                && device_heads
+                    .iter()
+                    .all(|h| am.get_change_by_hash(h).is_some());
+            let _ = am.sync().receive_sync_message(state, message);
+            let ack = covered.then(|| {
+                if graced {
+                    hashes(&device_heads)
+                } else {
+                    hashes(&am.get_heads())
+                }
+            });
+            return Ok(DocOutcome {
+                reply: reply(am, state),
+                ack,
+                granted: true,
+                ..Default::default()
+            });
         }
-        let meta = self.assign_numbers(&mut candidate)?;
-        slot.doc = Some(candidate);
-        slot.chunks = 0;
+        let before = Before {
+            kind: d.kind(),
+            rows,
+            heads: d.heads(),
+            numbers: d.numbers(),
+        };
+        let before_heads = before.heads.clone();
+        let fork = d.automerge().fork();
+        let judge = self.judge(user);
+        let mut st = state.clone();
+        let verdict = self
+            .on_cpu(move || {
+                let mut fork = fork;
+                let applied = fork.sync().receive_sync_message(&mut st, message);
+                match applied {
+                    Err(e) => (Err(format!("changes could not be applied: {e}")), st),
+                    Ok(()) => (judge.update(doc, &before, fork, graced), st),
+                }
+            })
+            .await;
+        let (verdict, st) = match verdict {
+            Ok(v) => v,
+            Err(refusal) => (Err(refusal), state.clone()),
+        };
+        let acc = match verdict {
+            Err(reason) => {
+                self.metrics.record_reject();
+                tracing::info!(%doc, %user, %reason, "changes rejected");
+                return Ok(DocOutcome {
+                    reply: reply(d.automerge(), state),
+                    reject: Some(reason),
+                    granted: true,
+                    ..Default::default()
+                });
+            }
+            Ok(acc) => acc,
+        };
         *state = st;
-        self.commit(slot, &[], meta).await?;
-        let d = slot
-            .doc
-            .as_mut()
-            .ok_or_else(|| super::TenantError::Invalid("document vanished".into()))?;
+        self.store_update(slot, acc, &before_heads, user).await?;
+        let d = slot.doc.as_mut().ok_or_else(vanished)?;
+        let am = d.automerge();
+        let ack = if graced {
+            device_heads
+                .iter()
+                .all(|h| am.get_change_by_hash(h).is_some())
+                .then(|| hashes(&device_heads))
+        } else {
+            Some(hashes(&am.get_heads()))
+        };
         self.metrics.record_ack();
         Ok(DocOutcome {
-            ack: Some(d.heads().iter().map(|h| h.0).collect()),
-            reply: generate(d.automerge(), state),
+            reply: reply(am, state),
+            ack,
             granted: true,
             ..Default::default()
         })
     }
 
-    /// A device's version of a document it may hold: it may write it, it
-    /// changed no server-assigned number, and it passes the schema.
-    fn vet_update(
-        &self,
-        kind: DocKind,
-        writable: bool,
-        numbers_before: &[(String, Option<String>)],
-        candidate: CrmDoc,
-    ) -> std::result::Result<CrmDoc, String> {
-        if !writable {
-            Err(format!("{kind} is read-only for you"))
-        } else if !numbers_unchanged(numbers_before, &candidate) {
-            Err(NUMBERS_BY_SERVER.into())
-        } else {
-            candidate.check(&self.vocab()).map(|()| candidate)
-        }
+    /// Stores a document a device created (first snapshot, numbers).
+    async fn store_new(&self, slot: &mut Slot, acc: Accepted, user: &str) -> Result<()> {
+        let Accepted { mut doc, rows } = acc;
+        let (meta, renumbered) = self.assign_numbers(&mut doc, user)?;
+        slot.doc = Some(doc);
+        slot.chunks = 0;
+        self.commit(slot, &[], meta, (!renumbered).then_some(rows))
+            .await?;
+        Ok(())
     }
 
-    /// A document a device created offline: a customer file (or a plan)
-    /// the user may see and write, valid, without server-assigned numbers.
-    /// The outer error is a server failure; the inner one a refusal.
-    fn vet_new(
+    /// Replaces the held document with an accepted fork and stores what it
+    /// adds (nothing when the device's changes were all known).
+    async fn store_update(
         &self,
+        slot: &mut Slot,
+        acc: Accepted,
+        before: &[ChangeHash],
         user: &str,
-        candidate: &mut CrmDoc,
-    ) -> Result<std::result::Result<(), String>> {
-        let acl = self.acl();
-        let rows = DocRows::of(candidate)?;
-        let allowed = matches!(candidate.kind(), DocKind::Account | DocKind::Plan)
-            && acl.can_see(user, &rows)
-            && acl.can_write(user, &rows);
-        Ok(if !allowed {
-            Err(NOT_PERMITTED.into())
-        } else if let Err(reason) = candidate.check(&self.vocab()) {
-            Err(reason)
-        } else if candidate.numbers().iter().any(|(_, n)| n.is_some()) {
-            Err(NUMBERS_BY_SERVER.into())
-        } else {
-            Ok(())
-        })
+    ) -> Result<()> {
+        let Accepted { mut doc, rows } = acc;
+        let (meta, renumbered) = self.assign_numbers(&mut doc, user)?;
+        let changed = doc.heads() != before;
+        slot.doc = Some(doc);
+        if changed {
+            self.commit(slot, before, meta, (!renumbered).then_some(rows))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Gives every quote and order without a final number the next number
-    /// of the tenant's gap-free counter, as a change authored by the server.
-    /// Returns the counter entries to store with the change.
-    fn assign_numbers(&self, d: &mut CrmDoc) -> Result<Vec<(String, Vec<u8>)>> {
+    /// of the user's own gap-free series, as a change authored by the
+    /// server. Each user has a series (`DEV-2026-03-00012` is the twelfth
+    /// quote of series 03), so a number tells a rep nothing about how many
+    /// quotes others made. Returns the counter entries to store with the
+    /// change, and whether the document changed.
+    fn assign_numbers(
+        &self,
+        d: &mut carnet_core::doc::CrmDoc,
+        user: &str,
+    ) -> Result<(Vec<(String, Vec<u8>)>, bool)> {
         let missing: Vec<(String, String)> = d
             .numbers()
             .into_iter()
@@ -293,37 +420,41 @@ impl Tenant {
             })
             .collect();
         if missing.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         let settings = self
             .singleton(DocKind::Settings)
             .and_then(|id| self.store.load(id).ok().flatten().map(|s| (id, s)))
-            .and_then(|(id, s)| CrmDoc::load(id, &s.bytes).ok())
+            .and_then(|(id, s)| carnet_core::doc::CrmDoc::load(id, &s.bytes).ok())
             .map(|d| carnet_core::model::Settings::read(&d));
         let (qp, op) = settings
             .map(|s| (s.quote_prefix, s.order_prefix))
             .unwrap_or(("DEV".into(), "CMD".into()));
         let year = chrono::Utc::now().format("%Y").to_string();
+        let (series, mut meta) = self.series_of(user);
         let w = self.server_writer();
         d.begin(&w);
-        let mut meta = Vec::new();
         for (container, id) in missing {
             let (prefix, counter) = if container == "quotes" {
-                (&qp, format!("quote/{year}"))
+                (&qp, format!("quote/{year}/{series}"))
             } else {
-                (&op, format!("order/{year}"))
+                (&op, format!("order/{year}/{series}"))
             };
-            let (n, entry) = self.next_counter(&counter);
             let Some(obj) = d.record(&[container.as_str()], &id) else {
                 continue;
             };
-            d.automerge()
-                .put(&obj, "number", format!("{prefix}-{year}-{n:05}"))
-                .map_err(carnet_core::CoreError::from)?;
+            let (n, entry) = self.next_counter(&counter);
+            automerge::transaction::Transactable::put(
+                d.automerge(),
+                &obj,
+                "number",
+                format!("{prefix}-{year}-{series}-{n:05}"),
+            )
+            .map_err(carnet_core::CoreError::from)?;
             meta.push(entry);
         }
         d.commit(&w);
-        Ok(meta)
+        Ok((meta, true))
     }
 
     /// Whole documents for a device that has none of them; ids the user may
@@ -350,16 +481,17 @@ impl Tenant {
     }
 }
 
-/// The device changed no number: existing records keep theirs, new ones
-/// come without (the server assigns them).
-fn numbers_unchanged(before: &[(String, Option<String>)], after: &CrmDoc) -> bool {
-    after
-        .numbers()
-        .iter()
-        .all(|(path, n)| match before.iter().find(|(p, _)| p == path) {
-            Some((_, old)) => old == n,
-            None => n.is_none(),
-        })
+fn vanished() -> super::TenantError {
+    super::TenantError::Invalid("document vanished".into())
+}
+
+impl DocOutcome {
+    fn refused(reason: String) -> DocOutcome {
+        DocOutcome {
+            reject: Some(reason),
+            ..Default::default()
+        }
+    }
 }
 
 /// What one document of an `Up` frame comes to.
@@ -374,9 +506,26 @@ pub struct UpOutcome {
     pub granted: bool,
 }
 
+impl UpOutcome {
+    fn refused(reason: impl Into<String>) -> UpOutcome {
+        UpOutcome {
+            reject: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+
+    fn resync(granted: bool) -> UpOutcome {
+        UpOutcome {
+            resync: true,
+            granted,
+            ..Default::default()
+        }
+    }
+}
+
 impl Tenant {
     /// The star-topology fast path for one document: apply the device's
-    /// changes (validated on a fork, as in `exchange`), acknowledge them once
+    /// changes (judged on a fork, as in `exchange`), acknowledge them once
     /// durable, and return what the device lacks after its heads.
     pub async fn up(
         &self,
@@ -387,108 +536,134 @@ impl Tenant {
         grace: bool,
     ) -> Result<UpOutcome> {
         let started = Instant::now();
-        let heads: Vec<automerge::ChangeHash> =
-            heads.iter().map(|h| automerge::ChangeHash(*h)).collect();
+        if heads.len() > MAX_HEADS {
+            return Ok(UpOutcome::refused(format!(
+                "{} heads (at most {MAX_HEADS})",
+                heads.len()
+            )));
+        }
+        let heads: Vec<ChangeHash> = heads.iter().map(|h| ChangeHash(*h)).collect();
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
-        let acl = self.acl();
         let rows = self.rows(doc);
-        let exists = slot.doc.is_some();
-        let visible = exists && (grace || rows.as_ref().is_some_and(|r| acl.can_see(user, r)));
-        let refuse = |reason: &str| UpOutcome {
-            reject: Some(reason.to_string()),
-            ..Default::default()
-        };
-        // Parse strictly: damaged bytes are refused whole.
-        let parsed = if changes.is_empty() {
-            None
-        } else {
-            match carnet_core::doc::chunks::verify(changes) {
-                Ok(()) => Some(changes),
-                Err(e) => return Ok(refuse(&format!("malformed changes: {e}"))),
-            }
-        };
-        if exists && !visible {
-            self.metrics.record_reject();
-            return Ok(refuse(NOT_PERMITTED));
-        }
-        if !exists {
-            let Some(bytes) = parsed else {
+        let standing = self.standing(user, &slot, rows.as_ref(), grace);
+        let step = match (standing, rows) {
+            (Standing::Absent { .. }, _) if changes.is_empty() => {
                 // The device has a document we do not: let it send all.
-                return Ok(UpOutcome {
-                    resync: true,
-                    ..Default::default()
-                });
-            };
-            let mut am = match AutoCommit::load(bytes) {
-                Ok(am) => am,
-                Err(e) => return Ok(refuse(&format!("malformed changes: {e}"))),
-            };
-            if !am.get_missing_deps(&[]).is_empty() {
-                return Ok(UpOutcome {
-                    resync: true,
-                    ..Default::default()
-                });
+                return Ok(UpOutcome::resync(false));
             }
-            let mut candidate = match CrmDoc::from_automerge(doc, am) {
-                Ok(c) => c,
-                Err(e) => return Ok(refuse(&format!("not a valid document: {e}"))),
-            };
-            if let Err(reason) = self.vet_new(user, &mut candidate)? {
-                self.metrics.record_reject();
-                return Ok(refuse(&reason));
-            }
-            let meta = self.assign_numbers(&mut candidate)?;
-            slot.doc = Some(candidate);
-            slot.chunks = 0;
-            self.commit(&mut slot, &[], meta).await?;
-        } else if let Some(bytes) = parsed {
-            let Some(d) = slot.doc.as_mut() else {
-                return Ok(UpOutcome::default());
-            };
-            let writable = grace || rows.as_ref().is_some_and(|r| acl.can_write(user, r));
-            let before = d.heads();
-            let numbers_before = d.numbers();
-            let mut fork = d.automerge().fork();
-            if fork.load_incremental(bytes).is_err() {
-                return Ok(refuse("changes could not be applied"));
-            }
-            if !fork.get_missing_deps(&[]).is_empty() {
-                // We lack history the device assumed we had.
-                return Ok(UpOutcome {
-                    resync: true,
-                    granted: true,
-                    ..Default::default()
-                });
-            }
-            let verdict = CrmDoc::from_automerge(doc, fork)
-                .and_then(|c| self.vet_update(d.kind(), writable, &numbers_before, c));
-            match verdict {
-                Err(reason) => {
-                    self.metrics.record_reject();
-                    tracing::info!(%doc, %user, %reason, "changes rejected");
-                    return Ok(UpOutcome {
-                        reject: Some(reason),
-                        granted: true,
-                        ..Default::default()
-                    });
-                }
-                Ok(candidate) => {
-                    *d = candidate;
-                    let meta = self.assign_numbers(d)?;
-                    if d.heads() != before {
-                        self.commit(&mut slot, &before, meta).await?;
+            (Standing::Absent { exists }, _) => {
+                let judge = self.judge(user);
+                let bytes = changes.to_vec();
+                let step = self
+                    .on_cpu(move || {
+                        if let Err(e) = chunks::verify(&bytes) {
+                            return Step::Refused(format!("malformed changes: {e}"));
+                        }
+                        let am = match AutoCommit::load(&bytes) {
+                            Ok(am) => am,
+                            Err(e) => return Step::Refused(format!("malformed changes: {e}")),
+                        };
+                        if !am.get_missing_deps(&[]).is_empty() {
+                            return Step::More(am);
+                        }
+                        match judge.create(doc, am) {
+                            Ok(a) => Step::Accepted(a),
+                            Err(reason) => Step::Refused(reason),
+                        }
+                    })
+                    .await
+                    .unwrap_or_else(Step::Refused);
+                match step {
+                    Step::More(_) => return Ok(UpOutcome::resync(false)),
+                    Step::Refused(reason) => {
+                        self.metrics.record_reject();
+                        return Ok(UpOutcome::refused(reason));
+                    }
+                    Step::Accepted(_) if exists => {
+                        self.metrics.record_reject();
+                        return Ok(UpOutcome::refused(NOT_PERMITTED));
+                    }
+                    Step::Accepted(acc) => {
+                        self.store_new(&mut slot, acc, user).await?;
+                        None
                     }
                 }
             }
-        }
-        let d = slot
-            .doc
-            .as_mut()
-            .ok_or_else(|| super::TenantError::Invalid("document vanished".into()))?;
+            (_, None) => return Ok(UpOutcome::default()),
+            (standing, Some(rows)) => {
+                let graced = standing == Standing::Graced;
+                if changes.is_empty() {
+                    Some(graced)
+                } else {
+                    let Some(d) = slot.doc.as_mut() else {
+                        return Ok(UpOutcome::default());
+                    };
+                    let before = Before {
+                        kind: d.kind(),
+                        rows,
+                        heads: d.heads(),
+                        numbers: d.numbers(),
+                    };
+                    let before_heads = before.heads.clone();
+                    let fork = d.automerge().fork();
+                    let judge = self.judge(user);
+                    let bytes = changes.to_vec();
+                    let step = self
+                        .on_cpu(move || {
+                            if let Err(e) = chunks::verify(&bytes) {
+                                return Step::Refused(format!("malformed changes: {e}"));
+                            }
+                            let mut fork = fork;
+                            if fork.load_incremental(&bytes).is_err() {
+                                return Step::Refused("changes could not be applied".into());
+                            }
+                            if !fork.get_missing_deps(&[]).is_empty() {
+                                // We lack history the device assumed we had.
+                                return Step::More(fork);
+                            }
+                            match judge.update(doc, &before, fork, graced) {
+                                Ok(a) => Step::Accepted(a),
+                                Err(reason) => Step::Refused(reason),
+                            }
+                        })
+                        .await
+                        .unwrap_or_else(Step::Refused);
+                    match step {
+                        Step::More(_) => return Ok(UpOutcome::resync(true)),
+                        Step::Refused(reason) => {
+                            self.metrics.record_reject();
+                            tracing::info!(%doc, %user, %reason, "changes rejected");
+                            return Ok(UpOutcome {
+                                reject: Some(reason),
+                                granted: true,
+                                ..Default::default()
+                            });
+                        }
+                        Step::Accepted(acc) => {
+                            self.store_update(&mut slot, acc, &before_heads, user)
+                                .await?;
+                            Some(graced)
+                        }
+                    }
+                }
+            }
+        };
+        let graced = step.unwrap_or(false);
+        let d = slot.doc.as_mut().ok_or_else(vanished)?;
         let am = d.automerge();
         let known = heads.iter().all(|h| am.get_change_by_hash(h).is_some());
-        let out = if known {
+        let out = if !known {
+            UpOutcome::resync(true)
+        } else if graced {
+            // Acknowledge the device's own edits; send it nothing new.
+            self.metrics.record_ack();
+            UpOutcome {
+                ack: Some(hashes(&heads)),
+                granted: true,
+                ..Default::default()
+            }
+        } else {
             self.metrics.record_ack();
             UpOutcome {
                 down: if am.get_heads() == heads {
@@ -496,13 +671,7 @@ impl Tenant {
                 } else {
                     d.changes_since(&heads)
                 },
-                ack: Some(d.heads().iter().map(|h| h.0).collect()),
-                granted: true,
-                ..Default::default()
-            }
-        } else {
-            UpOutcome {
-                resync: true,
+                ack: Some(hashes(&d.heads())),
                 granted: true,
                 ..Default::default()
             }

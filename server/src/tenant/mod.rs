@@ -4,9 +4,10 @@
 //! acknowledged change durable before anyone hears of it.
 
 mod exchange;
+mod judge;
 mod writer;
 
-pub use exchange::{DocOutcome, Phantoms, UpOutcome};
+pub use exchange::{DocOutcome, Phantom, Phantoms, UpOutcome, MAX_PHANTOM_BYTES};
 pub use writer::Event;
 
 use std::collections::{HashMap, HashSet};
@@ -77,6 +78,10 @@ pub struct Tenant {
     counters: Mutex<HashMap<String, u64>>,
     actor: ActorId,
     cache_cap: usize,
+    /// Bounds the CPU-heavy work on untrusted input (parsing, merging and
+    /// validating devices' changes) that runs on the blocking pool.
+    cpu: tokio::sync::Semaphore,
+    pub logins: crate::throttle::LoginGuard,
     pub metrics: Metrics,
 }
 
@@ -204,6 +209,10 @@ impl Tenant {
             counters: Mutex::new(counters),
             actor,
             cache_cap,
+            cpu: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            logins: crate::throttle::LoginGuard::default(),
             metrics: Metrics::default(),
         });
         tenant.refresh_rules()?;
@@ -359,6 +368,47 @@ impl Tenant {
         }
     }
 
+    /// Runs CPU-heavy work on untrusted input on the blocking pool, at most
+    /// one task per core at a time, so the async workers keep serving
+    /// everyone else. A panic inside (automerge on hostile bytes) is a
+    /// refusal of that input, not a crash.
+    pub async fn on_cpu<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::result::Result<T, String> {
+        let _permit = self
+            .cpu
+            .acquire()
+            .await
+            .map_err(|_| "the server is shutting down".to_string())?;
+        tokio::task::spawn_blocking(f).await.map_err(|e| {
+            tracing::warn!(error = %e, "merge task failed");
+            "changes could not be applied".to_string()
+        })
+    }
+
+    /// The quote and order series of a user (`01`, `02`, …), allotted on
+    /// first use; the meta entries to store with the change that uses it.
+    pub fn series_of(&self, user: &str) -> (String, Vec<(String, Vec<u8>)>) {
+        let key = format!("counter/series-of/{user}");
+        let known = match self.counters.lock() {
+            Ok(c) => c.get(&key).copied(),
+            Err(p) => p.into_inner().get(&key).copied(),
+        };
+        if let Some(n) = known {
+            return (format!("{n:02}"), Vec::new());
+        }
+        let (n, entry) = self.next_counter("series");
+        match self.counters.lock() {
+            Ok(mut c) => c.insert(key.clone(), n),
+            Err(p) => p.into_inner().insert(key.clone(), n),
+        };
+        (
+            format!("{n:02}"),
+            vec![entry, (key, n.to_be_bytes().to_vec())],
+        )
+    }
+
     /// Reserves the next number of a gap-free counter (quotes, orders).
     /// Returns the value and the meta entry to write with the change.
     pub fn next_counter(&self, name: &str) -> (u64, (String, Vec<u8>)) {
@@ -375,11 +425,13 @@ impl Tenant {
     /// Persists a document's new changes (after `before`) with its rows,
     /// durably, and returns its new sequence number. The caller holds the
     /// document's slot lock, so writes of one document stay in order.
+    /// `rows` are the document's index rows when the caller has them.
     pub async fn commit(
         &self,
         slot: &mut Slot,
         before: &[ChangeHash],
         meta: Vec<(String, Vec<u8>)>,
+        rows: Option<DocRows>,
     ) -> Result<u64> {
         let doc = slot
             .doc
@@ -387,7 +439,10 @@ impl Tenant {
             .ok_or_else(|| TenantError::Invalid("commit of an empty slot".into()))?;
         let id = doc.id();
         let kind = doc.kind();
-        let rows = DocRows::of(doc)?;
+        let rows = match rows {
+            Some(r) => r,
+            None => DocRows::of(doc)?,
+        };
         let snapshot = before.is_empty() || slot.chunks + 1 >= COMPACT_AFTER_CHUNKS;
         let bytes = if snapshot {
             doc.save()
@@ -457,7 +512,7 @@ impl Tenant {
             return Err(e.into());
         }
         d.commit(w);
-        self.commit(&mut slot, &before, Vec::new()).await
+        self.commit(&mut slot, &before, Vec::new(), None).await
     }
 
     /// (seq, doc) of documents changed after `cursor`, in order, at most `limit`.

@@ -1,0 +1,116 @@
+//! What a device's change would produce, and whether it may: the pure part
+//! of accepting changes, run on the blocking pool (it parses, hydrates and
+//! validates untrusted documents) with no lock and no I/O. Every check is
+//! made on the document as the change leaves it: its shape (depth, size,
+//! root keys), its schema, fields that nobody edits after creation, numbers
+//! only the server assigns, and the one authorization decision
+//! (`Acl::authorize_change`).
+
+use automerge::{AutoCommit, ChangeHash};
+use carnet_core::doc::{CrmDoc, Vocab};
+use carnet_core::index::DocRows;
+use carnet_core::{DocId, DocKind};
+
+use crate::acl::Acl;
+
+/// Why a change is refused, for the device (same words for a hidden and a
+/// missing document).
+pub type Refusal = String;
+
+pub const NUMBERS_BY_SERVER: &str = "quote and order numbers are assigned by the server";
+
+/// The rules in force for one user, copied out of the tenant.
+pub struct Judge {
+    pub user: String,
+    pub acl: Acl,
+    pub vocab: Vocab,
+}
+
+/// A document as it stands before a device's change.
+pub struct Before {
+    pub kind: DocKind,
+    pub rows: DocRows,
+    pub heads: Vec<ChangeHash>,
+    pub numbers: Vec<(String, Option<String>)>,
+}
+
+/// A document the change produced, accepted, with its index rows.
+pub struct Accepted {
+    pub doc: CrmDoc,
+    pub rows: DocRows,
+}
+
+impl Judge {
+    /// A change to a document the user holds: `fork` is the stored
+    /// document with the device's changes applied.
+    pub fn update(
+        &self,
+        id: DocId,
+        before: &Before,
+        fork: AutoCommit,
+        grace: bool,
+    ) -> Result<Accepted, Refusal> {
+        let mut doc =
+            CrmDoc::from_automerge(id, fork).map_err(|e| format!("not a valid document: {e}"))?;
+        if doc.kind() != before.kind {
+            return Err("the document's kind changed".into());
+        }
+        if grace {
+            self.authored_by_user(&mut doc, &before.heads)?;
+        }
+        let rows = DocRows::of(&mut doc).map_err(|e| e.to_string())?;
+        self.acl
+            .authorize_change(&self.user, Some(&before.rows), &rows, grace)
+            .map_err(|d| d.to_string())?;
+        doc.check(&self.vocab)?;
+        doc.check_read_only(&before.heads)?;
+        if !numbers_unchanged(&before.numbers, &doc) {
+            return Err(NUMBERS_BY_SERVER.into());
+        }
+        Ok(Accepted { doc, rows })
+    }
+
+    /// A document the device created offline.
+    pub fn create(&self, id: DocId, am: AutoCommit) -> Result<Accepted, Refusal> {
+        let mut doc =
+            CrmDoc::from_automerge(id, am).map_err(|e| format!("not a valid document: {e}"))?;
+        let rows = DocRows::of(&mut doc).map_err(|e| e.to_string())?;
+        self.acl
+            .authorize_change(&self.user, None, &rows, false)
+            .map_err(|d| d.to_string())?;
+        doc.check(&self.vocab)?;
+        if doc.numbers().iter().any(|(_, n)| n.is_some()) {
+            return Err(NUMBERS_BY_SERVER.into());
+        }
+        Ok(Accepted { doc, rows })
+    }
+
+    /// Edits pushed in grace are the device's own: every new change is
+    /// authored by this user.
+    fn authored_by_user(&self, doc: &mut CrmDoc, before: &[ChangeHash]) -> Result<(), Refusal> {
+        let actors: Vec<automerge::ActorId> = doc
+            .automerge()
+            .get_changes(before)
+            .iter()
+            .map(|c| c.actor_id().clone())
+            .collect();
+        for actor in actors {
+            if doc.author_of(&actor).as_deref() != Some(self.user.as_str()) {
+                return Err(crate::acl::NOT_PERMITTED.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The device changed no number: existing records keep theirs, new ones
+/// come without (the server assigns them).
+fn numbers_unchanged(before: &[(String, Option<String>)], after: &CrmDoc) -> bool {
+    after
+        .numbers()
+        .iter()
+        .all(|(path, n)| match before.iter().find(|(p, _)| p == path) {
+            Some((_, old)) => old == n,
+            None => n.is_none(),
+        })
+}
