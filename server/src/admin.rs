@@ -243,18 +243,16 @@ impl Tenant {
             self.logins.failed(&email, addr);
             return Err(LoginRefused::Wrong);
         }
-        let slot = self.logins.hashing_slot().await?;
         let t = self.clone();
         let (e, p, name) = (
             email.clone(),
             password.to_string(),
             device_name.chars().take(100).collect::<String>(),
         );
-        let issued = tokio::task::spawn_blocking(move || t.check_and_issue(&e, &p, &name))
-            .await
-            .ok()
-            .flatten();
-        drop(slot);
+        let issued = self
+            .logins
+            .hash(move || t.check_and_issue(&e, &p, &name))
+            .await?;
         issued.ok_or_else(|| {
             self.logins.failed(&email, addr);
             LoginRefused::Wrong

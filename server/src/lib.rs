@@ -10,6 +10,7 @@ pub mod acl;
 pub mod admin;
 pub mod auth;
 pub mod demo;
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod session;

@@ -1,26 +1,28 @@
 //! Password guessing: failed logins are counted per account and per
 //! address in a sliding minute; past the limit further attempts are refused
 //! before any hashing (the right password too, until the window passes).
-//! Hashing itself (argon2, ~19 MiB and ~20 ms each) runs at most a few at a
-//! time, so a flood of logins cannot take the server's memory. The sync
-//! login and the web app's login (to come) share one `LoginGuard`.
+//! Hashing itself (argon2, ~19 MiB and ~20 ms each) runs on a few threads
+//! of its own with a short queue, so a flood of logins can neither take the
+//! server's memory (each thread reuses its allocation) nor its blocking
+//! pool. The sync login and the web app's login (to come) share one
+//! `LoginGuard`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::oneshot;
 
 /// Failed logins allowed per account in one window.
 pub const MAX_FAILURES_PER_ACCOUNT: usize = 10;
 /// Failed logins allowed per address in one window (an office shares one).
 pub const MAX_FAILURES_PER_ADDRESS: usize = 30;
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Password hashes computed at once.
-pub const CONCURRENT_HASHES: usize = 2;
-/// How long a login waits for a hashing slot before "busy".
-pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
+/// Threads that compute password hashes.
+pub const HASH_THREADS: usize = 2;
+/// Logins waiting for a hashing thread before "busy".
+pub const HASH_QUEUE: usize = 64;
 /// Accounts and addresses remembered at most (oldest forgotten first).
 const MAX_TRACKED: usize = 100_000;
 
@@ -38,16 +40,38 @@ enum Key {
     Address(IpAddr),
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 pub struct LoginGuard {
     failures: Mutex<HashMap<Key, Vec<Instant>>>,
-    hashing: Semaphore,
+    hashing: Mutex<std::sync::mpsc::SyncSender<Job>>,
 }
 
 impl Default for LoginGuard {
     fn default() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(HASH_QUEUE);
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..HASH_THREADS {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("carnet-hash-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the guard is gone
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "no password hashing thread");
+            }
+        }
         LoginGuard {
             failures: Mutex::new(HashMap::new()),
-            hashing: Semaphore::new(CONCURRENT_HASHES),
+            hashing: Mutex::new(tx),
         }
     }
 }
@@ -109,12 +133,24 @@ impl LoginGuard {
         });
     }
 
-    /// A slot to hash a password in, waiting a little for one.
-    pub async fn hashing_slot(&self) -> Result<SemaphorePermit<'_>, Throttled> {
-        match tokio::time::timeout(HASH_QUEUE_WAIT, self.hashing.acquire()).await {
-            Ok(Ok(p)) => Ok(p),
-            _ => Err(Throttled::Busy),
+    /// Runs password hashing (`f`) on the hashing threads; "busy" when
+    /// too many logins wait already.
+    pub async fn hash<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Throttled> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        let queued = match self.hashing.lock() {
+            Ok(q) => q.try_send(job).is_ok(),
+            Err(_) => false,
+        };
+        if !queued {
+            return Err(Throttled::Busy);
         }
+        rx.await.map_err(|_| Throttled::Busy)
     }
 }
 

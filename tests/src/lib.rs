@@ -3,4 +3,5 @@
 
 pub mod harness;
 pub mod portfolio;
+pub mod raw;
 pub mod stats;

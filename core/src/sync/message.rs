@@ -91,6 +91,15 @@ fn check_bloom(encoded: &[u8]) -> Result<(), SyncMessageError> {
 /// Bloom filter parameters, and the changes (well-formed chunks whose
 /// compressed parts inflate within one budget).
 pub fn decode(bytes: &[u8]) -> Result<sync::Message, SyncMessageError> {
+    let msg = decode_summary(bytes)?;
+    verify_changes(&msg)?;
+    Ok(msg)
+}
+
+/// `decode` without checking the changes: cheap (linear in the message's
+/// size), for the caller that verifies the changes elsewhere
+/// (`verify_changes`, CPU-heavy) before automerge applies them.
+pub fn decode_summary(bytes: &[u8]) -> Result<sync::Message, SyncMessageError> {
     let msg =
         sync::Message::decode(bytes).map_err(|e| SyncMessageError::Malformed(e.to_string()))?;
     at_most("heads", msg.heads.len(), MAX_HEADS)?;
@@ -100,11 +109,17 @@ pub fn decode(bytes: &[u8]) -> Result<sync::Message, SyncMessageError> {
         at_most("last-sync hashes", have.last_sync.len(), MAX_HEADS)?;
         check_bloom(&have.bloom.to_bytes())?;
     }
+    Ok(msg)
+}
+
+/// The message's changes are well-formed chunks whose compressed parts
+/// inflate within one budget.
+pub fn verify_changes(msg: &sync::Message) -> Result<(), SyncMessageError> {
     let mut budget = InflateBudget::default();
     for change in msg.changes.iter() {
         chunks::verify_within(change, &mut budget).map_err(SyncMessageError::BadChanges)?;
     }
-    Ok(msg)
+    Ok(())
 }
 
 #[cfg(test)]

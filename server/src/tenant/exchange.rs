@@ -21,7 +21,7 @@ use carnet_core::sync::message::{self as sync_message, MAX_HEADS};
 use carnet_core::{DocId, DocKind};
 
 use super::judge::{Accepted, Before, Judge};
-use super::{Result, Slot, Tenant};
+use super::{Meta, Result, Slot, Tenant};
 use crate::acl::NOT_PERMITTED;
 
 /// Most bytes of sync messages one connection may pour into a document it
@@ -95,9 +95,9 @@ fn hashes(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
 /// What became of a device's changes on the blocking pool.
 enum Step {
     /// Their dependencies are missing: ask for more (or a full exchange).
-    More(AutoCommit),
+    More(Box<AutoCommit>),
     Refused(String),
-    Accepted(Accepted),
+    Accepted(Box<Accepted>),
 }
 
 impl Tenant {
@@ -130,11 +130,11 @@ impl Tenant {
         grace: bool,
     ) -> Result<DocOutcome> {
         let started = Instant::now();
-        let bytes = msg.to_vec();
-        let message = match self.on_cpu(move || sync_message::decode(&bytes)).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => return Ok(DocOutcome::refused(e.to_string())),
-            Err(refusal) => return Ok(DocOutcome::refused(refusal)),
+        // Counts and Bloom parameters here (cheap); the changes, if any,
+        // are verified on the blocking pool before they are applied.
+        let message = match sync_message::decode_summary(msg) {
+            Ok(m) => m,
+            Err(e) => return Ok(DocOutcome::refused(e.to_string())),
         };
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
@@ -208,14 +208,17 @@ impl Tenant {
         let mut am = ph.am;
         let step = self
             .on_cpu(move || {
+                if let Err(e) = sync_message::verify_changes(&message) {
+                    return (Step::Refused(e.to_string()), st);
+                }
                 if am.sync().receive_sync_message(&mut st, message).is_err() {
                     return (Step::Refused("changes could not be applied".into()), st);
                 }
                 if am.get_heads().is_empty() || !am.get_missing_deps(&[]).is_empty() {
-                    return (Step::More(am), st);
+                    return (Step::More(Box::new(am)), st);
                 }
                 match judge.create(doc, am) {
-                    Ok(a) => (Step::Accepted(a), st),
+                    Ok(a) => (Step::Accepted(Box::new(a)), st),
                     Err(reason) => (Step::Refused(reason), st),
                 }
             })
@@ -229,7 +232,7 @@ impl Tenant {
                 *state = st;
                 let reply = generate(&mut am, state);
                 *phantom = Some(Phantom {
-                    am,
+                    am: *am,
                     bytes: ph.bytes,
                 });
                 Ok(DocOutcome {
@@ -249,7 +252,7 @@ impl Tenant {
             }
             Step::Accepted(acc) => {
                 *state = st;
-                self.store_new(slot, acc, user).await?;
+                self.store_new(slot, *acc, user).await?;
                 let d = slot.doc.as_mut().ok_or_else(vanished)?;
                 self.metrics.record_ack();
                 let ack = Some(hashes(&d.heads()));
@@ -322,6 +325,9 @@ impl Tenant {
         let mut st = state.clone();
         let verdict = self
             .on_cpu(move || {
+                if let Err(e) = sync_message::verify_changes(&message) {
+                    return (Err(e.to_string()), st);
+                }
                 let mut fork = fork;
                 let applied = fork.sync().receive_sync_message(&mut st, message);
                 match applied {
@@ -405,11 +411,7 @@ impl Tenant {
     /// quote of series 03), so a number tells a rep nothing about how many
     /// quotes others made. Returns the counter entries to store with the
     /// change, and whether the document changed.
-    fn assign_numbers(
-        &self,
-        d: &mut carnet_core::doc::CrmDoc,
-        user: &str,
-    ) -> Result<(Vec<(String, Vec<u8>)>, bool)> {
+    fn assign_numbers(&self, d: &mut carnet_core::doc::CrmDoc, user: &str) -> Result<(Meta, bool)> {
         let missing: Vec<(String, String)> = d
             .numbers()
             .into_iter()
@@ -565,10 +567,10 @@ impl Tenant {
                             Err(e) => return Step::Refused(format!("malformed changes: {e}")),
                         };
                         if !am.get_missing_deps(&[]).is_empty() {
-                            return Step::More(am);
+                            return Step::More(Box::new(am));
                         }
                         match judge.create(doc, am) {
-                            Ok(a) => Step::Accepted(a),
+                            Ok(a) => Step::Accepted(Box::new(a)),
                             Err(reason) => Step::Refused(reason),
                         }
                     })
@@ -585,7 +587,7 @@ impl Tenant {
                         return Ok(UpOutcome::refused(NOT_PERMITTED));
                     }
                     Step::Accepted(acc) => {
-                        self.store_new(&mut slot, acc, user).await?;
+                        self.store_new(&mut slot, *acc, user).await?;
                         None
                     }
                 }
@@ -620,10 +622,10 @@ impl Tenant {
                             }
                             if !fork.get_missing_deps(&[]).is_empty() {
                                 // We lack history the device assumed we had.
-                                return Step::More(fork);
+                                return Step::More(Box::new(fork));
                             }
                             match judge.update(doc, &before, fork, graced) {
-                                Ok(a) => Step::Accepted(a),
+                                Ok(a) => Step::Accepted(Box::new(a)),
                                 Err(reason) => Step::Refused(reason),
                             }
                         })
@@ -641,7 +643,7 @@ impl Tenant {
                             });
                         }
                         Step::Accepted(acc) => {
-                            self.store_update(&mut slot, acc, &before_heads, user)
+                            self.store_update(&mut slot, *acc, &before_heads, user)
                                 .await?;
                             Some(graced)
                         }

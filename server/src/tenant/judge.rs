@@ -6,7 +6,7 @@
 //! only the server assigns, and the one authorization decision
 //! (`Acl::authorize_change`).
 
-use automerge::{AutoCommit, ChangeHash};
+use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use carnet_core::doc::{CrmDoc, Vocab};
 use carnet_core::index::DocRows;
 use carnet_core::{DocId, DocKind};
@@ -57,6 +57,11 @@ impl Judge {
         }
         if grace {
             self.authored_by_user(&mut doc, &before.heads)?;
+            // Not even a concurrent value: whichever value wins a conflict
+            // is a matter of actor ids, which the device chooses.
+            if !access_untouched(&mut doc, &before.heads) {
+                return Err(crate::acl::NOT_PERMITTED.into());
+            }
         }
         let rows = DocRows::of(&mut doc).map_err(|e| e.to_string())?;
         self.acl
@@ -101,6 +106,29 @@ impl Judge {
         }
         Ok(())
     }
+}
+
+/// The fields that decide who sees a document (an account's owner and
+/// postcode, a plan's user) hold the same values, conflicts included, as
+/// at `before`.
+fn access_untouched(doc: &mut CrmDoc, before: &[ChangeHash]) -> bool {
+    let fields: &[(&str, &str)] = match doc.kind() {
+        DocKind::Account => &[("account", "owner"), ("account", "postcode")],
+        DocKind::Plan => &[("plan", "user")],
+        _ => &[],
+    };
+    for (record, key) in fields {
+        let Some(obj) = doc.map_at(&[*record]) else {
+            return false;
+        };
+        let am = doc.automerge();
+        let then = am.get_all_at(&obj, *key, before).unwrap_or_default();
+        let now = am.get_all(&obj, *key).unwrap_or_default();
+        if then != now {
+            return false;
+        }
+    }
+    true
 }
 
 /// The device changed no number: existing records keep theirs, new ones

@@ -48,6 +48,9 @@ pub enum TenantError {
 
 pub type Result<T, E = TenantError> = std::result::Result<T, E>;
 
+/// Store meta entries written with a change (counters).
+pub type Meta = Vec<(String, Vec<u8>)>;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TenantInfo {
     pub id: Uuid,
@@ -389,7 +392,7 @@ impl Tenant {
 
     /// The quote and order series of a user (`01`, `02`, …), allotted on
     /// first use; the meta entries to store with the change that uses it.
-    pub fn series_of(&self, user: &str) -> (String, Vec<(String, Vec<u8>)>) {
+    pub fn series_of(&self, user: &str) -> (String, Meta) {
         let key = format!("counter/series-of/{user}");
         let known = match self.counters.lock() {
             Ok(c) => c.get(&key).copied(),
