@@ -205,4 +205,43 @@ mod tests {
         trailing.push(0);
         assert!(verify(&trailing).is_err());
     }
+
+    #[test]
+    fn compressed_parts_inflate_within_the_budget_or_are_refused() {
+        use std::io::Write;
+        // A document big enough for automerge to deflate its columns.
+        let mut a = AutoCommit::new();
+        for i in 0..2_000 {
+            a.put(ROOT, format!("key{i}"), "the same words again and again")
+                .unwrap();
+        }
+        a.commit();
+        let saved = a.save();
+        assert_eq!(verify(&saved), Ok(()));
+        let err = verify_within(&saved, &mut InflateBudget::new(16)).unwrap_err();
+        assert!(err.contains("inflates past"), "{err}");
+
+        // A compressed change chunk of 64 MiB of zeros (~64 KiB on the wire).
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            z.write_all(&block).unwrap();
+        }
+        let deflated = z.finish().unwrap();
+        let mut bomb = MAGIC.to_vec();
+        bomb.extend([0, 0, 0, 0, 2]);
+        let mut len = deflated.len() as u64;
+        loop {
+            let b = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                bomb.push(b);
+                break;
+            }
+            bomb.push(b | 0x80);
+        }
+        bomb.extend(&deflated);
+        let err = verify(&bomb).unwrap_err();
+        assert!(err.contains("inflates past"), "{err}");
+    }
 }

@@ -153,6 +153,21 @@ mod tests {
     }
 
     #[test]
+    fn a_device_refuses_deep_documents_and_changes_from_a_peer() {
+        let w = writer();
+        let mut ours = CrmDoc::create(DocId::new(), DocKind::Account, &w).unwrap();
+        let mut theirs = CrmDoc::load(ours.id(), &ours.save()).unwrap();
+        let before = theirs.heads();
+        nest(&mut theirs, "contacts", 20_000);
+        let whole = theirs.save();
+        let err = CrmDoc::load_foreign(theirs.id(), &whole).err().unwrap();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+        let changes = theirs.changes_since(&before);
+        let err = ours.merge_bytes(&changes).unwrap_err();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+    }
+
+    #[test]
     fn deep_nesting_hidden_in_a_losing_concurrent_value_is_found() {
         let w = writer();
         let mut base = CrmDoc::create(DocId::new(), DocKind::Account, &w).unwrap();
