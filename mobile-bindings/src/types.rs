@@ -301,7 +301,8 @@ impl From<Totals> for DocTotals {
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct Quote {
     pub id: String,
-    /// `DEV-2026-00042` once the server numbered it, else provisional.
+    /// `DEV-2026-03-00042` (series 03 of the user who sent it) once the
+    /// server numbered it, else provisional.
     pub number: String,
     pub provisional: bool,
     /// `draft`, `sent`, `accepted`, `refused`, `expired`.

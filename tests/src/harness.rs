@@ -21,7 +21,12 @@ fn target_dir() -> PathBuf {
 }
 
 /// Path of a workspace binary, building the binaries once if needed.
+/// `CARNET_BIN_DIR` points the tests at binaries built elsewhere (say,
+/// from an older commit, to see a regression test fail there).
 pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARNET_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -130,6 +130,20 @@ pub fn verify(bytes: &[u8]) -> Result<(), String> {
 
 /// `verify`, drawing inflated bytes from a budget shared with other inputs.
 pub fn verify_within(bytes: &[u8], budget: &mut InflateBudget) -> Result<(), String> {
+    walk(bytes, budget, true)
+}
+
+/// Only the bounds of `verify` (chunk framing, chunk types, inflated
+/// size), without parsing each chunk: for bytes that go to a strict
+/// `Automerge::load` next, which refuses damage itself (and would
+/// otherwise parse every chunk a second time).
+pub fn check_inflation(bytes: &[u8]) -> Result<(), String> {
+    walk(bytes, &mut InflateBudget::default(), false)
+}
+
+/// Walks the chunks: framing and types always, inflated size within
+/// `budget`, and each chunk parsed by automerge when `parse`.
+fn walk(bytes: &[u8], budget: &mut InflateBudget, parse: bool) -> Result<(), String> {
     if bytes.is_empty() {
         return Err("no data".into());
     }
@@ -151,17 +165,19 @@ pub fn verify_within(bytes: &[u8], budget: &mut InflateBudget) -> Result<(), Str
         match kind {
             0 => {
                 check_document_columns(body, budget)?;
-                automerge::Automerge::load(chunk)
-                    .map_err(|e| format!("bad document chunk: {e}"))?;
+                if parse {
+                    automerge::Automerge::load(chunk)
+                        .map_err(|e| format!("bad document chunk: {e}"))?;
+                }
             }
-            1 => {
-                automerge::Change::from_bytes(chunk.to_vec())
-                    .map_err(|e| format!("bad change chunk: {e}"))?;
-            }
-            2 => {
-                budget.inflate(body)?;
-                automerge::Change::from_bytes(chunk.to_vec())
-                    .map_err(|e| format!("bad change chunk: {e}"))?;
+            1 | 2 => {
+                if kind == 2 {
+                    budget.inflate(body)?;
+                }
+                if parse {
+                    automerge::Change::from_bytes(chunk.to_vec())
+                        .map_err(|e| format!("bad change chunk: {e}"))?;
+                }
             }
             other => return Err(format!("unsupported chunk type {other}")),
         }

@@ -98,7 +98,9 @@ impl CrmDoc {
     /// inflate within bounds, it is the document it claims to be, and its
     /// shape (depth, size, root keys) is checked before anything reads it.
     pub fn load_foreign(id: DocId, bytes: &[u8]) -> Result<Self> {
-        chunks::verify(bytes).map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
+        // `load` is strict: only the inflation bound is needed first.
+        chunks::check_inflation(bytes)
+            .map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;
         let doc = CrmDoc::load(id, bytes)?;
         doc.check_shape()
             .map_err(|reason| CoreError::CorruptDoc { doc: id, reason })?;

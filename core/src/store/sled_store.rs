@@ -36,13 +36,35 @@ fn doc_of(k: &[u8]) -> Result<DocId, StoreError> {
 
 impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(32 * 1024 * 1024)
-            .open()?;
-        Ok(SledStore { db })
+        // sled releases its directory lock from its own threads a moment
+        // after the last handle is dropped: a store reopened right after it
+        // was closed (an app restarting its client) waits for that, a
+        // little, instead of failing. A store held by another live process
+        // still fails, after the wait.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .cache_capacity(32 * 1024 * 1024)
+                .open();
+            match opened {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock") =>
+                {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(sled::Error::Io(e).into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return Ok(SledStore { db: other? }),
+            }
+        }
     }
 }
+
+/// How long `open` waits for a just-closed store's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store for SledStore {
     fn load(&self, doc: DocId) -> Result<Option<Stored>, StoreError> {
