@@ -4301,7 +4301,8 @@ public func FfiConverterTypeProduct_lower(_ value: Product) -> RustBuffer {
 public struct Quote: Equatable, Hashable {
     public var id: String
     /**
-     * `DEV-2026-00042` once the server numbered it, else provisional.
+     * `DEV-2026-03-00042` (series 03 of the user who sent it) once the
+     * server numbered it, else provisional.
      */
     public var number: String
     public var provisional: Bool
@@ -4323,7 +4324,8 @@ public struct Quote: Equatable, Hashable {
     // declare one manually.
     public init(id: String, 
         /**
-         * `DEV-2026-00042` once the server numbered it, else provisional.
+         * `DEV-2026-03-00042` (series 03 of the user who sent it) once the
+         * server numbered it, else provisional.
          */number: String, provisional: Bool, 
         /**
          * `draft`, `sent`, `accepted`, `refused`, `expired`.

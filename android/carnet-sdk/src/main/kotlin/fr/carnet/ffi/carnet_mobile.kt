@@ -5513,7 +5513,8 @@ data class Quote (
     var `id`: kotlin.String
     , 
     /**
-     * `DEV-2026-00042` once the server numbered it, else provisional.
+     * `DEV-2026-03-00042` (series 03 of the user who sent it) once the
+     * server numbered it, else provisional.
      */
     var `number`: kotlin.String
     , 
