@@ -100,6 +100,37 @@ impl Fixture {
     }
 }
 
+/// The bytes a device would build for a new account `id` owned by `owner`
+/// in `postcode` — a plain Automerge document, for seeds and for tests that
+/// play a device by hand.
+pub fn account_doc(
+    id: carnet_core::DocId,
+    owner: &str,
+    postcode: &str,
+) -> Result<automerge::AutoCommit, automerge::AutomergeError> {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    let mut am = automerge::AutoCommit::new();
+    am.put(ROOT, "schema", carnet_core::schema::SCHEMA_VERSION)?;
+    am.put(ROOT, "kind", "account")?;
+    am.put(ROOT, "id", id.to_string())?;
+    let acc = am.put_object(ROOT, "account", ObjType::Map)?;
+    for (k, v) in [
+        ("name", "Forged"),
+        ("kind", "company"),
+        ("status", "client"),
+        ("owner", owner),
+        ("postcode", postcode),
+    ] {
+        am.put(&acc, k, v)?;
+    }
+    for c in carnet_core::schema::layout(carnet_core::DocKind::Account).containers {
+        am.put_object(ROOT, c.key, ObjType::Map)?;
+    }
+    am.commit();
+    Ok(am)
+}
+
 /// Encodes frames the way `Fixture::run` splits them (for seeds).
 pub fn encode_input(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();

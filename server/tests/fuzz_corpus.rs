@@ -7,42 +7,18 @@
 use std::path::PathBuf;
 
 use automerge::sync::{self, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT};
 use carnet_core::sync::frame::{DocMsg, Frame, UpDoc};
 use carnet_core::{DocId, DocKind};
-use carnet_server::fuzzing::{encode_input, Fixture, REP};
+use carnet_server::fuzzing::{account_doc, encode_input, Fixture, REP};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/session_frames")
 }
 
-fn account(id: DocId, postcode: &str) -> AutoCommit {
-    let mut am = AutoCommit::new();
-    am.put(ROOT, "schema", 1u64).unwrap();
-    am.put(ROOT, "kind", "account").unwrap();
-    am.put(ROOT, "id", id.to_string()).unwrap();
-    let acc = am.put_object(ROOT, "account", ObjType::Map).unwrap();
-    for (k, v) in [
-        ("name", "Seed"),
-        ("kind", "company"),
-        ("status", "client"),
-        ("owner", REP),
-        ("postcode", postcode),
-    ] {
-        am.put(&acc, k, v).unwrap();
-    }
-    for c in ["contacts", "deals", "actions", "notes", "quotes", "orders"] {
-        am.put_object(ROOT, c, ObjType::Map).unwrap();
-    }
-    am.commit();
-    am
-}
-
 /// Well-formed sessions for the fuzzer to start from.
 fn seeds(settings: DocId) -> Vec<Vec<u8>> {
     let mine = DocId::new();
-    let mut am = account(mine, "75011");
+    let mut am = account_doc(mine, REP, "75011").unwrap();
     let up = Frame::Up {
         docs: vec![UpDoc {
             doc: mine,
@@ -52,7 +28,7 @@ fn seeds(settings: DocId) -> Vec<Vec<u8>> {
     }
     .encode();
     let theirs = DocId::new();
-    let mut other = account(theirs, "69001");
+    let mut other = account_doc(theirs, REP, "69001").unwrap();
     let mut state = sync::State::new();
     let msg = other
         .sync()

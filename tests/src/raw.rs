@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT};
+use automerge::AutoCommit;
 use carnet_core::sync::frame::{DocMsg, ErrorCode, Frame};
 use carnet_core::DocId;
 use futures_util::{SinkExt, StreamExt};
@@ -118,25 +117,7 @@ pub async fn session_with_revoked(
 
 /// A document claiming to be `id`, with an account owned by `owner` in `postcode`.
 pub fn forged_account(id: DocId, owner: &str, postcode: &str) -> AutoCommit {
-    let mut am = AutoCommit::new();
-    am.put(ROOT, "schema", 1u64).unwrap();
-    am.put(ROOT, "kind", "account").unwrap();
-    am.put(ROOT, "id", id.to_string()).unwrap();
-    let acc = am.put_object(ROOT, "account", ObjType::Map).unwrap();
-    for (k, v) in [
-        ("name", "Forged"),
-        ("kind", "company"),
-        ("status", "client"),
-        ("owner", owner),
-        ("postcode", postcode),
-    ] {
-        am.put(&acc, k, v).unwrap();
-    }
-    for c in ["contacts", "deals", "actions", "notes", "quotes", "orders"] {
-        am.put_object(ROOT, c, ObjType::Map).unwrap();
-    }
-    am.commit();
-    am
+    carnet_server::fuzzing::account_doc(id, owner, postcode).expect("a fresh document takes puts")
 }
 
 /// Runs a sync exchange for `doc` until the server has our changes or

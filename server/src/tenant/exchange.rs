@@ -100,6 +100,27 @@ enum Step {
     Accepted(Box<Accepted>),
 }
 
+impl From<Result<Accepted, String>> for Step {
+    fn from(judged: Result<Accepted, String>) -> Step {
+        match judged {
+            Ok(a) => Step::Accepted(Box::new(a)),
+            Err(reason) => Step::Refused(reason),
+        }
+    }
+}
+
+impl Before {
+    /// The held document as it stands, with its index rows.
+    fn of(d: &mut carnet_core::doc::CrmDoc, rows: DocRows) -> Before {
+        Before {
+            kind: d.kind(),
+            rows,
+            heads: d.heads(),
+            numbers: d.numbers(),
+        }
+    }
+}
+
 impl Tenant {
     fn standing(&self, user: &str, slot: &Slot, rows: Option<&DocRows>, grace: bool) -> Standing {
         if slot.doc.is_none() {
@@ -217,10 +238,7 @@ impl Tenant {
                 if am.get_heads().is_empty() || !am.get_missing_deps(&[]).is_empty() {
                     return (Step::More(Box::new(am)), st);
                 }
-                match judge.create(doc, am) {
-                    Ok(a) => (Step::Accepted(Box::new(a)), st),
-                    Err(reason) => (Step::Refused(reason), st),
-                }
+                (judge.create(doc, am).into(), st)
             })
             .await;
         let (step, st) = match step {
@@ -313,12 +331,7 @@ impl Tenant {
                 ..Default::default()
             });
         }
-        let before = Before {
-            kind: d.kind(),
-            rows,
-            heads: d.heads(),
-            numbers: d.numbers(),
-        };
+        let before = Before::of(d, rows);
         let before_heads = before.heads.clone();
         let fork = d.automerge().fork();
         let judge = self.judge(user);
@@ -570,10 +583,7 @@ impl Tenant {
                         if !am.get_missing_deps(&[]).is_empty() {
                             return Step::More(Box::new(am));
                         }
-                        match judge.create(doc, am) {
-                            Ok(a) => Step::Accepted(Box::new(a)),
-                            Err(reason) => Step::Refused(reason),
-                        }
+                        judge.create(doc, am).into()
                     })
                     .await
                     .unwrap_or_else(Step::Refused);
@@ -602,12 +612,7 @@ impl Tenant {
                     let Some(d) = slot.doc.as_mut() else {
                         return Ok(UpOutcome::default());
                     };
-                    let before = Before {
-                        kind: d.kind(),
-                        rows,
-                        heads: d.heads(),
-                        numbers: d.numbers(),
-                    };
+                    let before = Before::of(d, rows);
                     let before_heads = before.heads.clone();
                     let fork = d.automerge().fork();
                     let judge = self.judge(user);
@@ -625,10 +630,7 @@ impl Tenant {
                                 // We lack history the device assumed we had.
                                 return Step::More(Box::new(fork));
                             }
-                            match judge.update(doc, &before, fork, graced) {
-                                Ok(a) => Step::Accepted(Box::new(a)),
-                                Err(reason) => Step::Refused(reason),
-                            }
+                            judge.update(doc, &before, fork, graced).into()
                         })
                         .await
                         .unwrap_or_else(Step::Refused);
