@@ -115,16 +115,8 @@ async fn nested_documents_are_refused_before_anything_recurses() {
 /// A sync message whose one summary has this Bloom filter.
 fn bloom_message(entries: u64, bits: u64, probes: u64, body: &[u8]) -> Vec<u8> {
     let mut enc = Vec::new();
-    for mut v in [entries, bits, probes] {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                enc.push(b);
-                break;
-            }
-            enc.push(b | 0x80);
-        }
+    for v in [entries, bits, probes] {
+        leb128::write::unsigned(&mut enc, v).unwrap();
     }
     enc.extend_from_slice(body);
     let bloom = sync::BloomFilter::try_from(enc.as_slice()).expect("filter parses");
@@ -190,16 +182,7 @@ async fn a_compressed_bomb_is_refused_in_bounded_memory() {
     }
     let deflated = z.finish().unwrap();
     let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
-    let mut len = deflated.len() as u64;
-    loop {
-        let b = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            chunk.push(b);
-            break;
-        }
-        chunk.push(b | 0x80);
-    }
+    leb128::write::unsigned(&mut chunk, deflated.len() as u64).unwrap();
     chunk.extend(&deflated);
     let peak_before = server.peak_rss_kib().unwrap_or(0);
     let id = DocId::new();

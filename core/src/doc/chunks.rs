@@ -246,16 +246,7 @@ mod tests {
         let deflated = z.finish().unwrap();
         let mut bomb = MAGIC.to_vec();
         bomb.extend([0, 0, 0, 0, 2]);
-        let mut len = deflated.len() as u64;
-        loop {
-            let b = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                bomb.push(b);
-                break;
-            }
-            bomb.push(b | 0x80);
-        }
+        leb128::write::unsigned(&mut bomb, deflated.len() as u64).unwrap();
         bomb.extend(&deflated);
         let err = verify(&bomb).unwrap_err();
         assert!(err.contains("inflates past"), "{err}");

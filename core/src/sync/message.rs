@@ -148,35 +148,18 @@ mod tests {
 
     /// Re-encodes the message with its first summary's filter replaced.
     fn with_bloom(encoded: &[u8], entries: u64, bits: u64, probes: u64, body: &[u8]) -> Vec<u8> {
-        let msg = sync::Message::decode(encoded).unwrap();
-        let old = msg.have[0].bloom.to_bytes();
-        assert!(!old.is_empty(), "the sample message carries a filter");
-        let mut new = Vec::new();
+        let mut msg = sync::Message::decode(encoded).unwrap();
+        assert!(
+            !msg.have[0].bloom.to_bytes().is_empty(),
+            "the sample carries a filter"
+        );
+        let mut filter = Vec::new();
         for v in [entries, bits, probes] {
-            let mut v = v;
-            loop {
-                let b = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    new.push(b);
-                    break;
-                }
-                new.push(b | 0x80);
-            }
+            leb128::write::unsigned(&mut filter, v).unwrap();
         }
-        new.extend_from_slice(body);
-        // The filter is stored length-prefixed: find and splice it.
-        let mut old_prefixed = vec![old.len() as u8];
-        old_prefixed.extend(&old);
-        let at = encoded
-            .windows(old_prefixed.len())
-            .position(|w| w == old_prefixed.as_slice())
-            .unwrap();
-        let mut out = encoded[..at].to_vec();
-        out.push(new.len() as u8);
-        out.extend(&new);
-        out.extend(&encoded[at + old_prefixed.len()..]);
-        out
+        filter.extend_from_slice(body);
+        msg.have[0].bloom = sync::BloomFilter::try_from(filter.as_slice()).unwrap();
+        msg.encode()
     }
 
     #[test]
