@@ -2,14 +2,14 @@
 //! commands run against a data directory directly, or through a running
 //! server's `/admin` endpoint when the server holds the directory.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use carnet_core::doc::FieldValue;
 use carnet_core::schema::RecordKind;
 use carnet_core::store::{Batch, Durability, Store};
 use carnet_core::{DocKind, RecordId};
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
-use std::sync::Arc;
-
 use uuid::Uuid;
 
 use crate::auth::{self, Credentials, DeviceRecord};
@@ -238,9 +238,10 @@ impl Tenant {
         addr: Option<IpAddr>,
     ) -> std::result::Result<(DeviceRecord, String), LoginRefused> {
         let email = email.trim().to_lowercase();
-        self.logins.check(&email, addr)?;
+        // Counted as a failure from here on (so parallel guesses count
+        // too); forgiven once the password proves right.
+        self.logins.attempt(&email, addr)?;
         if email.len() > MAX_EMAIL_BYTES || password.len() > MAX_PASSWORD_BYTES {
-            self.logins.failed(&email, addr);
             return Err(LoginRefused::Wrong);
         }
         let t = self.clone();
@@ -252,11 +253,10 @@ impl Tenant {
         let issued = self
             .logins
             .hash(move || t.check_and_issue(&e, &p, &name))
-            .await?;
-        issued.ok_or_else(|| {
-            self.logins.failed(&email, addr);
-            LoginRefused::Wrong
-        })
+            .await?
+            .ok_or(LoginRefused::Wrong)?;
+        self.logins.forgive(&email, addr);
+        Ok(issued)
     }
 
     fn check_and_issue(

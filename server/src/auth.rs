@@ -75,11 +75,7 @@ pub fn verify_password_or_stand_in(password: &str, stored: Option<&str>) -> bool
 
 /// Compares secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    same_bytes(&Sha256::digest(a.as_bytes()), &Sha256::digest(b.as_bytes()))
 }
 
 /// A new random device token (hex).

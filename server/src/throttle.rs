@@ -95,39 +95,42 @@ impl LoginGuard {
         }
     }
 
-    /// Refuses an attempt for an account or address over its limit.
-    pub fn check(&self, email: &str, addr: Option<IpAddr>) -> Result<(), Throttled> {
+    /// Refuses an attempt for an account or address over its limit; else
+    /// counts it as a failure until `forgive` says it was not one. Counted
+    /// up front, parallel attempts cannot all slip under the limit.
+    pub fn attempt(&self, email: &str, addr: Option<IpAddr>) -> Result<(), Throttled> {
         let now = Instant::now();
         self.with_failures(|m| {
-            for (key, max) in keys(email, addr) {
-                if let Some(times) = m.get_mut(&key) {
+            let keys = keys(email, addr);
+            for (key, max) in &keys {
+                if let Some(times) = m.get_mut(key) {
                     times.retain(|t| now.duration_since(*t) < WINDOW);
-                    if times.len() >= max {
+                    if times.len() >= *max {
                         let oldest = times.first().copied().unwrap_or(now);
                         let wait = WINDOW.saturating_sub(now.duration_since(oldest));
                         return Err(Throttled::TooMany(wait.as_secs().max(1)));
                     }
                 }
             }
-            Ok(())
-        })
-    }
-
-    /// Counts a failed attempt against the account and the address.
-    pub fn failed(&self, email: &str, addr: Option<IpAddr>) {
-        let now = Instant::now();
-        self.with_failures(|m| {
             if m.len() >= MAX_TRACKED {
                 m.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < WINDOW));
                 if m.len() >= MAX_TRACKED {
                     m.clear();
                 }
             }
-            for (key, max) in keys(email, addr) {
-                let times = m.entry(key).or_default();
-                times.retain(|t| now.duration_since(*t) < WINDOW);
-                if times.len() < max {
-                    times.push(now);
+            for (key, _) in keys {
+                m.entry(key).or_default().push(now);
+            }
+            Ok(())
+        })
+    }
+
+    /// The attempt succeeded: it no longer counts as a failure.
+    pub fn forgive(&self, email: &str, addr: Option<IpAddr>) {
+        self.with_failures(|m| {
+            for (key, _) in keys(email, addr) {
+                if let Some(times) = m.get_mut(&key) {
+                    times.pop();
                 }
             }
         });
@@ -163,14 +166,13 @@ mod tests {
         let g = LoginGuard::default();
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..MAX_FAILURES_PER_ACCOUNT {
-            assert_eq!(g.check("a@x.fr", Some(ip)), Ok(()));
-            g.failed("a@x.fr", Some(ip));
+            assert_eq!(g.attempt("a@x.fr", Some(ip)), Ok(()));
         }
         assert!(matches!(
-            g.check("A@x.fr ", Some(ip)),
+            g.attempt("A@x.fr ", Some(ip)),
             Err(Throttled::TooMany(_))
         ));
-        assert_eq!(g.check("b@x.fr", Some(ip)), Ok(()));
+        assert_eq!(g.attempt("b@x.fr", Some(ip)), Ok(()));
     }
 
     #[test]
@@ -178,9 +180,18 @@ mod tests {
         let g = LoginGuard::default();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         for i in 0..MAX_FAILURES_PER_ADDRESS {
-            g.failed(&format!("u{i}@x.fr"), Some(ip));
+            assert_eq!(g.attempt(&format!("u{i}@x.fr"), Some(ip)), Ok(()));
         }
-        assert!(g.check("new@x.fr", Some(ip)).is_err());
-        assert_eq!(g.check("new@x.fr", None), Ok(()));
+        assert!(g.attempt("new@x.fr", Some(ip)).is_err());
+        assert_eq!(g.attempt("new@x.fr", None), Ok(()));
+    }
+
+    #[test]
+    fn a_successful_login_is_not_counted_as_a_failure() {
+        let g = LoginGuard::default();
+        for _ in 0..MAX_FAILURES_PER_ACCOUNT * 2 {
+            assert_eq!(g.attempt("a@x.fr", None), Ok(()));
+            g.forgive("a@x.fr", None);
+        }
     }
 }
