@@ -265,12 +265,7 @@ impl Tenant {
         password: &str,
         device_name: &str,
     ) -> Option<(DeviceRecord, String)> {
-        let cred: Option<Credentials> = self
-            .store
-            .meta(&cred_key(email))
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let cred: Option<Credentials> = self.meta_json(&cred_key(email));
         let verified = auth::verify_password_or_stand_in(
             password,
             cred.as_ref().map(|c| c.password_hash.as_str()),
@@ -305,25 +300,21 @@ impl Tenant {
     /// the directory. Sessions ask again on every tick and after falling
     /// behind the live feed, so a revocation cannot be outrun.
     pub fn still_authorised(&self, token_hash: &str, device: Uuid) -> bool {
-        let rec: Option<DeviceRecord> = self
-            .store
-            .meta(&device_key(token_hash))
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let rec: Option<DeviceRecord> = self.meta_json(&device_key(token_hash));
         rec.is_some_and(|r| !r.revoked && r.device == device && self.acl().role(&r.user).is_some())
     }
 
     /// The device a token belongs to, if it is valid and not revoked.
     pub fn device_for_token(&self, token: &str) -> Option<DeviceRecord> {
-        let rec: DeviceRecord = serde_json::from_slice(
-            &self
-                .store
-                .meta(&device_key(&auth::token_hash(token)))
-                .ok()??,
-        )
-        .ok()?;
+        let rec: DeviceRecord = self.meta_json(&device_key(&auth::token_hash(token)))?;
         (!rec.revoked).then_some(rec)
+    }
+
+    /// A server-side record (credentials, device) stored as JSON; `None`
+    /// when absent or unreadable.
+    fn meta_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let bytes = self.store.meta(key).ok()??;
+        serde_json::from_slice(&bytes).ok()
     }
 
     pub fn devices_of(&self, email: &str) -> Result<Vec<DeviceRecord>> {
