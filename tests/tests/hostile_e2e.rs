@@ -197,6 +197,80 @@ async fn a_compressed_bomb_is_refused_in_bounded_memory() {
     create_own(&mut r).await;
 }
 
+/// A real change of 16,384 inserts of nothing (null) into the list `list`
+/// of `am` (about 100 bytes of run-length encoded columns), whose run
+/// lengths are rewritten to claim 1,048,575 operations, with a valid
+/// checksum: automerge would apply every one of them.
+fn run_length_bomb(am: &mut AutoCommit, list: &automerge::ObjId) -> Vec<u8> {
+    use sha2::Digest;
+    let base = am.get_heads();
+    let n: i64 = 1 << 14;
+    am.splice(list, 0, 0, vec![automerge::ScalarValue::Null; n as usize])
+        .unwrap();
+    am.commit();
+    let mut chunk = am.get_changes(&base)[0].raw_bytes().to_vec();
+    let sleb = |v: i64| {
+        let mut b = Vec::new();
+        leb128::write::signed(&mut b, v).unwrap();
+        b
+    };
+    let claim: i64 = (1 << 20) - 1;
+    for k in 0..3 {
+        let (from, to) = (sleb(n - k), sleb(claim - k));
+        let mut i = 0;
+        while i + from.len() <= chunk.len() {
+            if chunk[i..i + from.len()] == from[..] {
+                chunk[i..i + from.len()].copy_from_slice(&to);
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // The checksum: SHA-256 of type, length and body, first four bytes.
+    let mut rest = &chunk[9..];
+    let len = leb128::read::unsigned(&mut rest).unwrap();
+    let header = chunk.len() - rest.len();
+    let mut hashed = vec![chunk[8]];
+    leb128::write::unsigned(&mut hashed, len).unwrap();
+    hashed.extend_from_slice(&chunk[header..]);
+    let sum = sha2::Sha256::digest(&hashed);
+    chunk[4..8].copy_from_slice(&sum[..4]);
+    chunk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_lengths_claiming_a_million_operations_are_refused_unread() {
+    let (_tmp, server) = demo();
+    let (device, token) = raw_login(&server, ALICE).await;
+    let (mut r, _) = session(&server, device, &token).await;
+    // Alice's own file; one change adds a list, the next fills it.
+    let (doc, mut am) = create_own(&mut r).await;
+    let before = am.get_heads();
+    let deals = match am.get(ROOT, "deals").unwrap() {
+        Some((_, o)) => o,
+        None => panic!("no deals map"),
+    };
+    let list = am.put_object(&deals, "x", ObjType::List).unwrap();
+    am.commit();
+    let mut changes = am.get_changes(&before)[0].raw_bytes().to_vec();
+    let bomb = run_length_bomb(&mut am, &list);
+    assert!(bomb.len() < 200, "{} bytes", bomb.len());
+    changes.extend(bomb);
+    let peak_before = server.peak_rss_kib().unwrap_or(0);
+    let reply = up(&mut r, doc, hashes(&am.get_heads()), changes).await;
+    let reason = rejection(&reply, doc).expect("refused");
+    assert!(reason.contains("operations"), "{reason}");
+    // Before: ~0.5 GB and seconds of CPU for these ~200 bytes (a 4-byte
+    // run length would claim a hundred times more).
+    let grown = server
+        .peak_rss_kib()
+        .unwrap_or(0)
+        .saturating_sub(peak_before);
+    assert!(grown < 100 * 1024, "memory grew by {grown} KiB");
+    assert!(healthy(&server));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_documents_do_not_grow_a_connection_without_bound() {
     let (_tmp, server) = demo();

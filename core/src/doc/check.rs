@@ -106,6 +106,13 @@ fn check_container(
     c: &Container,
     vocab: &Vocab,
 ) -> Result<(), Problem> {
+    // A container holds records (maps) only: anything else would be
+    // skipped by every reader, and stored as is.
+    if let Some(HValue::Map(m)) = parent.0.get(c.key) {
+        if let Some((key, _)) = m.iter().find(|(_, v)| !matches!(v.value, HValue::Map(_))) {
+            return Err(format!("{path}/{key}: not a record"));
+        }
+    }
     for (rid, rec) in parent.records(c.key) {
         let here = format!("{path}/{rid}");
         check_record(rec, &here, c.kind, vocab)?;
@@ -321,6 +328,15 @@ mod tests {
                 Box::new(|d: &mut CrmDoc| {
                     let acc = d.map_at(&["account"]).unwrap();
                     d.automerge().put(&acc, "status", "vip").unwrap();
+                }),
+            ),
+            (
+                "deals/x: not a record",
+                Box::new(|d: &mut CrmDoc| {
+                    let deals = d.map_at(&["deals"]).unwrap();
+                    d.automerge()
+                        .put_object(&deals, "x", ObjType::List)
+                        .unwrap();
                 }),
             ),
         ];

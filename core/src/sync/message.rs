@@ -8,7 +8,7 @@
 use automerge::sync;
 use thiserror::Error;
 
-use crate::doc::chunks::{self, InflateBudget};
+use crate::doc::chunks::{self, Budget};
 
 /// Most heads one message may announce (one per concurrent writer).
 pub const MAX_HEADS: usize = 256;
@@ -113,9 +113,9 @@ pub fn decode_summary(bytes: &[u8]) -> Result<sync::Message, SyncMessageError> {
 }
 
 /// The message's changes are well-formed chunks whose compressed parts
-/// inflate within one budget.
+/// and claimed operations fit one budget.
 pub fn verify_changes(msg: &sync::Message) -> Result<(), SyncMessageError> {
-    let mut budget = InflateBudget::default();
+    let mut budget = Budget::default();
     for change in msg.changes.iter() {
         chunks::verify_within(change, &mut budget).map_err(SyncMessageError::BadChanges)?;
     }
