@@ -421,22 +421,32 @@ async fn failed_logins_cost_the_same_for_unknown_emails_and_hashing_is_bounded()
     assert!(grown < 120 * 1024, "memory grew by {grown} KiB");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grace_after_a_move_takes_nothing_back_and_sends_nothing_new() {
-    let (tmp, server) = demo();
+/// The manager's CLI store, synced: it sees every file of the team.
+fn manager_store(tmp: &tempfile::TempDir, server: &Server) -> std::path::PathBuf {
     let marc = tmp.path().join("marc");
     login(&marc, &server.url, MARC, PASSWORD);
     ok(&marc, &["sync"]);
-    let all = json(&marc, &["account", "list", "--limit", "1000", "--json"]);
-    let id: DocId = all
-        .as_array()
+    marc
+}
+
+/// The first customer file `owner` owns, as the manager's store lists it.
+fn first_account_of(store: &std::path::Path, owner: &str) -> DocId {
+    let all = json(store, &["account", "list", "--limit", "1000", "--json"]);
+    all.as_array()
         .unwrap()
         .iter()
-        .find(|h| h["owner"] == ALICE)
+        .find(|h| h["owner"] == owner)
         .and_then(|h| h["id"].as_str())
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grace_after_a_move_takes_nothing_back_and_sends_nothing_new() {
+    let (tmp, server) = demo();
+    let marc = manager_store(&tmp, &server);
+    let id = first_account_of(&marc, ALICE);
     // Alice's device holds the file.
     let (device, token) = raw_login(&server, ALICE).await;
     let (mut r, _) = session(&server, device, &token).await;
@@ -557,19 +567,8 @@ fn with_id(frame: &Frame, from: DocId, to: DocId) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hidden_and_missing_documents_answer_byte_for_byte_alike() {
     let (tmp, server) = demo();
-    let marc = tmp.path().join("marc");
-    login(&marc, &server.url, MARC, PASSWORD);
-    ok(&marc, &["sync"]);
-    let all = json(&marc, &["account", "list", "--limit", "1000", "--json"]);
-    let hidden: DocId = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["owner"] == BRUNO)
-        .and_then(|h| h["id"].as_str())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let marc = manager_store(&tmp, &server);
+    let hidden = first_account_of(&marc, BRUNO);
     let missing = DocId::new();
     let (device, token) = raw_login(&server, ALICE).await;
     let (mut r, _) = session(&server, device, &token).await;
