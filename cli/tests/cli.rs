@@ -199,7 +199,9 @@ fn a_rep_works_offline_from_the_cli() {
     assert_eq!(q["totals"]["gross"], 807420 + 160553);
     let text = ok(s, &["quote", "show", &quote]);
     assert!(text.contains("Total TTC"), "{text}");
-    assert!(text.contains("9679.73"), "{text}");
+    // Amounts read as in France: narrow no-break space between thousands,
+    // decimal comma, no-break space before the euro sign.
+    assert!(text.contains("9\u{202f}679,73\u{a0}€"), "{text}");
     ok(s, &["quote", "accept", &quote]);
     ok(
         s,

@@ -1,9 +1,14 @@
 //! carnet-core: the domain model of Carnet, its CRDT documents, the local
-//! store and index, reports, and (next) the sans-IO sync protocol.
+//! store and index, reports, and the sync protocol.
 //!
-//! Data flows one way: `model` → `doc` (Automerge documents) → `store` →
-//! `index` → `reports`. `device::Device` is the one facade the CLI and the
-//! mobile bindings wrap. Nothing here does network I/O.
+//! Data flows one way: `model` → `doc` (Automerge documents) → `persist`
+//! (one way to save a document) → `store` → `index` → `reports`.
+//! `device::Device` is the domain API every front-end calls (the CLI, the
+//! apps through the mobile bindings, the web app): typed operations and
+//! queries that validate, write one change and return typed views.
+//! `sync` sits beside it: `ClientSession` drives the protocol through the
+//! `sync::Replica` trait that `Device` implements. Network I/O happens only
+//! behind the `transport` feature (`sync::transport`, `sync::driver`).
 
 pub mod device;
 pub mod doc;
@@ -13,10 +18,12 @@ pub mod index;
 pub mod model;
 pub mod money;
 pub mod ops;
+pub mod persist;
 pub mod reports;
 pub mod schema;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod validate;
 
 pub use device::{Device, Identity};

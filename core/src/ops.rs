@@ -10,7 +10,7 @@ use crate::doc::value::{self, FieldValue, Vocab};
 use crate::doc::{CrmDoc, Writer};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::RecordId;
-use crate::model::{Catalog, Line, Quote, Settings};
+use crate::model::{Catalog, Line, NewQuoteLine, Quote, Settings};
 use crate::schema::{self, RecordKind};
 
 /// What an operation may read besides the document.
@@ -224,22 +224,11 @@ pub fn create_quote(
     add_record(doc, ctx, &["quotes"], RecordKind::Quote, &raw)
 }
 
-/// A quote line; `product` (id or SKU) fills label, price and VAT rate
-/// unless given.
-pub struct NewLine {
-    pub product: Option<String>,
-    pub label: Option<String>,
-    pub qty: String,
-    pub unit_price: Option<String>,
-    pub vat_rate: Option<String>,
-    pub discount: Option<String>,
-}
-
 pub fn add_quote_line(
     doc: &mut CrmDoc,
     ctx: &EditCtx<'_>,
     quote: &str,
-    line: &NewLine,
+    line: &NewQuoteLine,
 ) -> Result<RecordId> {
     let q = read_quote(doc, quote)?;
     if !matches!(q.status.as_str(), "draft" | "sent") {

@@ -4,9 +4,10 @@
 use std::str::FromStr;
 
 use carnet_core::error::{CoreError, ValidationError};
-use carnet_core::ops::NewLine;
+use carnet_core::model::NewQuoteLine as NewLine;
 use carnet_core::reports::{Period, Scope};
 use carnet_core::store::Store;
+use carnet_core::sync::Replica;
 use carnet_core::{Device, DocId};
 use chrono::NaiveDate;
 use proptest::prelude::*;

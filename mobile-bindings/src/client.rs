@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use carnet_core::device::Device;
 use carnet_core::ids::DocId;
-use carnet_core::ops::{self, NewLine};
-use carnet_core::reports::{Period, Scope};
+use carnet_core::reports::Period;
+use carnet_core::sync::driver::Control;
+use carnet_core::sync::Replica;
 use chrono::NaiveDate;
 
 use crate::error::{CarnetError, Result};
-use crate::sync::{self, lock, Background, ChangeListener, Control, Shared, SyncStatusListener};
+use crate::sync::{self, lock, Background, ChangeListener, Shared, SyncStatusListener};
 use crate::types::*;
 
 /// The apps' one entry point: a rep's store in an app directory, its sync
@@ -35,12 +36,7 @@ fn doc_id(id: &str) -> Result<DocId> {
 }
 
 fn day(field: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        CarnetError::invalid(
-            format!("{field}: {text:?} is not a date (YYYY-MM-DD)"),
-            format!("{field} : {text:?} n'est pas une date (AAAA-MM-JJ)"),
-        )
-    })
+    Ok(carnet_core::validate::date(field, text)?)
 }
 
 fn parse_period(text: &str) -> Result<Period> {
@@ -89,20 +85,15 @@ impl CarnetClient {
         self.with(|d| Ok(d.account_of(record.trim())?))
     }
 
-    fn scope(d: &Device, everyone: bool) -> Scope {
-        if everyone {
-            Scope::All
-        } else {
-            d.me()
-        }
-    }
-
     fn user_or_me(d: &Device, user: Option<String>) -> String {
         user.unwrap_or_else(|| d.identity().user.clone())
     }
 
-    fn set_path(&self, doc: DocId, path: String, value: &str) -> Result<()> {
-        self.edit(doc, |d| Ok(d.set_field(doc, &path, value)?))
+    /// Sets a field of a record found by id, then tells listeners.
+    fn set_record(&self, record: &str, field: &str, value: &str) -> Result<()> {
+        let doc = self.with(|d| Ok(d.set_record_field(record, field, value)?))?;
+        self.shared.local_edit(doc);
+        Ok(())
     }
 
     fn background_control(&self) -> Option<Arc<Control>> {
@@ -121,7 +112,9 @@ impl Drop for CarnetClient {
             rt.shutdown_background();
         }
         // The tasks end on their own time; the store is released now.
-        self.shared.release_device();
+        if let Err(e) = self.shared.release_device() {
+            tracing::warn!(error = %e, "closing the store failed");
+        }
     }
 }
 
@@ -132,7 +125,7 @@ impl CarnetClient {
     #[uniffi::constructor]
     pub fn new(data_dir: String) -> Result<Arc<Self>> {
         let dir = PathBuf::from(&data_dir);
-        let device = if dir.join("conf").exists() {
+        let device = if Device::exists(&dir) {
             Some(Device::open(&dir)?)
         } else {
             None
@@ -175,16 +168,9 @@ impl CarnetClient {
         let dir = self.dir.clone();
         let device = self
             .rt()
-            .spawn(async move {
-                carnet_core::sync::transport::login_device(
-                    &dir,
-                    &server,
-                    &email,
-                    &password,
-                    &device_name,
-                )
-                .await
-            })
+            .spawn(
+                async move { Device::login(&dir, &server, &email, &password, &device_name).await },
+            )
             .await
             .map_err(CarnetError::network)??;
         let info = LoginInfo {
@@ -280,28 +266,7 @@ impl CarnetClient {
     }
 
     pub fn create_account(&self, account: NewAccount) -> Result<String> {
-        let kind = account.kind.clone().or(Some("company".into()));
-        let status = account.status.clone().or(Some("prospect".into()));
-        let fields = raw(&[
-            ("name", Some(&account.name)),
-            ("kind", kind.as_ref()),
-            ("status", status.as_ref()),
-            ("siret", account.siret.as_ref()),
-            ("vat_number", account.vat_number.as_ref()),
-            ("naf", account.naf.as_ref()),
-            ("address_line1", account.address_line1.as_ref()),
-            ("address_line2", account.address_line2.as_ref()),
-            ("postcode", account.postcode.as_ref()),
-            ("city", account.city.as_ref()),
-            ("country", account.country.as_ref()),
-            ("phone", account.phone.as_ref()),
-            ("email", account.email.as_ref()),
-            ("website", account.website.as_ref()),
-            ("tags", account.tags.as_ref()),
-            ("source", account.source.as_ref()),
-            ("owner", account.owner.as_ref()),
-        ]);
-        let id = self.with(|d| Ok(d.create_account(&fields)?))?;
+        let id = self.with(|d| Ok(d.create_account(&account.fields())?))?;
         self.shared.local_edit(id);
         Ok(id.to_string())
     }
@@ -315,7 +280,7 @@ impl CarnetClient {
         value: String,
     ) -> Result<()> {
         let doc = doc_id(&account_id)?;
-        self.set_path(doc, format!("account/{field}"), &value)
+        self.edit(doc, |d| Ok(d.set_account_field(doc, &field, &value)?))
     }
 
     pub fn set_contact_field(
@@ -324,65 +289,38 @@ impl CarnetClient {
         field: String,
         value: String,
     ) -> Result<()> {
-        let doc = self.record_doc(&contact_id)?;
-        self.set_path(
-            doc,
-            format!("contacts/{}/{field}", contact_id.trim()),
-            &value,
-        )
+        self.set_record(&contact_id, &field, &value)
     }
 
     pub fn set_deal_field(&self, deal_id: String, field: String, value: String) -> Result<()> {
-        let doc = self.record_doc(&deal_id)?;
-        self.set_path(doc, format!("deals/{}/{field}", deal_id.trim()), &value)
+        self.set_record(&deal_id, &field, &value)
     }
 
     pub fn set_action_field(&self, action_id: String, field: String, value: String) -> Result<()> {
-        let doc = self.record_doc(&action_id)?;
-        self.set_path(doc, format!("actions/{}/{field}", action_id.trim()), &value)
+        self.set_record(&action_id, &field, &value)
     }
 
-    /// `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
-    /// `accept_quote` also creates the order).
+    /// `draft` → `sent` → `accepted`/`refused`/`expired`; `accepted` also
+    /// creates the order, as `accept_quote` does.
     pub fn set_quote_status(&self, quote_id: String, status: String) -> Result<()> {
-        let doc = self.record_doc(&quote_id)?;
-        self.set_path(doc, format!("quotes/{}/status", quote_id.trim()), &status)
+        self.set_record(&quote_id, "status", &status)
     }
 
     pub fn add_contact(&self, account_id: String, contact: NewContact) -> Result<String> {
         let doc = doc_id(&account_id)?;
-        let fields = raw(&[
-            ("name", Some(&contact.name)),
-            ("role", contact.role.as_ref()),
-            ("phone", contact.phone.as_ref()),
-            ("mobile", contact.mobile.as_ref()),
-            ("email", contact.email.as_ref()),
-            ("preferred_channel", contact.preferred_channel.as_ref()),
-            ("notes", contact.notes.as_ref()),
-        ]);
-        let id = self.edit(doc, |d| Ok(d.add_contact(doc, &fields)?))?;
+        let id = self.edit(doc, |d| Ok(d.add_contact(doc, &contact.fields())?))?;
         Ok(id.to_string())
     }
 
     pub fn add_deal(&self, account_id: String, deal: NewDeal) -> Result<String> {
         let doc = doc_id(&account_id)?;
-        let fields = raw(&[
-            ("title", Some(&deal.title)),
-            ("amount", Some(&deal.amount)),
-            ("stage", deal.stage.as_ref()),
-            ("close_date", deal.close_date.as_ref()),
-            ("probability", deal.probability.as_ref()),
-            ("next_step", deal.next_step.as_ref()),
-            ("contact", deal.contact.as_ref()),
-        ]);
-        let id = self.edit(doc, |d| Ok(d.add_deal(doc, &fields)?))?;
+        let id = self.edit(doc, |d| Ok(d.add_deal(doc, &deal.fields())?))?;
         Ok(id.to_string())
     }
 
     pub fn add_action(&self, account_id: String, action: NewAction) -> Result<String> {
         let doc = doc_id(&account_id)?;
-        let fields = action_fields(&action);
-        let id = self.edit(doc, |d| Ok(d.add_action(doc, &fields)?))?;
+        let id = self.edit(doc, |d| Ok(d.add_action(doc, &action.fields())?))?;
         Ok(id.to_string())
     }
 
@@ -405,28 +343,8 @@ impl CarnetClient {
     /// Returns the visit's id.
     pub fn log_visit(&self, account_id: String, visit: VisitReport) -> Result<String> {
         let doc = doc_id(&account_id)?;
-        let follow = visit.follow_up.as_ref().map(action_fields);
-        self.edit(doc, |d| {
-            d.require_account(doc)?;
-            let today = d.today().format("%Y-%m-%d").to_string();
-            let fields = raw(&[
-                ("type", Some(&"visit".to_string())),
-                ("subject", Some(&visit.subject)),
-                ("due", Some(&today)),
-                ("done_on", Some(&today)),
-                ("outcome", Some(&visit.outcome)),
-                ("contact", visit.contact.as_ref()),
-                ("deal", visit.deal.as_ref()),
-            ]);
-            let id = d.edit(doc, |am, ctx| {
-                let id = ops::add_action(am, ctx, &fields)?;
-                if let Some(f) = &follow {
-                    ops::add_action(am, ctx, f)?;
-                }
-                Ok(id)
-            })?;
-            Ok(id.to_string())
-        })
+        let id = self.edit(doc, |d| Ok(d.log_visit(doc, &visit)?))?;
+        Ok(id.to_string())
     }
 
     pub fn add_note(&self, account_id: String, body: String) -> Result<String> {
@@ -439,27 +357,12 @@ impl CarnetClient {
     /// one on sync).
     pub fn create_quote(&self, account_id: String, quote: NewQuote) -> Result<String> {
         let doc = doc_id(&account_id)?;
-        let fields = raw(&[
-            ("deal", quote.deal.as_ref()),
-            ("contact", quote.contact.as_ref()),
-            ("date", quote.date.as_ref()),
-            ("valid_until", quote.valid_until.as_ref()),
-            ("terms", quote.terms.as_ref()),
-        ]);
-        let id = self.edit(doc, |d| Ok(d.create_quote(doc, &fields)?))?;
+        let id = self.edit(doc, |d| Ok(d.create_quote(doc, &quote.fields())?))?;
         Ok(id.to_string())
     }
 
     pub fn add_quote_line(&self, quote_id: String, line: NewQuoteLine) -> Result<String> {
         let doc = self.record_doc(&quote_id)?;
-        let line = NewLine {
-            product: line.product,
-            label: line.label,
-            qty: line.qty,
-            unit_price: line.unit_price,
-            vat_rate: line.vat_rate,
-            discount: line.discount,
-        };
         let id = self.edit(doc, |d| Ok(d.add_quote_line(quote_id.trim(), &line)?))?;
         Ok(id.to_string())
     }
@@ -483,43 +386,22 @@ impl CarnetClient {
         let until = until.map(|u| day("until", &u)).transpose()?;
         self.with(|d| {
             let until = until.unwrap_or_else(|| d.today());
-            let scope = Self::scope(d, everyone);
+            let scope = d.scope(everyone);
             Ok(d.todo(&scope, until).into_iter().map(Into::into).collect())
         })
     }
 
     /// The user's day: everything due by today, and today's visits.
     pub fn my_day(&self) -> Result<MyDay> {
-        self.with(|d| {
-            let today = d.today();
-            let todo: Vec<TodoItem> = d
-                .todo(&d.me(), today)
-                .into_iter()
-                .map(TodoItem::from)
-                .collect();
-            let today_s = today.to_string();
-            let visits = todo
-                .iter()
-                .filter(|t| t.action_type == "visit" && t.due == today_s)
-                .cloned()
-                .collect();
-            Ok(MyDay {
-                date: today_s,
-                todo,
-                visits,
-            })
-        })
+        self.with(|d| Ok(d.my_day().into()))
     }
 
     pub fn pipeline(&self, everyone: bool) -> Result<Pipeline> {
-        self.with(|d| Ok(d.pipeline(&Self::scope(d, everyone)).into()))
+        self.with(|d| Ok(d.pipeline(&d.scope(everyone)).into()))
     }
 
     pub fn forecast(&self, months: u32, everyone: bool) -> Result<Forecast> {
-        self.with(|d| {
-            Ok(d.forecast(&Self::scope(d, everyone), months.clamp(1, 36))
-                .into())
-        })
+        self.with(|d| Ok(d.forecast(&d.scope(everyone), months.clamp(1, 36)).into()))
     }
 
     /// Target, actual and variance for `period` (`2026`, `2026-Q4`,
@@ -612,14 +494,16 @@ impl CarnetClient {
     /// `NotLoggedIn`.
     pub async fn shutdown(&self) {
         self.stop_background_sync().await;
-        self.shared.release_device();
+        if let Err(e) = self.shared.release_device() {
+            tracing::warn!(error = %e, "closing the store failed");
+        }
     }
 
     /// The network is back (from the platform's connectivity callback):
     /// retry at once instead of waiting out the backoff.
     pub fn network_available(&self) {
         if let Some(c) = self.background_control() {
-            c.nudge.notify_one();
+            c.nudge();
         }
     }
 
@@ -657,15 +541,4 @@ impl CarnetClient {
     pub fn remove_listener(&self, id: u64) -> bool {
         self.shared.remove_listener(id)
     }
-}
-
-fn action_fields(a: &NewAction) -> Vec<(&'static str, String)> {
-    raw(&[
-        ("type", Some(&a.action_type)),
-        ("subject", Some(&a.subject)),
-        ("due", Some(&a.due)),
-        ("assignee", a.assignee.as_ref()),
-        ("deal", a.deal.as_ref()),
-        ("contact", a.contact.as_ref()),
-    ])
 }

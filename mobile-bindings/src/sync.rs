@@ -1,23 +1,21 @@
-//! Sync sessions on the client's own runtime: one-shot (`sync_now`) or
-//! background (live, reconnecting with backoff). The device lock is held
-//! only while a frame is handled, never across network waits, so the app's
-//! reads and edits go on during a sync; an edit nudges the live session,
-//! which sends it at once.
+//! The apps' side of sync: listeners, the status the indicator shows, and
+//! the client's device as a `driver::Host`. Sessions themselves (one-shot
+//! or live with backoff and nudges) are the core's one session driver
+//! (`carnet_core::sync::driver`); the device lock is held only while a
+//! frame is handled, so the app's reads and edits go on during a sync.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use carnet_core::device::Device;
 use carnet_core::ids::DocId;
-use carnet_core::sync::frame::{ErrorCode, Frame};
-use carnet_core::sync::transport::Connection;
-use carnet_core::sync::{ClientSession, SyncError};
-use tokio::sync::{watch, Notify};
+use carnet_core::sync::driver::{self, Control, Event, Host};
+use carnet_core::sync::{Phase, SyncError};
+use tokio::sync::watch;
 
 use crate::error::{CarnetError, Result};
-use crate::types::{RejectedDoc, SyncPhase, SyncStatus};
+use crate::types::{SyncPhase, SyncStatus};
 
 /// Implemented by the app to show the sync indicator.
 #[uniffi::export(foreign)]
@@ -31,11 +29,6 @@ pub trait SyncStatusListener: Send + Sync {
 pub trait ChangeListener: Send + Sync {
     fn on_changed(&self, docs: Vec<String>) -> Result<()>;
 }
-
-/// How long a silent server is tolerated.
-const TIMEOUT: Duration = Duration::from_secs(60);
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 /// The state shared by the client object and its sync tasks.
 pub(crate) struct Shared {
@@ -61,26 +54,6 @@ impl Background {
     /// Running and not asked to stop.
     pub(crate) fn is_live(&self) -> bool {
         !self.control.is_stopped() && !self.task.is_finished()
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct Control {
-    /// Local edits to send, or "sync now".
-    pub(crate) nudge: Notify,
-    stop: Notify,
-    stopped: AtomicBool,
-}
-
-impl Control {
-    /// Ends the background loop (and its session) at its next wait.
-    pub(crate) fn request_stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.stop.notify_one();
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
     }
 }
 
@@ -123,26 +96,19 @@ impl Shared {
         }
     }
 
-    /// `with` for sync sessions: their errors are the protocol's.
-    fn linked<T>(
-        &self,
-        f: impl FnOnce(&mut Device) -> Result<T, SyncError>,
-    ) -> Result<T, SyncError> {
-        match lock(&self.device).as_mut() {
-            Some(d) => f(d),
-            None => Err(SyncError::NotLinked),
-        }
-    }
-
     pub(crate) fn set_device(&self, device: Device) {
         *lock(&self.device) = Some(device);
         self.refresh_status(|_| {});
     }
 
-    /// Releases the store (flushed on drop): another client can open it.
-    pub(crate) fn release_device(&self) {
+    /// Closes the store (flushed, directory released before it returns):
+    /// another client can open it at once.
+    pub(crate) fn release_device(&self) -> Result<()> {
         let device = lock(&self.device).take();
-        drop(device);
+        match device {
+            Some(d) => Ok(d.close()?),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn has_device(&self) -> bool {
@@ -198,7 +164,7 @@ impl Shared {
     pub(crate) fn refresh_status(&self, f: impl FnOnce(&mut SyncStatus)) {
         let stored = {
             let guard = lock(&self.device);
-            guard.as_ref().and_then(|d| d.sync_state().ok())
+            guard.as_ref().and_then(|d| d.sync_status().ok())
         };
         let background = lock(&self.background)
             .as_ref()
@@ -207,16 +173,7 @@ impl Shared {
             let mut st = lock(&self.status);
             let before = st.clone();
             if let Some(s) = stored {
-                st.pending = u32::try_from(s.pending.len()).unwrap_or(u32::MAX);
-                st.last_ack = s.last_ack;
-                st.rejected = s
-                    .rejected
-                    .into_iter()
-                    .map(|(doc, reason)| RejectedDoc {
-                        doc: doc.to_string(),
-                        reason,
-                    })
-                    .collect();
+                st.stored(s);
             }
             st.background = background;
             f(&mut st);
@@ -249,7 +206,6 @@ impl Shared {
         });
     }
 
-    /// Called after an edit made through the client.
     /// The background session's control, while it runs.
     pub(crate) fn live_background(&self) -> Option<Arc<Control>> {
         lock(&self.background)
@@ -258,108 +214,68 @@ impl Shared {
             .map(|b| b.control.clone())
     }
 
+    /// Called after an edit made through the client.
     pub(crate) fn local_edit(&self, doc: DocId) {
         self.changed(&[doc]);
         if let Some(c) = self.live_background() {
-            c.nudge.notify_one();
+            c.nudge();
         }
         self.refresh_status(|_| {});
     }
 }
 
-// ----- sessions -------------------------------------------------------------
+impl Host for Shared {
+    type Replica = Device;
 
-enum Event {
-    Frame(Frame),
-    Nudge,
-    Stop,
-}
+    fn with_replica<T>(
+        &self,
+        f: impl FnOnce(&mut Device) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        match lock(&self.device).as_mut() {
+            Some(d) => f(d),
+            None => Err(SyncError::NotLinked),
+        }
+    }
 
-/// One sync session. Without `live`, returns once up to date. With it,
-/// stays connected: live changes come in, local edits go out on a nudge,
-/// until stopped (`Ok`) or the connection fails (`Err`).
-async fn session(shared: &Shared, live: Option<&Control>) -> Result<(), SyncError> {
-    let remote = shared.linked(|d| d.remote()?.ok_or(SyncError::NotLinked))?;
-    shared.refresh_status(|s| {
-        s.phase = SyncPhase::Connecting;
-    });
-    let mut conn = Connection::open(&remote.url).await?;
-    let mut session = ClientSession::new();
-    let hello = shared.linked(|d| session.hello(d))?;
-    conn.send(&hello).await?;
-    let mut was_idle = false;
-    let mut waiting_nudge = false;
-    loop {
-        let idle = session.is_idle();
-        if idle && (!was_idle || waiting_nudge) {
-            shared.refresh_status(|s| {
-                s.phase = SyncPhase::UpToDate;
-                s.last_error = None;
-            });
-            shared.publish(Ok(()));
-            waiting_nudge = false;
-            if live.is_none() {
-                conn.close().await;
-                return Ok(());
+    fn on_event(&self, event: Event<'_>) {
+        match event {
+            Event::Phase(p) => self.refresh_status(|s| s.phase = p.into()),
+            Event::UpToDate => {
+                self.refresh_status(|s| s.last_error = None);
+                self.publish(Ok(()));
             }
-        } else if !idle && was_idle {
-            shared.refresh_status(|s| s.phase = SyncPhase::Syncing);
-        }
-        was_idle = idle;
-        let event = match live {
-            None => Event::Frame(conn.recv(TIMEOUT).await?),
-            Some(ctl) => {
-                tokio::select! {
-                    f = conn.recv(TIMEOUT * 2) => Event::Frame(f?),
-                    _ = ctl.nudge.notified() => Event::Nudge,
-                    _ = ctl.stop.notified() => Event::Stop,
-                }
-            }
-        };
-        let (replies, changed) = match event {
-            Event::Stop => {
-                conn.close().await;
-                return Ok(());
-            }
-            Event::Frame(frame) => {
-                let replies = shared.linked(|d| session.handle(d, frame))?;
-                (replies, session.take_changed())
-            }
-            Event::Nudge => {
-                waiting_nudge = true;
-                if session.status() == carnet_core::sync::SyncStatus::Connecting {
-                    // `Welcome` sends every pending edit anyway.
-                    (Vec::new(), Vec::new())
-                } else {
-                    (shared.linked(|d| session.push_local(d))?, Vec::new())
-                }
-            }
-        };
-        for f in &replies {
-            conn.send(f).await?;
-        }
-        shared.changed(&changed);
-        if !replies.is_empty() || !changed.is_empty() {
-            let phase = if session.is_idle() {
-                SyncPhase::UpToDate
-            } else {
-                SyncPhase::Syncing
-            };
-            shared.refresh_status(|s| s.phase = phase);
+            Event::Changed(docs) => self.changed(docs),
+            Event::Failed(e) => self.failed(CarnetError::from(e).to_string()),
         }
     }
 }
+
+impl From<Phase> for SyncPhase {
+    fn from(p: Phase) -> Self {
+        match p {
+            Phase::Offline => SyncPhase::Offline,
+            Phase::Connecting => SyncPhase::Connecting,
+            Phase::Syncing => SyncPhase::Syncing,
+            Phase::UpToDate => SyncPhase::UpToDate,
+        }
+    }
+}
+
+// ----- sessions -------------------------------------------------------------
 
 /// `sync_now` without a background session: one session, then offline.
 pub(crate) async fn once(shared: Arc<Shared>) -> Result<()> {
     let _one = shared.session.lock().await;
-    let r = session(&shared, None).await.map_err(CarnetError::from);
-    match &r {
+    let r = driver::session(&*shared, None, driver::TIMEOUT).await;
+    match r {
         // The session left the status up to date as of now.
-        Ok(()) => {}
-        Err(e) => shared.failed(e.to_string()),
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let e = CarnetError::from(e);
+            shared.failed(e.to_string());
+            Err(e)
+        }
     }
-    r
 }
 
 /// `sync_now` with a background session: nudge it and wait for the next
@@ -367,7 +283,7 @@ pub(crate) async fn once(shared: Arc<Shared>) -> Result<()> {
 pub(crate) async fn nudge_and_wait(shared: Arc<Shared>, control: Arc<Control>) -> Result<()> {
     let mut rx = shared.outcome.subscribe();
     let start = rx.borrow().0;
-    control.nudge.notify_one();
+    control.nudge();
     let wait = async {
         loop {
             if rx.changed().await.is_err() {
@@ -382,53 +298,17 @@ pub(crate) async fn nudge_and_wait(shared: Arc<Shared>, control: Arc<Control>) -
             }
         }
     };
-    match tokio::time::timeout(TIMEOUT * 2, wait).await {
+    match tokio::time::timeout(driver::TIMEOUT * 2, wait).await {
         Ok(r) => r,
         Err(_) => Err(CarnetError::network("no answer from the server")),
     }
 }
 
-/// The background loop: sessions, with exponential backoff between failed
-/// attempts; a nudge (edit, sync now, network back) retries at once. A
-/// refused device stops it: retrying would not help.
+/// The background loop: the driver's live sessions with backoff, one at a
+/// time per store.
 pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
-    let mut backoff = BACKOFF_MIN;
-    while !control.is_stopped() {
-        let started = std::time::Instant::now();
-        let r = {
-            let _one = shared.session.lock().await;
-            session(&shared, Some(&control)).await
-        };
-        let err = match r {
-            Ok(()) => break,
-            Err(e) => e,
-        };
-        let fatal = matches!(
-            &err,
-            SyncError::NotLinked
-                | SyncError::Server {
-                    code: ErrorCode::Unauthorized,
-                    ..
-                }
-        );
-        let message = CarnetError::from(err).to_string();
-        tracing::info!(error = %message, "sync session ended");
-        shared.failed(message);
-        if fatal {
-            control.request_stop();
-            break;
-        }
-        // A session that lived a while was a good connection: retry soon.
-        if started.elapsed() > BACKOFF_MAX {
-            backoff = BACKOFF_MIN;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = control.nudge.notified() => {}
-            _ = control.stop.notified() => {}
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-    }
+    let _one = shared.session.lock().await;
+    driver::background(&*shared, &control, driver::TIMEOUT).await;
     control.request_stop();
     shared.refresh_status(|s| s.phase = SyncPhase::Offline);
 }

@@ -12,9 +12,12 @@ use carnet_core::model::{
     Deal as CoreDeal, Line, Note as CoreNote, Order as CoreOrder, Product as CoreProduct,
     Quote as CoreQuote, Totals,
 };
+pub use carnet_core::model::{
+    NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, VisitReport,
+};
 use carnet_core::reports::{
     Commission as CoreCommission, Forecast as CoreForecast, ForecastBucket as CoreBucket,
-    Pipeline as CorePipeline, TargetReport as CoreTarget, TodoItem as CoreTodo,
+    MyDay as CoreDay, Pipeline as CorePipeline, TargetReport as CoreTarget, TodoItem as CoreTodo,
 };
 use chrono::NaiveDate;
 
@@ -399,10 +402,14 @@ impl From<CoreFile> for AccountFile {
 }
 
 // ----- inputs ---------------------------------------------------------------
+//
+// The core's own input types (`carnet_core::model::input`), exported as
+// they are: uniffi checks at compile time that each restated field list
+// matches the core's, and no conversion code exists.
 
 /// A new customer file. `None` leaves a field unset (or at its default:
 /// kind `company`, status `prospect`, owner the user).
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewAccount {
     pub name: String,
     #[uniffi(default = None)]
@@ -438,9 +445,15 @@ pub struct NewAccount {
     pub source: Option<String>,
     #[uniffi(default = None)]
     pub owner: Option<String>,
+    /// SIREN of a business without a known establishment (SIRET).
+    #[uniffi(default = None)]
+    pub siren: Option<String>,
+    /// A territory name, when no postcode rule places the account.
+    #[uniffi(default = None)]
+    pub territory: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewContact {
     pub name: String,
     #[uniffi(default = None)]
@@ -457,7 +470,7 @@ pub struct NewContact {
     pub notes: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewDeal {
     pub title: String,
     /// Amount as typed: `12500`, `12 500,50`.
@@ -473,9 +486,12 @@ pub struct NewDeal {
     pub next_step: Option<String>,
     #[uniffi(default = None)]
     pub contact: Option<String>,
+    /// Defaults to the user creating it.
+    #[uniffi(default = None)]
+    pub owner: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewAction {
     /// `call`, `visit`, `email`, ...
     pub action_type: String,
@@ -492,7 +508,7 @@ pub struct NewAction {
 
 /// A visit report captured at the client's site: one change holding the
 /// visit (done today, with its outcome) and, optionally, the follow-up.
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct VisitReport {
     pub subject: String,
     pub outcome: String,
@@ -504,7 +520,7 @@ pub struct VisitReport {
     pub follow_up: Option<NewAction>,
 }
 
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewQuote {
     #[uniffi(default = None)]
     pub deal: Option<String>,
@@ -522,7 +538,7 @@ pub struct NewQuote {
 /// A quote line: from a catalogue product (`product` = its id or SKU, price
 /// and VAT from the catalogue unless given) or free text (`label` and
 /// `unit_price` required).
-#[derive(Clone, Debug, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewQuoteLine {
     pub qty: String,
     #[uniffi(default = None)]
@@ -535,14 +551,6 @@ pub struct NewQuoteLine {
     pub vat_rate: Option<String>,
     #[uniffi(default = None)]
     pub discount: Option<String>,
-}
-
-/// Named text fields, dropping the unset ones.
-pub(crate) fn raw(fields: &[(&'static str, Option<&String>)]) -> Vec<(&'static str, String)> {
-    fields
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| (*k, v.clone())))
-        .collect()
 }
 
 // ----- settings -------------------------------------------------------------
@@ -638,6 +646,16 @@ pub struct MyDay {
     pub date: String,
     pub todo: Vec<TodoItem>,
     pub visits: Vec<TodoItem>,
+}
+
+impl From<CoreDay> for MyDay {
+    fn from(d: CoreDay) -> Self {
+        MyDay {
+            date: d.date.to_string(),
+            todo: d.todo.into_iter().map(Into::into).collect(),
+            visits: d.visits.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -904,6 +922,23 @@ pub struct SyncStatus {
     /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
     pub background: bool,
+}
+
+impl SyncStatus {
+    /// Takes the stored part of the core's status (pending, last ack,
+    /// refusals); the live part is the session's.
+    pub(crate) fn stored(&mut self, s: carnet_core::sync::SyncStatus) {
+        self.pending = u32::try_from(s.pending.len()).unwrap_or(u32::MAX);
+        self.last_ack = s.last_ack;
+        self.rejected = s
+            .rejected
+            .into_iter()
+            .map(|(doc, reason)| RejectedDoc {
+                doc: doc.to_string(),
+                reason,
+            })
+            .collect();
+    }
 }
 
 /// The outcome of a login.

@@ -29,20 +29,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn create(dir: &Path) -> Result<Fixture, TenantError> {
-        use carnet_core::DocKind;
-        let t = Tenant::create(dir, "Fuzz SARL", "admin@fuzz.test", PASSWORD)?;
-        let settings = t
-            .singleton(DocKind::Settings)
-            .ok_or(TenantError::NotInitialised)?;
-        t.edit_as_server(settings, DocKind::Settings, |d| {
-            carnet_core::model::Settings::seed(d, "Fuzz SARL")
-        })
-        .await?;
-        for kind in [DocKind::Catalog, DocKind::Directory, DocKind::Library] {
-            let id = t.singleton(kind).ok_or(TenantError::NotInitialised)?;
-            t.edit_as_server(id, kind, |_| Ok(())).await?;
-        }
-        t.refresh_rules()?;
+        let t = Tenant::create(dir, "Fuzz SARL", "admin@fuzz.test", None, PASSWORD).await?;
         t.add_user(REP, "rep", None, None, PASSWORD).await?;
         t.add_user(OTHER_REP, "rep", None, None, PASSWORD).await?;
         t.add_territory("Paris", &["75".into()], &[REP.into()])

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -163,10 +163,7 @@ async fn run(cli: Cli) -> Result<()> {
             admin_password_stdin: _,
         } => {
             let password = read_password()?;
-            let t = Tenant::create(&cli.data, &company, &admin_email, &password)?;
-            seed(&t, &company).await?;
-            t.add_user(&admin_email, "admin", None, None, &password)
-                .await?;
+            let t = Tenant::create(&cli.data, &company, &admin_email, None, &password).await?;
             println!("{}", t.info.id);
             Ok(())
         }
@@ -228,17 +225,14 @@ async fn run(cli: Cli) -> Result<()> {
                 Ok(t) => t,
                 Err(tenant::TenantError::NotInitialised) => {
                     let company = "Démo Carnet SARL";
-                    let t = Tenant::create(&cli.data, company, demo::ADMIN, demo::PASSWORD)?;
-                    seed(&t, company).await?;
-                    t.add_user(
+                    Tenant::create(
+                        &cli.data,
+                        company,
                         demo::ADMIN,
-                        "admin",
-                        None,
                         Some("Admin Démo"),
                         demo::PASSWORD,
                     )
-                    .await?;
-                    t
+                    .await?
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -259,26 +253,6 @@ async fn run(cli: Cli) -> Result<()> {
             serve(&cli.data, t, listen, metrics_listen).await
         }
     }
-}
-
-/// The tenant's first documents: seeded settings, an empty catalog and
-/// library, and the directory (users are added after).
-async fn seed(t: &Tenant, company: &str) -> Result<()> {
-    use carnet_core::DocKind;
-    let settings = t
-        .singleton(DocKind::Settings)
-        .ok_or(anyhow!("no settings id"))?;
-    let company = company.to_string();
-    t.edit_as_server(settings, DocKind::Settings, move |d| {
-        carnet_core::model::Settings::seed(d, &company)
-    })
-    .await?;
-    for kind in [DocKind::Catalog, DocKind::Directory, DocKind::Library] {
-        let id = t.singleton(kind).ok_or(anyhow!("no {kind} id"))?;
-        t.edit_as_server(id, kind, |_| Ok(())).await?;
-    }
-    t.refresh_rules()?;
-    Ok(())
 }
 
 async fn serve(

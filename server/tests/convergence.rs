@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use automerge::ChangeHash;
 use carnet_core::device::Remote;
-use carnet_core::sync::{ClientSession, Frame};
+use carnet_core::sync::{ClientSession, Frame, Replica};
 use carnet_core::{Device, DocId};
 use carnet_server::session::{self, Limits, WireIn};
 use carnet_server::tenant::Tenant;
@@ -22,22 +22,9 @@ struct Client {
 }
 
 async fn tenant(dir: &std::path::Path) -> Arc<Tenant> {
-    let t = Tenant::create(dir, "Test", "admin@x.fr", "password1").unwrap();
-    let settings = t.singleton(carnet_core::DocKind::Settings).unwrap();
-    t.edit_as_server(settings, carnet_core::DocKind::Settings, |d| {
-        carnet_core::model::Settings::seed(d, "Test")
-    })
-    .await
-    .unwrap();
-    for kind in [
-        carnet_core::DocKind::Catalog,
-        carnet_core::DocKind::Directory,
-        carnet_core::DocKind::Library,
-    ] {
-        t.edit_as_server(t.singleton(kind).unwrap(), kind, |_| Ok(()))
-            .await
-            .unwrap();
-    }
+    let t = Tenant::create(dir, "Test", "admin@x.fr", None, "password1")
+        .await
+        .unwrap();
     t.add_user("marc@x.fr", "manager", None, None, "password1")
         .await
         .unwrap();
@@ -187,7 +174,10 @@ fn run_schedule(ops: Vec<Op>) {
                 }
                 Op::Sync(c) => sync(&t, clients[c].device.as_mut().unwrap()).await,
                 Op::Restart(c) => {
-                    clients[c].device = None;
+                    // An app closing its client and opening it again at once.
+                    if let Some(d) = clients[c].device.take() {
+                        d.close().unwrap();
+                    }
                     clients[c].device = Some(Device::open(clients[c].dir.path()).unwrap());
                 }
             }
@@ -205,7 +195,7 @@ fn run_schedule(ops: Vec<Op>) {
                 ids0,
                 "every device holds the same customer files"
             );
-            assert!(d.sync_state().unwrap().pending.is_empty());
+            assert!(d.sync_status().unwrap().pending.is_empty());
             assert!(d.index().same_as(&d.rebuild_index().unwrap()));
         }
         for id in &ids0 {
@@ -237,8 +227,16 @@ fn run_schedule(ops: Vec<Op>) {
     });
 }
 
+/// 32 cases in the suite; `CARNET_CONVERGENCE_CASES=10000` for a long run.
+fn cases() -> u32 {
+    std::env::var("CARNET_CONVERGENCE_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(32)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     #[test]
     fn replicas_converge_and_keep_every_change(ops in prop::collection::vec(op(), 1..30)) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use carnet_core::device::Remote;
-use carnet_core::sync::transport;
+use carnet_core::sync::{driver, transport, Replica};
 use carnet_core::{Device, DocId};
 use carnet_server::tenant::Tenant;
 use carnet_tests::portfolio::{self, SMALL_SHAPE};
@@ -86,24 +86,9 @@ struct CarnetServer {
 }
 
 async fn carnet_server(dir: &Path) -> CarnetServer {
-    let t = Tenant::create(dir, "Bench", "admin@bench.fr", PASSWORD).expect("tenant");
-    let settings = t
-        .singleton(carnet_core::DocKind::Settings)
-        .expect("settings");
-    t.edit_as_server(settings, carnet_core::DocKind::Settings, |d| {
-        carnet_core::model::Settings::seed(d, "Bench")
-    })
-    .await
-    .expect("seed");
-    for kind in [
-        carnet_core::DocKind::Catalog,
-        carnet_core::DocKind::Directory,
-        carnet_core::DocKind::Library,
-    ] {
-        t.edit_as_server(t.singleton(kind).expect("id"), kind, |_| Ok(()))
-            .await
-            .expect("singleton");
-    }
+    let t = Tenant::create(dir, "Bench", "admin@bench.fr", None, PASSWORD)
+        .await
+        .expect("tenant");
     t.add_user(REP, "rep", None, None, PASSWORD)
         .await
         .expect("user");
@@ -130,14 +115,14 @@ async fn carnet_server(dir: &Path) -> CarnetServer {
 }
 
 async fn device(server: &CarnetServer, dir: &Path) -> Device {
-    transport::login_device(dir, &server.url, REP, PASSWORD, "bench")
+    Device::login(dir, &server.url, REP, PASSWORD, "bench")
         .await
         .expect("login")
 }
 
 async fn sync(d: &mut Device) -> Duration {
     let t = Instant::now();
-    transport::run(d, &transport::Options::default(), |_, _| {})
+    driver::run(d, &driver::Options::default(), None, |_| {})
         .await
         .expect("sync");
     t.elapsed()
@@ -266,7 +251,7 @@ async fn run(n: usize) -> Vec<Row> {
     shape.accounts = n;
     let ids = portfolio::generate(&mut a, shape, 11).expect("portfolio");
     let c_upload = sync(&mut a).await;
-    assert!(a.sync_state().expect("state").pending.is_empty());
+    assert!(a.sync_status().expect("state").pending.is_empty());
     let doc_bytes: Vec<Vec<u8>> = ids
         .iter()
         .map(|id| a.changes_since(*id, &[]).expect("doc bytes"))

@@ -3,7 +3,8 @@
 //! around today (some overdue, some done), and quotes with catalog lines.
 //! Deterministic for a given seed.
 
-use carnet_core::ops::{self, NewLine};
+use carnet_core::model::NewQuoteLine;
+use carnet_core::ops;
 use carnet_core::store::Durability;
 use carnet_core::{Device, DocId, DocKind, Result};
 use chrono::{Duration, NaiveDate};
@@ -286,7 +287,7 @@ pub fn generate(device: &mut Device, shape: Shape, seed: u64) -> Result<Vec<DocI
                         doc,
                         ctx,
                         &q,
-                        &NewLine {
+                        &NewQuoteLine {
                             product: Some(p.to_string()),
                             label: None,
                             qty: qty.to_string(),

@@ -18,11 +18,16 @@ use crate::doc::{Conflict, CrmDoc, HistoryEntry, Writer};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{DocId, DocKind, RecordId};
 use crate::index::{DocRows, Index, SearchHit};
-use crate::model::{AccountFile, Catalog, Directory, Plan, Quote, Settings};
-use crate::ops::{self, EditCtx, NewLine, RawFields};
-use crate::reports::{self, Commission, Forecast, Period, Pipeline, Scope, TargetReport, TodoItem};
+use crate::model::{
+    AccountFile, Catalog, Directory, NewQuoteLine, Plan, Quote, Settings, VisitReport,
+};
+use crate::ops::{self, EditCtx, RawFields};
+use crate::persist::{self, DocWrite};
+use crate::reports::{
+    self, Commission, Forecast, MyDay, Period, Pipeline, Scope, TargetReport, TodoItem,
+};
 use crate::schema::RecordKind;
-use crate::store::{Batch, Durability, SledStore, Store, COMPACT_AFTER_CHUNKS};
+use crate::store::{Batch, Durability, SledStore, Store};
 
 /// Who uses this store, on which device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,9 +40,9 @@ pub struct Identity {
     pub tenant: Uuid,
 }
 
-mod remote;
+mod replica;
 
-pub use remote::{Remote, SyncState};
+pub use crate::sync::{Remote, SyncStatus};
 
 pub(crate) const META_IDENTITY: &str = "identity";
 
@@ -114,11 +119,22 @@ impl Device<SledStore> {
     /// Opens an existing store: loads the index rows (rebuilding any that
     /// are from an older format), the settings and the catalog.
     pub fn open(dir: &Path) -> Result<Self> {
-        if !dir.join("conf").exists() {
+        if !SledStore::exists(dir) {
             return Err(CoreError::NotInitialised);
         }
         let store = SledStore::open(dir)?;
         Device::open_store(store)
+    }
+
+    /// Whether `dir` holds a store.
+    pub fn exists(dir: &Path) -> bool {
+        SledStore::exists(dir)
+    }
+
+    /// Flushes and closes the store, releasing its directory before it
+    /// returns: opening it again right after never fails.
+    pub fn close(self) -> Result<()> {
+        Ok(self.store.close()?)
     }
 }
 
@@ -169,21 +185,7 @@ impl<S: Store> Device<S> {
             }
         })?;
         let mut dev = Device::bare(store, identity, actor);
-        let mut stale = Vec::new();
-        for (doc, bytes) in dev.store.sidecars()? {
-            match DocRows::decode(&bytes) {
-                Some(rows) => dev.index.put(doc, rows),
-                None => stale.push(doc),
-            }
-        }
-        for doc in stale {
-            let mut d = dev.load(doc)?;
-            let rows = DocRows::of(&mut d)?;
-            let mut b = Batch::new();
-            b.sidecar(doc, rows.encode());
-            dev.store.write(b, Durability::Flushed)?;
-            dev.index.put(doc, rows);
-        }
+        dev.index = persist::load_index(&dev.store)?;
         dev.refresh_singletons()?;
         Ok(dev)
     }
@@ -284,19 +286,11 @@ impl<S: Store> Device<S> {
         let mut doc = CrmDoc::load(id, &stored.bytes)?;
         let before = doc.heads();
         let writer = self.writer();
-        doc.begin(&writer);
         let out = {
             let ctx = self.ctx(&writer);
-            match f(&mut doc, &ctx) {
-                Ok(v) => v,
-                Err(e) => {
-                    doc.rollback();
-                    return Err(e);
-                }
-            }
+            persist::edit(&mut doc, &writer, |d| f(d, &ctx))?
         };
-        doc.commit(&writer);
-        self.persist(&mut doc, &before, stored.chunks, batch, true)?;
+        self.save(&mut doc, &before, stored.chunks, batch, true)?;
         Ok(out)
     }
 
@@ -318,13 +312,11 @@ impl<S: Store> Device<S> {
     ) -> Result<DocId> {
         let writer = self.writer();
         let mut doc = CrmDoc::create(id, kind, &writer)?;
-        doc.begin(&writer);
         {
             let ctx = self.ctx(&writer);
-            f(&mut doc, &ctx)?;
+            persist::edit(&mut doc, &writer, |d| f(d, &ctx))?;
         }
-        doc.commit(&writer);
-        self.persist(&mut doc, &[], COMPACT_AFTER_CHUNKS, batch, true)?;
+        self.save(&mut doc, &[], 0, batch, true)?;
         Ok(id)
     }
 
@@ -340,8 +332,9 @@ impl<S: Store> Device<S> {
     }
 
     /// Writes a document's new changes (or a fresh snapshot past the
-    /// compaction threshold) with its index rows, atomically.
-    pub(crate) fn persist(
+    /// compaction threshold) with its index rows, atomically. `local`: a
+    /// user's edit on this device, pending until the server acknowledges it.
+    pub(crate) fn save(
         &mut self,
         doc: &mut CrmDoc,
         before: &[ChangeHash],
@@ -357,18 +350,23 @@ impl<S: Store> Device<S> {
             // Not yet on the server; a new edit also retries a rejected one.
             // A fresh token per edit: an ack only clears the flag if no edit
             // happened after what it acknowledges.
-            batch.put_meta(remote::dirty_key(id), Uuid::new_v4().as_bytes().to_vec());
-            batch.delete_meta(remote::rejected_key(id));
+            batch.put_meta(replica::dirty_key(id), Uuid::new_v4().as_bytes().to_vec());
+            batch.delete_meta(replica::rejected_key(id));
         }
-        let rows = DocRows::of(doc)?;
-        if chunks + 1 >= COMPACT_AFTER_CHUNKS || before.is_empty() {
-            batch.snapshot(id, doc.save());
-        } else {
-            batch.append(id, doc.changes_since(before));
-        }
-        batch.sidecar(id, rows.encode());
+        let write = DocWrite::plan(doc, before, chunks, None)?;
+        self.write_doc(write, doc, batch)
+    }
+
+    /// Stores a planned write with `batch`, then indexes it.
+    pub(crate) fn write_doc(
+        &mut self,
+        write: DocWrite,
+        doc: &CrmDoc,
+        mut batch: Batch,
+    ) -> Result<()> {
+        write.add_to(&mut batch);
         self.store.write(batch, self.durability)?;
-        self.written(id, rows, doc)
+        self.written(write.doc, write.rows, doc)
     }
 
     /// After a document and its rows reached the store: index them, and
@@ -462,6 +460,34 @@ impl<S: Store> Device<S> {
         self.edit(doc, |d, ctx| ops::set_field(d, ctx, path, raw))
     }
 
+    /// Sets one field of a customer file's account from what the user typed
+    /// (`name`, `phone`, `status`, `tags`, `custom/<key>`, ...).
+    pub fn set_account_field(&mut self, account: DocId, field: &str, value: &str) -> Result<()> {
+        self.require_account(account)?;
+        self.set_field(account, &format!("account/{field}"), value)
+    }
+
+    /// Sets one field of a contact, deal, action, quote or order, found by
+    /// its id, from what the user typed. Setting a quote's `status` to
+    /// `accepted` accepts it (`accept_quote`: its order is created too).
+    /// Returns the customer file it belongs to.
+    pub fn set_record_field(&mut self, record: &str, field: &str, value: &str) -> Result<DocId> {
+        let record = record.trim();
+        let rid: RecordId = record.parse()?;
+        let doc = self.account_of(record)?;
+        let container = self
+            .index
+            .get(doc)
+            .and_then(|rows| rows.container_of(record))
+            .ok_or(CoreError::RecordNotFound(rid))?;
+        if container == "quotes" && field == "status" && value.trim() == "accepted" {
+            self.accept_quote(record)?;
+        } else {
+            self.set_field(doc, &format!("{container}/{record}/{field}"), value)?;
+        }
+        Ok(doc)
+    }
+
     pub fn add_contact(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_contact(d, ctx, fields))
@@ -491,6 +517,35 @@ impl<S: Store> Device<S> {
         })
     }
 
+    /// The visit report typed at the client's: a visit done today with its
+    /// outcome and, optionally, the follow-up action, as one change.
+    /// Returns the visit's id.
+    pub fn log_visit(&mut self, account: DocId, visit: &VisitReport) -> Result<RecordId> {
+        self.require_account(account)?;
+        let today = self.today().format("%Y-%m-%d").to_string();
+        let mut fields = vec![
+            ("type", "visit".to_string()),
+            ("subject", visit.subject.clone()),
+            ("due", today.clone()),
+            ("done_on", today),
+            ("outcome", visit.outcome.clone()),
+        ];
+        if let Some(c) = &visit.contact {
+            fields.push(("contact", c.clone()));
+        }
+        if let Some(d) = &visit.deal {
+            fields.push(("deal", d.clone()));
+        }
+        let follow = visit.follow_up.as_ref().map(|a| a.fields());
+        self.edit(account, |d, ctx| {
+            let id = ops::add_action(d, ctx, &fields)?;
+            if let Some(f) = &follow {
+                ops::add_action(d, ctx, f)?;
+            }
+            Ok(id)
+        })
+    }
+
     pub fn add_note(&mut self, account: DocId, body: &str) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_note(d, ctx, body))
@@ -506,7 +561,7 @@ impl<S: Store> Device<S> {
         })
     }
 
-    pub fn add_quote_line(&mut self, quote: &str, line: &NewLine) -> Result<RecordId> {
+    pub fn add_quote_line(&mut self, quote: &str, line: &NewQuoteLine) -> Result<RecordId> {
         let doc = self.account_of(quote)?;
         self.edit(doc, |d, ctx| ops::add_quote_line(d, ctx, quote, line))
     }
@@ -571,6 +626,21 @@ impl<S: Store> Device<S> {
 
     pub fn todo(&self, scope: &Scope, until: NaiveDate) -> Vec<TodoItem> {
         reports::todo(&self.index, scope, until, self.today())
+    }
+
+    /// The user's day: everything due by today (overdue first), and
+    /// today's visits.
+    pub fn my_day(&self) -> MyDay {
+        reports::my_day(&self.index, &self.identity.user, self.today())
+    }
+
+    /// `Scope::All` (every file this device holds) or the user's own.
+    pub fn scope(&self, everyone: bool) -> Scope {
+        if everyone {
+            Scope::All
+        } else {
+            self.me()
+        }
     }
 
     pub fn pipeline(&self, scope: &Scope) -> Pipeline {
@@ -727,48 +797,7 @@ impl<S: Store> Device<S> {
         ))
     }
 
-    // ----- sync-facing surface ---------------------------------------------
-
-    /// Current heads of a document.
-    pub fn heads(&self, id: DocId) -> Result<Vec<ChangeHash>> {
-        Ok(self.load(id)?.heads())
-    }
-
-    /// Changes of a document after `heads` (all of it when empty).
-    pub fn changes_since(&self, id: DocId, heads: &[ChangeHash]) -> Result<Vec<u8>> {
-        Ok(self.load(id)?.changes_since(heads))
-    }
-
-    /// Merges changes (or a whole document) received from elsewhere,
-    /// persists them and updates the index. Corrupt bytes are refused and
-    /// change nothing. Returns the number of new changes.
-    pub fn merge_remote(&mut self, id: DocId, bytes: &[u8]) -> Result<usize> {
-        match self.store.load(id)? {
-            Some(stored) => {
-                let mut doc = CrmDoc::load(id, &stored.bytes)?;
-                let before = doc.heads();
-                let n = doc.merge_bytes(bytes)?;
-                if n > 0 {
-                    self.persist(&mut doc, &before, stored.chunks, Batch::new(), false)?;
-                }
-                Ok(n)
-            }
-            None => {
-                // A document new to this device: keep the bytes as received
-                // (already compact) instead of encoding them again.
-                let mut doc = CrmDoc::load_foreign(id, bytes)?;
-                let n = doc.automerge().get_changes(&[]).len();
-                let rows = DocRows::of(&mut doc)?;
-                let mut batch = Batch::new();
-                batch
-                    .snapshot(id, bytes.to_vec())
-                    .sidecar(id, rows.encode());
-                self.store.write(batch, self.durability)?;
-                self.written(id, rows, &doc)?;
-                Ok(n)
-            }
-        }
-    }
+    // ----- the store as a whole -----------------------------------------------
 
     /// Every document id in the store.
     pub fn doc_ids(&self) -> Result<Vec<DocId>> {

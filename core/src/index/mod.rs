@@ -115,6 +115,24 @@ pub struct DocRows {
 }
 
 impl DocRows {
+    /// The container (`contacts`, `deals`, `actions`, `quotes`, `orders`)
+    /// holding the record `id` in this document.
+    pub fn container_of(&self, id: &str) -> Option<&'static str> {
+        if self.contacts.iter().any(|r| r.id == id) {
+            Some("contacts")
+        } else if self.deals.iter().any(|r| r.id == id) {
+            Some("deals")
+        } else if self.actions.iter().any(|r| r.id == id) {
+            Some("actions")
+        } else if self.quotes.iter().any(|r| r.id == id) {
+            Some("quotes")
+        } else if self.orders.iter().any(|r| r.id == id) {
+            Some("orders")
+        } else {
+            None
+        }
+    }
+
     fn empty(kind: DocKind) -> DocRows {
         DocRows {
             kind,

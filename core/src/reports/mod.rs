@@ -15,7 +15,7 @@ pub use pipeline::{deal_probability, pipeline, Pipeline, PipelineStage};
 pub use targets::{
     actual_orders, commission, target_for, variance, Commission, TargetReport, TierLine,
 };
-pub use todo::{todo, TodoItem};
+pub use todo::{my_day, todo, MyDay, TodoItem};
 
 /// Whose records a report covers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,6 +21,29 @@ pub struct TodoItem {
     pub assignee: String,
 }
 
+/// A rep's day: what is due by today (overdue first) and today's visits.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MyDay {
+    pub date: NaiveDate,
+    pub todo: Vec<TodoItem>,
+    pub visits: Vec<TodoItem>,
+}
+
+/// `user`'s day on `today`.
+pub fn my_day(index: &Index, user: &str, today: NaiveDate) -> MyDay {
+    let todo = self::todo(index, &Scope::User(user.to_string()), today, today);
+    let visits = todo
+        .iter()
+        .filter(|t| t.action_type == "visit" && t.due == today)
+        .cloned()
+        .collect();
+    MyDay {
+        date: today,
+        todo,
+        visits,
+    }
+}
+
 /// Open actions in `scope` due on or before `until`, oldest first (so the
 /// overdue ones lead), then by account name.
 pub fn todo(index: &Index, scope: &Scope, until: NaiveDate, today: NaiveDate) -> Vec<TodoItem> {

@@ -2,7 +2,7 @@
 //! hold, every batch applied atomically with `apply_batch` and flushed
 //! before `write` returns when the caller asks for durability.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Batch, Durability, Store, Stored};
 use crate::error::StoreError;
@@ -15,6 +15,7 @@ const META: u8 = b'M';
 
 pub struct SledStore {
     db: sled::Db,
+    dir: PathBuf,
 }
 
 fn key(prefix: u8, doc: DocId) -> Vec<u8> {
@@ -57,11 +58,69 @@ impl SledStore {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                other => return Ok(SledStore { db: other? }),
+                other => {
+                    return Ok(SledStore {
+                        db: other?,
+                        dir: dir.to_path_buf(),
+                    })
+                }
             }
         }
     }
+
+    /// Whether `dir` holds a store (one `open` would not create).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("conf").exists()
+    }
+
+    /// Flushes, closes and releases the directory before returning: the
+    /// same or another process can open it right after. (Dropping a store
+    /// also flushes it, but sled's own threads release the directory lock a
+    /// moment later.)
+    pub fn close(self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        let lock_file = self.dir.join("db");
+        drop(self.db);
+        let deadline = std::time::Instant::now() + CLOSE_WAIT;
+        loop {
+            if lock_free(&lock_file)? {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Engine(sled::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!("{} is still locked after closing", lock_file.display()),
+                ))));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
 }
+
+/// Whether nobody holds sled's lock on `file` (taken and released at once).
+fn lock_free(file: &Path) -> Result<bool, StoreError> {
+    use fs2::FileExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(sled::Error::Io(e).into()),
+    };
+    match f.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = f.unlock();
+            Ok(true)
+        }
+        Err(e) if e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => Ok(false),
+        Err(e) => Err(sled::Error::Io(e).into()),
+    }
+}
+
+/// How long `close` waits for sled's threads to let the directory go.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long `open` waits for a just-closed store's lock.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -17,10 +17,10 @@ use automerge::ChangeHash;
 use thiserror::Error;
 
 use super::frame::{DocMsg, ErrorCode, Frame, UpDoc, MAX_BATCH_DOCS};
-use crate::device::Device;
+use super::replica::{AckBasis, EditToken, Replica};
+use super::status::Phase;
 use crate::error::CoreError;
 use crate::ids::DocId;
-use crate::store::Store;
 
 /// Rounds of messages for one document in one exchange before giving up.
 const MAX_ROUNDS: u32 = 32;
@@ -37,15 +37,6 @@ pub enum SyncError {
     NotLinked,
     #[error("transport: {0}")]
     Transport(String),
-}
-
-/// Where a session stands, for sync indicators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    Connecting,
-    Syncing,
-    UpToDate,
 }
 
 #[derive(Default)]
@@ -72,7 +63,7 @@ pub struct ClientSession {
     barrier: Option<u64>,
     pings: u64,
     /// Dirty tokens of documents sent in `Up` frames, to match their acks.
-    sent_tokens: HashMap<DocId, Option<Vec<u8>>>,
+    sent_tokens: HashMap<DocId, Option<EditToken>>,
 }
 
 impl ClientSession {
@@ -81,7 +72,7 @@ impl ClientSession {
     }
 
     /// The first frame: `Hello` with the device token and cursor.
-    pub fn hello<S: Store>(&self, device: &Device<S>) -> Result<Frame, SyncError> {
+    pub fn hello<R: Replica>(&self, device: &R) -> Result<Frame, SyncError> {
         let remote = device.remote()?.ok_or(SyncError::NotLinked)?;
         Ok(Frame::Hello {
             device: remote.device,
@@ -90,13 +81,13 @@ impl ClientSession {
         })
     }
 
-    pub fn status(&self) -> SyncStatus {
+    pub fn phase(&self) -> Phase {
         if !self.welcomed {
-            SyncStatus::Connecting
+            Phase::Connecting
         } else if self.is_idle() {
-            SyncStatus::UpToDate
+            Phase::UpToDate
         } else {
-            SyncStatus::Syncing
+            Phase::Syncing
         }
     }
 
@@ -115,16 +106,10 @@ impl ClientSession {
     }
 
     /// Starts exchanges for documents edited locally (dirty, not rejected).
-    pub fn push_local<S: Store>(
-        &mut self,
-        device: &mut Device<S>,
-    ) -> Result<Vec<Frame>, SyncError> {
-        let rejected: HashSet<DocId> = device.rejected()?.into_iter().map(|(d, _)| d).collect();
+    pub fn push_local<R: Replica>(&mut self, device: &mut R) -> Result<Vec<Frame>, SyncError> {
         let mut out = Out::default();
-        for doc in device.dirty_docs()? {
-            if !rejected.contains(&doc) && device.has_doc(doc) {
-                self.start(device, doc, &mut out)?;
-            }
+        for doc in device.pending()? {
+            self.start(device, doc, &mut out)?;
         }
         if !out.sync.is_empty() || !out.up.is_empty() {
             self.unsettled = true;
@@ -132,9 +117,9 @@ impl ClientSession {
         Ok(out.frames())
     }
 
-    pub fn handle<S: Store>(
+    pub fn handle<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         frame: Frame,
     ) -> Result<Vec<Frame>, SyncError> {
         let mut result = None;
@@ -145,9 +130,9 @@ impl ClientSession {
         result.unwrap_or_else(|| Err(SyncError::Protocol("no result".into())))
     }
 
-    fn handle_inner<S: Store>(
+    fn handle_inner<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         frame: Frame,
     ) -> Result<Vec<Frame>, SyncError> {
         let mut out = Out::default();
@@ -171,7 +156,7 @@ impl ClientSession {
                 for (doc, bytes) in changes {
                     // A document in an exchange right now gets the change
                     // from that exchange.
-                    if device.has_doc(doc)
+                    if device.has(doc)
                         && !self.active.contains(&doc)
                         && device.merge_live(doc, &bytes)?
                     {
@@ -185,13 +170,13 @@ impl ClientSession {
                         continue;
                     }
                     waiting.insert(doc);
-                    if device.has_doc(doc) {
+                    if device.has(doc) {
                         self.start(device, doc, &mut out)?;
                     } else if self.active.insert(doc) {
                         out.fetch.push(doc);
                     }
                 }
-                let dirty: HashSet<DocId> = device.dirty_docs()?.into_iter().collect();
+                let dirty: HashSet<DocId> = device.pending()?.into_iter().collect();
                 for doc in revoked {
                     if dirty.contains(&doc) {
                         // Pending edits reach the server before the copy goes.
@@ -219,7 +204,6 @@ impl ClientSession {
                 for doc in missing {
                     self.complete(device, doc, &mut out)?;
                 }
-                device.refresh()?;
             }
             Frame::Down {
                 docs,
@@ -228,19 +212,16 @@ impl ClientSession {
                 resync,
             } => {
                 for (doc, bytes) in docs {
-                    if !bytes.is_empty()
-                        && device.has_doc(doc)
-                        && device.merge_remote(doc, &bytes)? > 0
+                    if !bytes.is_empty() && device.has(doc) && device.merge_remote(doc, &bytes)? > 0
                     {
                         self.changed.push(doc);
                     }
                 }
-                let now = chrono::Utc::now().timestamp();
                 let mut done: Vec<DocId> = Vec::new();
                 for (doc, heads) in acks {
                     let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
                     let token = self.sent_tokens.remove(&doc).flatten();
-                    if device.record_ack_for(doc, &heads, token.as_deref(), now)?
+                    if device.acknowledge(doc, &heads, AckBasis::Sent(token))?
                         && self.drop_after_ack.remove(&doc)
                     {
                         device.drop_doc(doc)?;
@@ -250,7 +231,7 @@ impl ClientSession {
                     done.push(doc);
                 }
                 for (doc, reason) in rejects {
-                    device.set_rejected(doc, &reason)?;
+                    device.refuse(doc, &reason)?;
                     self.sent_tokens.remove(&doc);
                     done.push(doc);
                 }
@@ -258,7 +239,7 @@ impl ClientSession {
                     // Histories do not line up: the full Automerge exchange.
                     self.sent_tokens.remove(&doc);
                     self.active.remove(&doc);
-                    if device.has_doc(doc) {
+                    if device.has(doc) {
                         self.start_sync(device, doc, &mut out)?;
                     } else {
                         self.complete(device, doc, &mut out)?;
@@ -267,7 +248,6 @@ impl ClientSession {
                 for doc in done {
                     self.finish(device, doc, &mut out)?;
                 }
-                device.refresh()?;
             }
             Frame::SyncReply {
                 msgs,
@@ -280,23 +260,22 @@ impl ClientSession {
                         continue;
                     }
                     let state = self.states.entry(m.doc).or_default();
-                    let before = device.heads(m.doc).ok();
-                    device.sync_receive(m.doc, state, &m.msg)?;
-                    if device.heads(m.doc).ok() != before {
+                    if device.sync_receive(m.doc, state, &m.msg)? {
                         self.changed.push(m.doc);
                     }
                 }
                 for (doc, heads) in acks {
                     let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
-                    let now = chrono::Utc::now().timestamp();
-                    if device.record_ack(doc, &heads, now)? && self.drop_after_ack.remove(&doc) {
+                    if device.acknowledge(doc, &heads, AckBasis::Heads)?
+                        && self.drop_after_ack.remove(&doc)
+                    {
                         device.drop_doc(doc)?;
                         self.changed.push(doc);
                         out.dropped.push(doc);
                     }
                 }
                 for (doc, reason) in &rejects {
-                    device.set_rejected(*doc, reason)?;
+                    device.refuse(*doc, reason)?;
                     if self.drop_after_ack.remove(doc) {
                         // Refused and revoked: nothing more can be done from
                         // here; the copy stays, flagged, for the user.
@@ -304,13 +283,12 @@ impl ClientSession {
                     }
                 }
                 for m in msgs {
-                    if rejected.contains(&m.doc) || !device.has_doc(m.doc) {
+                    if rejected.contains(&m.doc) || !device.has(m.doc) {
                         self.finish(device, m.doc, &mut out)?;
                     } else {
                         self.step(device, m.doc, &mut out)?;
                     }
                 }
-                device.refresh()?;
             }
             Frame::Ping(n) => out.other.push(Frame::Pong(n)),
             Frame::Pong(n) => {
@@ -340,9 +318,9 @@ impl ClientSession {
 
     /// Starts (or queues) an exchange for a document the device has: the
     /// one-round-trip `Up` when possible.
-    fn start<S: Store>(
+    fn start<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         doc: DocId,
         out: &mut Out,
     ) -> Result<(), SyncError> {
@@ -350,9 +328,7 @@ impl ClientSession {
             self.again.insert(doc);
             return Ok(());
         }
-        let token = device.dirty_token(doc)?;
-        let rejected = token.is_some() && device.is_rejected(doc)?;
-        let up = device.up_doc(doc, token.is_some() && !rejected)?;
+        let (up, token) = device.outgoing(doc)?;
         self.sent_tokens.insert(doc, token);
         self.active.insert(doc);
         out.up.push(up);
@@ -360,9 +336,9 @@ impl ClientSession {
     }
 
     /// The Automerge sync exchange for one document.
-    fn start_sync<S: Store>(
+    fn start_sync<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         doc: DocId,
         out: &mut Out,
     ) -> Result<(), SyncError> {
@@ -378,9 +354,9 @@ impl ClientSession {
     }
 
     /// Sends the next message of an exchange, or ends it.
-    fn step<S: Store>(
+    fn step<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         doc: DocId,
         out: &mut Out,
     ) -> Result<(), SyncError> {
@@ -400,28 +376,28 @@ impl ClientSession {
         }
     }
 
-    fn finish<S: Store>(
+    fn finish<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         doc: DocId,
         out: &mut Out,
     ) -> Result<(), SyncError> {
         if let Some(state) = self.states.get(&doc) {
-            if device.has_doc(doc) {
+            if device.has(doc) {
                 device.save_sync_state(doc, state)?;
             }
         }
         self.active.remove(&doc);
         self.rounds.remove(&doc);
-        if self.again.remove(&doc) && device.has_doc(doc) {
+        if self.again.remove(&doc) && device.has(doc) {
             return self.start(device, doc, out);
         }
         self.complete(device, doc, out)
     }
 
-    fn complete<S: Store>(
+    fn complete<R: Replica>(
         &mut self,
-        device: &mut Device<S>,
+        device: &mut R,
         doc: DocId,
         _out: &mut Out,
     ) -> Result<(), SyncError> {
@@ -432,7 +408,7 @@ impl ClientSession {
         self.advance(device)
     }
 
-    fn advance<S: Store>(&mut self, device: &mut Device<S>) -> Result<(), SyncError> {
+    fn advance<R: Replica>(&mut self, device: &mut R) -> Result<(), SyncError> {
         let mut cursor = None;
         while let Some((upto, waiting)) = self.lists.front() {
             if !waiting.is_empty() {

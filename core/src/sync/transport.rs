@@ -1,6 +1,7 @@
 //! The websocket client transport (feature `transport`): moves frames
-//! between a `ClientSession` and the server's `/sync` endpoint. No protocol
-//! logic lives here.
+//! between a `ClientSession` and the server's `/sync` endpoint, and the
+//! password login. No protocol logic lives here; `super::driver` runs
+//! sessions over it.
 
 use std::time::Duration;
 
@@ -8,11 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use super::client::{frame_name, ClientSession, SyncError, SyncStatus};
+use super::client::{frame_name, SyncError};
 use super::frame::Frame;
-use crate::device::Device;
-use crate::ids::DocId;
-use crate::store::Store;
 
 /// `http://host:port` (or `ws://...`) → `ws://host:port/sync`.
 pub fn sync_url(server: &str) -> String {
@@ -137,77 +135,5 @@ pub async fn login(
             "unexpected answer to Login: {}",
             frame_name(&other)
         ))),
-    }
-}
-
-/// Logs in and creates the device's store in `dir`, bound to `server`; the
-/// documents arrive with the first sync.
-pub async fn login_device(
-    dir: &std::path::Path,
-    server: &str,
-    email: &str,
-    password: &str,
-    device_name: &str,
-) -> Result<Device, SyncError> {
-    let login = login(server, email, password, device_name).await?;
-    Ok(Device::init_remote(
-        dir,
-        &login.user,
-        login.tenant,
-        crate::device::Remote {
-            url: server.to_string(),
-            device: login.device,
-            token: login.token,
-        },
-    )?)
-}
-
-pub struct Options {
-    /// Stay connected and receive live changes instead of exiting once up
-    /// to date.
-    pub watch: bool,
-    /// Give up when the server is silent this long.
-    pub timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            watch: false,
-            timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-/// One sync session against the device's server. Returns when up to date
-/// (or, with `watch`, when the connection ends). `on_update` sees the status
-/// and the documents that changed from elsewhere after every frame.
-pub async fn run<S: Store>(
-    device: &mut Device<S>,
-    opts: &Options,
-    mut on_update: impl FnMut(SyncStatus, &[DocId]),
-) -> Result<(), SyncError> {
-    let remote = device.remote()?.ok_or(SyncError::NotLinked)?;
-    let mut conn = Connection::open(&remote.url).await?;
-    let mut session = ClientSession::new();
-    conn.send(&session.hello(device)?).await?;
-    loop {
-        if session.is_idle() && !opts.watch {
-            conn.close().await;
-            return Ok(());
-        }
-        let timeout = if opts.watch {
-            // Live: the server pings; silence this long means it is gone.
-            opts.timeout * 2
-        } else {
-            opts.timeout
-        };
-        let frame = conn.recv(timeout).await?;
-        let replies = session.handle(device, frame)?;
-        for f in &replies {
-            conn.send(f).await?;
-        }
-        let changed = session.take_changed();
-        on_update(session.status(), &changed);
     }
 }

@@ -19,7 +19,8 @@ use automerge::{ActorId, ChangeHash};
 use carnet_core::doc::{CrmDoc, Vocab, Writer};
 use carnet_core::index::{DocRows, Index};
 use carnet_core::model::{Directory, Settings};
-use carnet_core::store::{Batch, Durability, SledStore, Store, COMPACT_AFTER_CHUNKS};
+use carnet_core::persist::{self, DocWrite};
+use carnet_core::store::{Batch, Durability, SledStore, Store};
 use carnet_core::{DocId, DocKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -101,7 +102,7 @@ impl Tenant {
     /// Opens the tenant in `dir` and starts its writer task (call within a
     /// tokio runtime).
     pub fn open(dir: &Path, cache_cap: usize) -> Result<Arc<Tenant>> {
-        if !dir.join("conf").exists() {
+        if !SledStore::exists(dir) {
             return Err(TenantError::NotInitialised);
         }
         let store = SledStore::open(dir)?;
@@ -113,11 +114,15 @@ impl Tenant {
         Tenant::start(store, info, cache_cap)
     }
 
-    /// Creates a tenant: its settings (seeded), catalog, directory and library.
-    pub fn create(
+    /// Creates a tenant, ready to serve: its settings (seeded with the
+    /// pipeline, action types and French VAT rates), an empty catalog and
+    /// library, the directory, and its first user, the admin. `init`,
+    /// `demo`, the tests and the benchmarks all start here.
+    pub async fn create(
         dir: &Path,
         company: &str,
         admin_email: &str,
+        admin_name: Option<&str>,
         admin_password: &str,
     ) -> Result<Arc<Tenant>> {
         carnet_core::validate::email("admin-email", admin_email)
@@ -150,23 +155,25 @@ impl Tenant {
         );
         store.write(b, Durability::Flushed)?;
         let tenant = Tenant::start(store, info, 1024)?;
+        let seeded = company.to_string();
+        for (kind, id) in singletons {
+            let company = seeded.clone();
+            tenant
+                .edit_as_server(id, kind, move |d| match kind {
+                    DocKind::Settings => Settings::seed(d, &company),
+                    _ => Ok(()),
+                })
+                .await?;
+        }
+        tenant.refresh_rules()?;
+        tenant
+            .add_user(admin_email, "admin", None, admin_name, admin_password)
+            .await?;
         Ok(tenant)
     }
 
     fn start(store: SledStore, info: TenantInfo, cache_cap: usize) -> Result<Arc<Tenant>> {
-        let mut index = Index::new();
-        for (doc, bytes) in store.sidecars()? {
-            match DocRows::decode(&bytes) {
-                Some(rows) => index.put(doc, rows),
-                None => {
-                    let stored = store.load(doc)?.ok_or(TenantError::Invalid(format!(
-                        "index entry without document {doc}"
-                    )))?;
-                    let mut d = CrmDoc::load(doc, &stored.bytes)?;
-                    index.put(doc, DocRows::of(&mut d)?);
-                }
-            }
-        }
+        let index = persist::load_index(&store)?;
         let mut docseq = HashMap::new();
         for (k, v) in store.meta_scan("docseq/", None, usize::MAX)? {
             if let (Some(doc), Ok(b)) = (
@@ -440,33 +447,21 @@ impl Tenant {
             .doc
             .as_mut()
             .ok_or_else(|| TenantError::Invalid("commit of an empty slot".into()))?;
-        let id = doc.id();
         let kind = doc.kind();
-        let rows = match rows {
-            Some(r) => r,
-            None => DocRows::of(doc)?,
-        };
-        let snapshot = before.is_empty() || slot.chunks + 1 >= COMPACT_AFTER_CHUNKS;
-        let bytes = if snapshot {
-            doc.save()
-        } else {
-            doc.changes_since(before)
-        };
+        let write = DocWrite::plan(doc, before, slot.chunks, rows)?;
+        let id = write.doc;
         let (tx, rx) = oneshot::channel();
         self.writer
             .send(writer::WriteReq {
-                doc: id,
                 kind,
-                snapshot,
-                bytes,
-                rows,
+                write,
                 meta,
                 reply: tx,
             })
             .await
             .map_err(|_| TenantError::WriterGone)?;
         match rx.await.map_err(|_| TenantError::WriterGone)? {
-            Ok(seq) => {
+            Ok((seq, snapshot)) => {
                 slot.chunks = if snapshot { 0 } else { slot.chunks + 1 };
                 Ok(seq)
             }
@@ -509,12 +504,7 @@ impl Tenant {
             .doc
             .as_mut()
             .ok_or_else(|| TenantError::Invalid("no document".into()))?;
-        d.begin(w);
-        if let Err(e) = f(d) {
-            d.rollback();
-            return Err(e.into());
-        }
-        d.commit(w);
+        persist::edit(d, w, f)?;
         self.commit(&mut slot, &before, Vec::new(), None).await
     }
 

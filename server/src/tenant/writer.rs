@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use carnet_core::index::DocRows;
+use carnet_core::persist::DocWrite;
 use carnet_core::store::{Batch, Durability, Store};
 use carnet_core::{DocId, DocKind};
 use tokio::sync::{mpsc, oneshot};
@@ -16,13 +16,11 @@ use uuid::Uuid;
 use super::{log_key, Tenant};
 
 pub struct WriteReq {
-    pub doc: DocId,
     pub kind: DocKind,
-    pub snapshot: bool,
-    pub bytes: Vec<u8>,
-    pub rows: DocRows,
+    pub write: DocWrite,
     pub meta: Vec<(String, Vec<u8>)>,
-    pub reply: oneshot::Sender<Result<u64, String>>,
+    /// The sequence number given, and whether a snapshot was written.
+    pub reply: oneshot::Sender<Result<(u64, bool), String>>,
 }
 
 /// What connections hear about.
@@ -66,23 +64,19 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
             let mut last_in_group = std::collections::HashMap::new();
             for (i, r) in group.iter().enumerate() {
                 let seq = base + 1 + i as u64;
-                if r.snapshot {
-                    batch.snapshot(r.doc, r.bytes.clone());
-                } else {
-                    batch.append(r.doc, r.bytes.clone());
-                }
-                batch.sidecar(r.doc, r.rows.encode());
+                let doc = r.write.doc;
+                r.write.add_to(&mut batch);
                 // One log entry per document: drop its previous one.
                 let prev = last_in_group
-                    .get(&r.doc)
+                    .get(&doc)
                     .copied()
-                    .or_else(|| docseq.get(&r.doc).copied());
+                    .or_else(|| docseq.get(&doc).copied());
                 if let Some(p) = prev {
                     old_entries.push(log_key(p));
                 }
-                last_in_group.insert(r.doc, seq);
-                batch.put_meta(log_key(seq), r.doc.0.as_bytes().to_vec());
-                batch.put_meta(format!("docseq/{}", r.doc), seq.to_be_bytes().to_vec());
+                last_in_group.insert(doc, seq);
+                batch.put_meta(log_key(seq), doc.0.as_bytes().to_vec());
+                batch.put_meta(format!("docseq/{doc}"), seq.to_be_bytes().to_vec());
                 for (k, v) in &r.meta {
                     batch.put_meta(k.clone(), v.clone());
                 }
@@ -107,12 +101,12 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                 {
                     if let Ok(mut docseq) = tenant.docseq.lock() {
                         for (r, seq) in group.iter().zip(&assigned) {
-                            docseq.insert(r.doc, *seq);
+                            docseq.insert(r.write.doc, *seq);
                         }
                     }
                     if let Ok(mut rows) = tenant.rows.write() {
                         for r in &group {
-                            rows.put(r.doc, r.rows.clone());
+                            rows.put(r.write.doc, r.write.rows.clone());
                         }
                     }
                 }
@@ -133,14 +127,15 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                     .metrics
                     .record_commit(group.len() as u64, started.elapsed());
                 for (r, seq) in group.into_iter().zip(assigned) {
-                    let live = !r.snapshot && r.bytes.len() <= LIVE_PUSH_BYTES;
+                    let w = r.write;
+                    let live = !w.snapshot && w.bytes.len() <= LIVE_PUSH_BYTES;
                     tenant.publish(Event::Doc {
-                        doc: r.doc,
+                        doc: w.doc,
                         seq,
                         kind: r.kind,
-                        changes: live.then(|| Arc::new(r.bytes)),
+                        changes: live.then(|| Arc::new(w.bytes)),
                     });
-                    let _ = r.reply.send(Ok(seq));
+                    let _ = r.reply.send(Ok((seq, w.snapshot)));
                 }
             }
             Err(e) => {

@@ -7,7 +7,8 @@
 
 use std::time::Instant;
 
-use carnet_core::sync::transport;
+use carnet_core::sync::driver;
+use carnet_core::Device;
 use carnet_tests::portfolio::{self, ISSUE_SHAPE};
 
 fn main() {
@@ -29,7 +30,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut device = rt
-        .block_on(transport::login_device(
+        .block_on(Device::login(
             tmp.path(),
             url,
             email,
@@ -37,14 +38,14 @@ fn main() {
             "bench-upload",
         ))
         .expect("login");
-    let opts = transport::Options::default();
-    rt.block_on(transport::run(&mut device, &opts, |_, _| {}))
+    let opts = driver::Options::default();
+    rt.block_on(driver::run(&mut device, &opts, None, |_| {}))
         .expect("first sync");
     portfolio::generate(&mut device, shape, 42).expect("portfolio");
     let t = Instant::now();
-    rt.block_on(transport::run(&mut device, &opts, |_, _| {}))
+    rt.block_on(driver::run(&mut device, &opts, None, |_| {}))
         .expect("upload");
-    let state = device.sync_state().expect("state");
+    let state = device.sync_status().expect("state");
     assert!(state.pending.is_empty(), "upload left pending documents");
     assert!(state.rejected.is_empty(), "the server refused documents");
     println!(

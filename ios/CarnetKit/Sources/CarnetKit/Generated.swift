@@ -718,8 +718,8 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     func setDealField(dealId: String, field: String, value: String) throws 
     
     /**
-     * `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
-     * `accept_quote` also creates the order).
+     * `draft` → `sent` → `accepted`/`refused`/`expired`; `accepted` also
+     * creates the order, as `accept_quote` does.
      */
     func setQuoteStatus(quoteId: String, status: String) throws 
     
@@ -1267,8 +1267,8 @@ open func setDealField(dealId: String, field: String, value: String)throws   {tr
 }
     
     /**
-     * `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
-     * `accept_quote` also creates the order).
+     * `draft` → `sent` → `accepted`/`refused`/`expired`; `accepted` also
+     * creates the order, as `accept_quote` does.
      */
 open func setQuoteStatus(quoteId: String, status: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
@@ -3444,13 +3444,27 @@ public struct NewAccount: Equatable, Hashable {
     public var tags: String?
     public var source: String?
     public var owner: String?
+    /**
+     * SIREN of a business without a known establishment (SIRET).
+     */
+    public var siren: String?
+    /**
+     * A territory name, when no postcode rule places the account.
+     */
+    public var territory: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(name: String, kind: String? = nil, status: String? = nil, siret: String? = nil, vatNumber: String? = nil, naf: String? = nil, addressLine1: String? = nil, addressLine2: String? = nil, postcode: String? = nil, city: String? = nil, country: String? = nil, phone: String? = nil, email: String? = nil, website: String? = nil, 
         /**
          * Comma-separated.
-         */tags: String? = nil, source: String? = nil, owner: String? = nil) {
+         */tags: String? = nil, source: String? = nil, owner: String? = nil, 
+        /**
+         * SIREN of a business without a known establishment (SIRET).
+         */siren: String? = nil, 
+        /**
+         * A territory name, when no postcode rule places the account.
+         */territory: String? = nil) {
         self.name = name
         self.kind = kind
         self.status = status
@@ -3468,6 +3482,8 @@ public struct NewAccount: Equatable, Hashable {
         self.tags = tags
         self.source = source
         self.owner = owner
+        self.siren = siren
+        self.territory = territory
     }
 
     
@@ -3502,7 +3518,9 @@ public struct FfiConverterTypeNewAccount: FfiConverterRustBuffer {
                 website: FfiConverterOptionString.read(from: &buf), 
                 tags: FfiConverterOptionString.read(from: &buf), 
                 source: FfiConverterOptionString.read(from: &buf), 
-                owner: FfiConverterOptionString.read(from: &buf)
+                owner: FfiConverterOptionString.read(from: &buf), 
+                siren: FfiConverterOptionString.read(from: &buf), 
+                territory: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3524,6 +3542,8 @@ public struct FfiConverterTypeNewAccount: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.tags, into: &buf)
         FfiConverterOptionString.write(value.source, into: &buf)
         FfiConverterOptionString.write(value.owner, into: &buf)
+        FfiConverterOptionString.write(value.siren, into: &buf)
+        FfiConverterOptionString.write(value.territory, into: &buf)
     }
 }
 
@@ -3713,6 +3733,10 @@ public struct NewDeal: Equatable, Hashable {
     public var probability: String?
     public var nextStep: String?
     public var contact: String?
+    /**
+     * Defaults to the user creating it.
+     */
+    public var owner: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3722,7 +3746,10 @@ public struct NewDeal: Equatable, Hashable {
          */amount: String, 
         /**
          * Defaults to the first pipeline stage.
-         */stage: String? = nil, closeDate: String? = nil, probability: String? = nil, nextStep: String? = nil, contact: String? = nil) {
+         */stage: String? = nil, closeDate: String? = nil, probability: String? = nil, nextStep: String? = nil, contact: String? = nil, 
+        /**
+         * Defaults to the user creating it.
+         */owner: String? = nil) {
         self.title = title
         self.amount = amount
         self.stage = stage
@@ -3730,6 +3757,7 @@ public struct NewDeal: Equatable, Hashable {
         self.probability = probability
         self.nextStep = nextStep
         self.contact = contact
+        self.owner = owner
     }
 
     
@@ -3754,7 +3782,8 @@ public struct FfiConverterTypeNewDeal: FfiConverterRustBuffer {
                 closeDate: FfiConverterOptionString.read(from: &buf), 
                 probability: FfiConverterOptionString.read(from: &buf), 
                 nextStep: FfiConverterOptionString.read(from: &buf), 
-                contact: FfiConverterOptionString.read(from: &buf)
+                contact: FfiConverterOptionString.read(from: &buf), 
+                owner: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3766,6 +3795,7 @@ public struct FfiConverterTypeNewDeal: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.probability, into: &buf)
         FfiConverterOptionString.write(value.nextStep, into: &buf)
         FfiConverterOptionString.write(value.contact, into: &buf)
+        FfiConverterOptionString.write(value.owner, into: &buf)
     }
 }
 
@@ -6010,7 +6040,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_set_deal_field() != 39082) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() != 53653) {
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() != 53013) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_shutdown() != 61665) {

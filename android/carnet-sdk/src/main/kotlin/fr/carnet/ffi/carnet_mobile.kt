@@ -1184,7 +1184,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_set_deal_field() and 0xFFFF) != 39082) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() and 0xFFFF) != 53653) {
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_set_quote_status() and 0xFFFF) != 53013) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_shutdown() and 0xFFFF) != 61665) {
@@ -1828,8 +1828,8 @@ public interface CarnetClientInterface {
     fun `setDealField`(`dealId`: kotlin.String, `field`: kotlin.String, `value`: kotlin.String)
     
     /**
-     * `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
-     * `accept_quote` also creates the order).
+     * `draft` → `sent` → `accepted`/`refused`/`expired`; `accepted` also
+     * creates the order, as `accept_quote` does.
      */
     fun `setQuoteStatus`(`quoteId`: kotlin.String, `status`: kotlin.String)
     
@@ -2587,8 +2587,8 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
 
     
     /**
-     * `draft` → `sent` → `accepted`/`refused`/`expired` (accepting through
-     * `accept_quote` also creates the order).
+     * `draft` → `sent` → `accepted`/`refused`/`expired`; `accepted` also
+     * creates the order, as `accept_quote` does.
      */
     @Throws(CarnetException::class)override fun `setQuoteStatus`(`quoteId`: kotlin.String, `status`: kotlin.String)
         = 
@@ -4805,6 +4805,16 @@ data class NewAccount (
     var `source`: kotlin.String? = null 
     , 
     var `owner`: kotlin.String? = null 
+    , 
+    /**
+     * SIREN of a business without a known establishment (SIRET).
+     */
+    var `siren`: kotlin.String? = null 
+    , 
+    /**
+     * A territory name, when no postcode rule places the account.
+     */
+    var `territory`: kotlin.String? = null 
     
 ){
     
@@ -4822,6 +4832,8 @@ public object FfiConverterTypeNewAccount: FfiConverterRustBuffer<NewAccount> {
     override fun read(buf: ByteBuffer): NewAccount {
         return NewAccount(
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -4858,7 +4870,9 @@ public object FfiConverterTypeNewAccount: FfiConverterRustBuffer<NewAccount> {
             FfiConverterOptionalString.allocationSize(value.`website`) +
             FfiConverterOptionalString.allocationSize(value.`tags`) +
             FfiConverterOptionalString.allocationSize(value.`source`) +
-            FfiConverterOptionalString.allocationSize(value.`owner`)
+            FfiConverterOptionalString.allocationSize(value.`owner`) +
+            FfiConverterOptionalString.allocationSize(value.`siren`) +
+            FfiConverterOptionalString.allocationSize(value.`territory`)
     )
 
     override fun write(value: NewAccount, buf: ByteBuffer) {
@@ -4879,6 +4893,8 @@ public object FfiConverterTypeNewAccount: FfiConverterRustBuffer<NewAccount> {
             FfiConverterOptionalString.write(value.`tags`, buf)
             FfiConverterOptionalString.write(value.`source`, buf)
             FfiConverterOptionalString.write(value.`owner`, buf)
+            FfiConverterOptionalString.write(value.`siren`, buf)
+            FfiConverterOptionalString.write(value.`territory`, buf)
     }
 }
 
@@ -5031,6 +5047,11 @@ data class NewDeal (
     var `nextStep`: kotlin.String? = null 
     , 
     var `contact`: kotlin.String? = null 
+    , 
+    /**
+     * Defaults to the user creating it.
+     */
+    var `owner`: kotlin.String? = null 
     
 ){
     
@@ -5054,6 +5075,7 @@ public object FfiConverterTypeNewDeal: FfiConverterRustBuffer<NewDeal> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5064,7 +5086,8 @@ public object FfiConverterTypeNewDeal: FfiConverterRustBuffer<NewDeal> {
             FfiConverterOptionalString.allocationSize(value.`closeDate`) +
             FfiConverterOptionalString.allocationSize(value.`probability`) +
             FfiConverterOptionalString.allocationSize(value.`nextStep`) +
-            FfiConverterOptionalString.allocationSize(value.`contact`)
+            FfiConverterOptionalString.allocationSize(value.`contact`) +
+            FfiConverterOptionalString.allocationSize(value.`owner`)
     )
 
     override fun write(value: NewDeal, buf: ByteBuffer) {
@@ -5075,6 +5098,7 @@ public object FfiConverterTypeNewDeal: FfiConverterRustBuffer<NewDeal> {
             FfiConverterOptionalString.write(value.`probability`, buf)
             FfiConverterOptionalString.write(value.`nextStep`, buf)
             FfiConverterOptionalString.write(value.`contact`, buf)
+            FfiConverterOptionalString.write(value.`owner`, buf)
     }
 }
 

@@ -1,0 +1,10 @@
+//! One module per command group.
+
+pub mod account;
+pub mod catalog;
+pub mod conflicts;
+pub mod debug;
+pub mod quote;
+pub mod records;
+pub mod reports;
+pub mod sync;

@@ -1,0 +1,169 @@
+//! `carnet quote`: quotes ("devis") and accepting them into orders.
+
+use anyhow::Result;
+use carnet_core::model::{NewQuote, NewQuoteLine, Quote};
+use carnet_core::text::Label;
+use clap::Subcommand;
+
+use crate::out::{print_json, Out};
+use crate::{doc_id, open, Cli};
+
+#[derive(Subcommand)]
+pub enum QuoteCmd {
+    /// Draft a quote; prints its id.
+    Add {
+        account: String,
+        #[arg(long)]
+        deal: Option<String>,
+        #[arg(long)]
+        valid_until: Option<String>,
+    },
+    /// Add a line from the catalog (--product) or free (--label).
+    Line {
+        quote: String,
+        #[arg(long, conflicts_with = "label", required_unless_present = "label")]
+        product: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        qty: String,
+        /// Unit price excl. VAT.
+        #[arg(long, allow_hyphen_values = true)]
+        price: Option<String>,
+        /// VAT rate in %.
+        #[arg(long)]
+        vat: Option<String>,
+        /// Discount in %.
+        #[arg(long)]
+        discount: Option<String>,
+    },
+    /// A quote with its lines and totals.
+    Show {
+        quote: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set its status: draft, sent, refused, expired (accepted: as `accept`).
+    Status { quote: String, status: String },
+    /// Accept it and create the order; prints the order id.
+    Accept { quote: String },
+}
+
+pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
+    match cmd {
+        QuoteCmd::Add {
+            account,
+            deal,
+            valid_until,
+        } => {
+            let mut d = open(cli)?;
+            let input = NewQuote {
+                deal: deal.clone(),
+                valid_until: valid_until.clone(),
+                ..NewQuote::default()
+            };
+            println!("{}", d.create_quote(doc_id(account)?, &input.fields())?);
+            Ok(())
+        }
+        QuoteCmd::Line {
+            quote,
+            product,
+            label,
+            qty,
+            price,
+            vat,
+            discount,
+        } => {
+            let mut d = open(cli)?;
+            let id = d.add_quote_line(
+                quote,
+                &NewQuoteLine {
+                    product: product.clone(),
+                    label: label.clone(),
+                    qty: qty.clone(),
+                    unit_price: price.clone(),
+                    vat_rate: vat.clone(),
+                    discount: discount.clone(),
+                },
+            )?;
+            println!("{id}");
+            Ok(())
+        }
+        QuoteCmd::Show { quote, json } => {
+            let d = open(cli)?;
+            let (_, q) = d.quote(quote)?;
+            if *json {
+                return print_json(&q);
+            }
+            print_quote(out, &q);
+            Ok(())
+        }
+        QuoteCmd::Status { quote, status } => {
+            let mut d = open(cli)?;
+            d.set_record_field(quote, "status", status)?;
+            println!("{}", d.quote(quote)?.1.status);
+            Ok(())
+        }
+        QuoteCmd::Accept { quote } => {
+            let mut d = open(cli)?;
+            println!("{}", d.accept_quote(quote)?);
+            Ok(())
+        }
+    }
+}
+
+fn print_quote(out: Out, q: &Quote) {
+    let provisional = if q.provisional {
+        out.t(Label::Provisional)
+    } else {
+        ""
+    };
+    println!(
+        "{} {} {provisional} — {} — {}",
+        out.t(Label::Quotes),
+        q.number,
+        q.status,
+        q.id
+    );
+    let mut tb = out.table(
+        &[
+            out.t(Label::LineLabel),
+            out.t(Label::Qty),
+            out.t(Label::UnitPrice),
+            out.t(Label::Discount),
+            out.t(Label::Vat),
+            out.t(Label::Net),
+        ],
+        &[1, 2, 3, 4, 5],
+    );
+    for l in &q.lines {
+        tb.add_row(vec![
+            l.label.clone(),
+            carnet_core::text::rate(&l.qty.to_string(), out.lang),
+            out.amount(l.unit_price, &q.currency),
+            carnet_core::text::rate(&l.discount.to_string(), out.lang),
+            carnet_core::text::rate(&l.vat_rate.to_string(), out.lang),
+            out.amount(l.net, &q.currency),
+        ]);
+    }
+    println!("{tb}");
+    println!(
+        "{:<20} {:>16}",
+        out.t(Label::TotalNet),
+        out.amount(q.totals.net, &q.currency)
+    );
+    for v in &q.totals.vat_lines {
+        println!(
+            "{:<20} {:>16} ({} {})",
+            format!("{} {}", out.t(Label::VatAt), out.rate(v.rate)),
+            out.amount(v.vat, &q.currency),
+            out.t(Label::Base).to_lowercase(),
+            out.amount(v.base, &q.currency)
+        );
+    }
+    println!(
+        "{:<20} {:>16}",
+        out.t(Label::TotalGross),
+        out.amount(q.totals.gross, &q.currency)
+    );
+}

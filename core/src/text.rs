@@ -1,0 +1,265 @@
+//! Every text a user reads, in one catalogue: French first, English
+//! available. Keys are the variants of `Label`, so a missing or misspelt key
+//! does not compile; each variant carries both languages, so no language
+//! can lack one. Amounts and dates are formatted here too (CLDR rules
+//! through `num-format`): `24 630,00 €` and `30/11/2026` in French,
+//! `€24,630.00` and `2026-11-30` in English. Messages of refused input are
+//! `crate::error::ValidationError::message_fr` (English is its `Display`).
+
+use chrono::NaiveDate;
+use num_format::{Locale, ToFormattedString};
+
+/// The language of what a user reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Lang, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fr" | "fr-fr" | "fr_fr" => Ok(Lang::Fr),
+            "en" | "en-gb" | "en-us" | "en_gb" | "en_us" => Ok(Lang::En),
+            other => Err(format!("unknown language {other:?} (fr or en)")),
+        }
+    }
+}
+
+/// A signed amount in cents: `2463000` → `24 630,00 €` (fr), `€24,630.00`
+/// (en). Currencies other than the euro are written after, with their code.
+pub fn amount(cents: i64, currency: &str, lang: Lang) -> String {
+    let number = decimal(cents, lang);
+    match (lang, currency) {
+        (Lang::Fr, "EUR") => format!("{number}\u{a0}€"),
+        (Lang::En, "EUR") => match number.strip_prefix('-') {
+            Some(n) => format!("-€{n}"),
+            None => format!("€{number}"),
+        },
+        (_, code) => format!("{number}\u{a0}{code}"),
+    }
+}
+
+/// Cents as a grouped decimal number without a currency: `24 630,00`.
+pub fn decimal(cents: i64, lang: Lang) -> String {
+    let locale = match lang {
+        Lang::Fr => &Locale::fr,
+        Lang::En => &Locale::en,
+    };
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let units = (abs / 100).to_formatted_string(locale);
+    let point = match lang {
+        Lang::Fr => ',',
+        Lang::En => '.',
+    };
+    format!("{sign}{units}{point}{:02}", abs % 100)
+}
+
+/// A rate or percentage as typed in French or English: `5.5` → `5,5`.
+pub fn rate(text: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Fr => text.replace('.', ","),
+        Lang::En => text.to_string(),
+    }
+}
+
+/// A calendar date: `30/11/2026` (fr), `2026-11-30` (en).
+pub fn date(d: NaiveDate, lang: Lang) -> String {
+    match lang {
+        Lang::Fr => d.format("%d/%m/%Y").to_string(),
+        Lang::En => d.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// A moment (Unix seconds, shown in UTC): `30/11/2026 14:05`.
+pub fn date_time(unix: i64, lang: Lang) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp(unix, 0) else {
+        return String::new();
+    };
+    match lang {
+        Lang::Fr => t.format("%d/%m/%Y %H:%M").to_string(),
+        Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+macro_rules! labels {
+    ($($key:ident => ($fr:expr, $en:expr),)*) => {
+        /// The catalogue's keys.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Label {
+            $($key,)*
+        }
+
+        impl Label {
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $(
+                        (Label::$key, Lang::Fr) => $fr,
+                        (Label::$key, Lang::En) => $en,
+                    )*
+                }
+            }
+        }
+    };
+}
+
+labels! {
+    // ----- records and their fields
+    Name => ("Nom", "Name"),
+    Status => ("Statut", "Status"),
+    City => ("Ville", "City"),
+    Postcode => ("CP", "Postcode"),
+    Owner => ("Responsable", "Owner"),
+    Due => ("Échéance", "Due"),
+    Type => ("Type", "Type"),
+    Subject => ("Objet", "Subject"),
+    Account => ("Client", "Account"),
+    Late => ("Retard", "Late"),
+    DaysShort => ("j", "d"),
+    Stage => ("Étape", "Stage"),
+    Count => ("Nb", "Count"),
+    Amount => ("Montant", "Amount"),
+    Weighted => ("Pondéré", "Weighted"),
+    Prob => ("Proba.", "Prob."),
+    Month => ("Mois", "Month"),
+    Won => ("Gagné", "Won"),
+    TotalOpen => ("Total en cours", "Open total"),
+    PastClose => ("Date dépassée", "Past close date"),
+    Undated => ("Sans date", "Undated"),
+    Contacts => ("Contacts", "Contacts"),
+    Deals => ("Affaires", "Deals"),
+    Actions => ("Relances", "Actions"),
+    Notes => ("Notes", "Notes"),
+    Quotes => ("Devis", "Quotes"),
+    Orders => ("Commandes", "Orders"),
+    Expectations => ("Attentes", "Expectations"),
+    Custom => ("Champs libres", "Custom fields"),
+    Tags => ("Étiquettes", "Tags"),
+    Done => ("fait", "done"),
+    Open => ("à faire", "open"),
+    LineLabel => ("Désignation", "Label"),
+    Qty => ("Qté", "Qty"),
+    UnitPrice => ("PU HT", "Unit price"),
+    Discount => ("Remise %", "Disc. %"),
+    Vat => ("TVA %", "VAT %"),
+    Net => ("Total HT", "Net"),
+    TotalNet => ("Total HT", "Total excl. VAT"),
+    TotalVat => ("Total TVA", "Total VAT"),
+    TotalGross => ("Total TTC", "Total incl. VAT"),
+    VatAt => ("TVA à", "VAT at"),
+    Provisional => ("(numéro provisoire)", "(provisional number)"),
+    Target => ("Objectif", "Target"),
+    Actual => ("Réalisé", "Actual"),
+    Variance => ("Écart", "Variance"),
+    Attainment => ("Atteinte", "Attainment"),
+    NoTarget => ("aucun objectif", "no target"),
+    Commission => ("Commission", "Commission"),
+    TierFrom => ("À partir de", "From"),
+    Rate => ("Taux", "Rate"),
+    Base => ("Assiette", "Base"),
+    Revenue => ("CA HT", "Revenue"),
+    Who => ("Qui", "Who"),
+    When => ("Quand", "When"),
+    Field => ("Champ", "Field"),
+    Before => ("Avant", "Before"),
+    After => ("Après", "After"),
+    Shown => ("affichée", "shown"),
+    ConflictIn => ("Conflit", "Conflict"),
+    Phone => ("Tél.", "Phone"),
+    Email => ("E-mail", "Email"),
+    Role => ("Fonction", "Role"),
+    Close => ("Clôture", "Close"),
+    Date => ("Date", "Date"),
+    Number => ("Numéro", "Number"),
+    Sku => ("Réf.", "SKU"),
+    Price => ("Prix HT", "Price"),
+    Code => ("Code", "Code"),
+    // ----- lists and reports
+    NothingTodo => ("Rien à faire d'ici là.", "Nothing due by then."),
+    NoAccounts => ("Aucun client.", "No accounts."),
+    NoConflicts => ("Aucun conflit.", "No conflicts."),
+    // ----- sync
+    Server => ("Serveur", "Server"),
+    OfflineOnly => ("aucun (hors ligne)", "none (offline only)"),
+    Pending => ("Modifications en attente", "Pending changes"),
+    LastAck => ("Dernier accusé du serveur", "Last server ack"),
+    Refused => ("Refusé", "Refused"),
+    LoggedIn => ("Connecté", "Logged in"),
+    AsUser => ("en tant que", "as"),
+    ThisDevice => ("appareil", "device"),
+    FirstSyncHint => (
+        "Lancez `carnet sync` pour recevoir vos dossiers clients.",
+        "Run `carnet sync` to receive your customer files."
+    ),
+    SyncedUpToDate => ("Synchronisé", "Synchronised"),
+    FilesReceived => ("dossier(s) reçu(s) ou modifié(s)", "file(s) received or changed"),
+    FilesPending => ("en attente d'envoi", "waiting to be sent"),
+    Reverted => (
+        "modifications refusées annulées ; la prochaine synchronisation rapporte la copie du serveur",
+        "refused changes dropped; the next sync brings the server's copy back"
+    ),
+    // ----- errors the apps show
+    NotLoggedIn => (
+        "cet appareil n'est connecté à aucun serveur Carnet",
+        "this device is not logged in to a Carnet server"
+    ),
+    AlreadyLoggedIn => ("cet appareil est déjà connecté", "this device is already logged in"),
+    StoreExists => (
+        "ce dossier contient déjà des données Carnet",
+        "a store already exists in this directory"
+    ),
+    NotFoundHere => ("introuvable sur cet appareil", "not found on this device"),
+    NothingToRevert => ("n'a pas de modification refusée à annuler", "has no refused changes to revert"),
+    NetworkDown => ("réseau indisponible", "network"),
+    ServerRefused => (
+        "le serveur refuse la connexion (identifiants ou appareil révoqué)",
+        "the server refused"
+    ),
+    ServerRefusedFrame => ("le serveur a refusé un message", "the server refused a frame"),
+    ServerMisunderstood => ("réponse du serveur incomprise", "protocol"),
+    LocalStorage => ("stockage local", "local store"),
+    Unreadable => ("document illisible", "unreadable document"),
+    AppFailed => ("erreur dans l'application", "listener failed"),
+    SyncStartFailed => ("impossible de démarrer la synchronisation", "cannot start the sync runtime"),
+}
+
+/// A label followed by a detail: `réseau indisponible : détail` (French
+/// puts a space before the colon), `network: detail`.
+pub fn with_detail(label: Label, detail: impl std::fmt::Display, lang: Lang) -> String {
+    match lang {
+        Lang::Fr => format!("{} : {detail}", label.text(lang)),
+        Lang::En => format!("{}: {detail}", label.text(lang)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_and_dates_read_as_in_france() {
+        assert_eq!(
+            amount(2_463_000, "EUR", Lang::Fr),
+            "24\u{202f}630,00\u{a0}€"
+        );
+        assert_eq!(amount(2_463_000, "EUR", Lang::En), "€24,630.00");
+        assert_eq!(amount(-5, "EUR", Lang::Fr), "-0,05\u{a0}€");
+        assert_eq!(amount(-123_456, "EUR", Lang::En), "-€1,234.56");
+        assert_eq!(amount(100, "CHF", Lang::Fr), "1,00\u{a0}CHF");
+        let d = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(date(d, Lang::Fr), "30/11/2026");
+        assert_eq!(date(d, Lang::En), "2026-11-30");
+        assert_eq!(rate("5.5", Lang::Fr), "5,5");
+    }
+
+    #[test]
+    fn every_label_has_both_languages() {
+        for l in [Label::Name, Label::TotalGross, Label::NotLoggedIn] {
+            assert!(!l.text(Lang::Fr).is_empty() && !l.text(Lang::En).is_empty());
+            assert_ne!(l.text(Lang::Fr), l.text(Lang::En));
+        }
+    }
+}
