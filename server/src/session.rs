@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::sync;
-use carnet_core::sync::frame::{DocMsg, ErrorCode, Frame, MAX_BATCH_DOCS};
+use carnet_core::sync::frame::{DocMsg, ErrorCode, Frame, Hash, MAX_BATCH_DOCS};
 use carnet_core::sync::FrameError;
 use carnet_core::DocId;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::acl::Role;
 use crate::auth::DeviceRecord;
-use crate::tenant::{Event, Phantoms, Tenant};
+use crate::tenant::{DocOutcome, Event, Phantoms, Tenant, UpOutcome};
 
 /// Bytes in and out of a connection, whatever the socket library.
 pub enum WireIn {
@@ -581,6 +581,97 @@ where
     true
 }
 
+/// What the server decided about one document of a `Sync` or `Up` frame;
+/// `rest` is what only that frame's reply carries.
+struct Decided<R> {
+    ack: Option<Vec<Hash>>,
+    reject: Option<String>,
+    granted: bool,
+    rest: R,
+}
+
+/// The documents of one `Sync` or `Up` frame, settled.
+struct Settled<R> {
+    acks: Vec<(DocId, Vec<Hash>)>,
+    rejects: Vec<(DocId, String)>,
+    /// Documents this device holds from now on.
+    grant: Vec<DocId>,
+    rest: Vec<(DocId, R)>,
+    /// A document could not be stored.
+    failed: bool,
+}
+
+/// One loop for the documents of a `Sync` or `Up` frame: acks (noting the
+/// device's own commits), refusals and grants of every decided document.
+fn settle<R>(
+    tenant: &Tenant,
+    conn: &mut Conn,
+    seq_before: u64,
+    results: Vec<(DocId, crate::tenant::Result<Decided<R>>)>,
+) -> Settled<R> {
+    let mut out = Settled {
+        acks: Vec::new(),
+        rejects: Vec::new(),
+        grant: Vec::new(),
+        rest: Vec::with_capacity(results.len()),
+        failed: false,
+    };
+    for (doc, result) in results {
+        let d = match result {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(%doc, error = %e, "storing a device's changes failed");
+                out.failed = true;
+                continue;
+            }
+        };
+        if let Some(heads) = d.ack {
+            conn.note_own_commit(tenant, doc, seq_before);
+            out.acks.push((doc, heads));
+        }
+        if let Some(r) = d.reject {
+            out.rejects.push((doc, r));
+        }
+        if d.granted && conn.granted.insert(doc) {
+            out.grant.push(doc);
+        }
+        out.rest.push((doc, d.rest));
+    }
+    out
+}
+
+/// The one failure policy of `Sync` and `Up`: grants are recorded and
+/// everything decided is answered; if a document could not be stored, the
+/// connection then ends with `Internal` and the device retries the rest.
+async fn conclude<S>(
+    tenant: &Tenant,
+    conn: &Conn,
+    sink: &mut S,
+    grant: &[DocId],
+    failed: bool,
+    reply: &Frame,
+) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    if tenant.set_granted(conn.device, grant, &[]).is_err() {
+        fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
+        return Err(());
+    }
+    let sent = send(tenant, sink, reply).await;
+    if failed {
+        fail(
+            tenant,
+            sink,
+            ErrorCode::Internal,
+            "the server could not store changes; retry later",
+        )
+        .await;
+        return Err(());
+    }
+    sent
+}
+
 async fn handle<S>(
     tenant: &Arc<Tenant>,
     limits: &Limits,
@@ -624,80 +715,39 @@ where
                 },
             ))
             .await;
-            let mut replies = Vec::with_capacity(results.len());
-            let mut acks = Vec::new();
-            let mut rejects = Vec::new();
-            let mut grant = Vec::new();
-            let mut failed = false;
+            let mut decided = Vec::with_capacity(results.len());
             for (doc, size, state, phantom, out) in results {
                 if let Some(p) = phantom {
                     if conn.phantoms.len() < MAX_PHANTOMS {
                         conn.phantoms.insert(doc, p);
                     }
                 }
-                let out: crate::tenant::DocOutcome = match out {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::error!(%doc, error = %e, "exchange failed");
-                        failed = true;
-                        continue;
-                    }
-                };
-                if let Some(heads) = out.ack {
-                    conn.note_own_commit(tenant, doc, seq_before);
-                    acks.push((doc, heads));
-                }
-                if let Some(r) = out.reject {
-                    rejects.push((doc, r));
-                }
-                if out.granted && conn.granted.insert(doc) {
-                    grant.push(doc);
-                }
+                decided.push((
+                    doc,
+                    out.map(|o: DocOutcome| Decided {
+                        ack: o.ack,
+                        reject: o.reject,
+                        granted: o.granted,
+                        rest: (o.reply, state, size),
+                    }),
+                ));
+            }
+            let settled = settle(tenant, conn, seq_before, decided);
+            let mut msgs = Vec::with_capacity(settled.rest.len());
+            for (doc, (reply, state, size)) in settled.rest {
                 // A finished exchange needs no state; an unfinished one
                 // keeps it within the connection's bounds.
-                if !out.reply.is_empty() {
+                if !reply.is_empty() {
                     conn.keep_state(doc, state, size);
                 }
-                replies.push(DocMsg {
-                    doc,
-                    msg: out.reply,
-                });
+                msgs.push(DocMsg { doc, msg: reply });
             }
-            if failed {
-                // What was stored is acknowledged; the rest is retried.
-                let _ = send(
-                    tenant,
-                    sink,
-                    &Frame::SyncReply {
-                        msgs: Vec::new(),
-                        acks,
-                        rejects: Vec::new(),
-                    },
-                )
-                .await;
-                fail(
-                    tenant,
-                    sink,
-                    ErrorCode::Internal,
-                    "the server could not store changes; retry later",
-                )
-                .await;
-                return Err(());
-            }
-            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
-                fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
-                return Err(());
-            }
-            send(
-                tenant,
-                sink,
-                &Frame::SyncReply {
-                    msgs: replies,
-                    acks,
-                    rejects,
-                },
-            )
-            .await
+            let frame = Frame::SyncReply {
+                msgs,
+                acks: settled.acks,
+                rejects: settled.rejects,
+            };
+            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await
         }
         Frame::Up { docs } => {
             if over_batch_limit(tenant, sink, docs.len(), "Up").await {
@@ -712,69 +762,35 @@ where
                 async move {
                     let out = tenant
                         .up(&user, up.doc, &up.heads, &up.changes, grace)
-                        .await;
+                        .await
+                        .map(|o: UpOutcome| Decided {
+                            ack: o.ack,
+                            reject: o.reject,
+                            granted: o.granted,
+                            rest: (o.down, o.resync),
+                        });
                     (up.doc, out)
                 }
             }))
             .await;
+            let settled = settle(tenant, conn, seq_before, results);
             let mut down = Vec::new();
-            let mut acks = Vec::new();
-            let mut rejects = Vec::new();
             let mut resync = Vec::new();
-            let mut grant = Vec::new();
-            let mut failed = false;
-            for (doc, out) in results {
-                let out: crate::tenant::UpOutcome = match out {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::error!(%doc, error = %e, "up failed");
-                        failed = true;
-                        continue;
-                    }
-                };
-                if let Some(heads) = out.ack {
-                    conn.note_own_commit(tenant, doc, seq_before);
-                    acks.push((doc, heads));
+            for (doc, (changes, again)) in settled.rest {
+                if !changes.is_empty() {
+                    down.push((doc, changes));
                 }
-                if !out.down.is_empty() {
-                    down.push((doc, out.down));
-                }
-                if let Some(r) = out.reject {
-                    rejects.push((doc, r));
-                }
-                if out.resync {
+                if again {
                     resync.push(doc);
                 }
-                if out.granted && conn.granted.insert(doc) {
-                    grant.push(doc);
-                }
             }
-            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
-                fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
-                return Err(());
-            }
-            let reply = send(
-                tenant,
-                sink,
-                &Frame::Down {
-                    docs: down,
-                    acks,
-                    rejects,
-                    resync,
-                },
-            )
-            .await;
-            if failed {
-                fail(
-                    tenant,
-                    sink,
-                    ErrorCode::Internal,
-                    "the server could not store changes; retry later",
-                )
-                .await;
-                return Err(());
-            }
-            reply
+            let frame = Frame::Down {
+                docs: down,
+                acks: settled.acks,
+                rejects: settled.rejects,
+                resync,
+            };
+            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await
         }
         Frame::Fetch { docs } => {
             if over_batch_limit(tenant, sink, docs.len(), "Fetch").await {
