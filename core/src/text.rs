@@ -211,6 +211,7 @@ labels! {
         "ce dossier contient déjà des données Carnet",
         "a store already exists in this directory"
     ),
+    NotA => ("n'est pas un(e)", "is not a"),
     NotFoundHere => ("introuvable sur cet appareil", "not found on this device"),
     NothingToRevert => ("n'a pas de modification refusée à annuler", "has no refused changes to revert"),
     NetworkDown => ("réseau indisponible", "network"),

@@ -13,6 +13,7 @@ use carnet_core::ids::DocId;
 use carnet_core::reports::Period;
 use carnet_core::sync::driver::Control;
 use carnet_core::sync::Replica;
+use carnet_core::text::{with_detail, Label, Lang};
 use chrono::NaiveDate;
 
 use crate::error::{CarnetError, Result};
@@ -50,8 +51,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| CarnetError::Storage {
-            reason: format!("cannot start the sync runtime: {e}"),
-            reason_fr: format!("impossible de démarrer la synchronisation : {e}"),
+            reason: with_detail(Label::SyncStartFailed, &e, Lang::En),
+            reason_fr: with_detail(Label::SyncStartFailed, &e, Lang::Fr),
         })
 }
 
@@ -160,10 +161,7 @@ impl CarnetClient {
         device_name: String,
     ) -> Result<LoginInfo> {
         if self.shared.has_device() {
-            return Err(CarnetError::Storage {
-                reason: "this device is already logged in".into(),
-                reason_fr: "cet appareil est déjà connecté".into(),
-            });
+            return Err(CarnetError::storage(Label::AlreadyLoggedIn));
         }
         let dir = self.dir.clone();
         let device = self
@@ -518,8 +516,8 @@ impl CarnetClient {
         let done = self.with(|d| Ok(d.revert(id)?))?;
         if !done {
             return Err(CarnetError::invalid(
-                format!("{doc} has no refused changes to revert"),
-                format!("{doc} n'a pas de modification refusée à annuler"),
+                format!("{doc} {}", Label::NothingToRevert.text(Lang::En)),
+                format!("{doc} {}", Label::NothingToRevert.text(Lang::Fr)),
             ));
         }
         self.shared.local_edit(id);

@@ -5,6 +5,15 @@
 use carnet_core::error::{CoreError, StoreError, ValidationError};
 use carnet_core::sync::frame::ErrorCode;
 use carnet_core::sync::SyncError;
+use carnet_core::text::{with_detail, Label, Lang};
+
+/// A label in both languages, each followed by the detail.
+fn both(label: Label, detail: impl std::fmt::Display) -> (String, String) {
+    (
+        with_detail(label, &detail, Lang::En),
+        with_detail(label, &detail, Lang::Fr),
+    )
+}
 
 #[derive(Clone, Debug, thiserror::Error, uniffi::Error)]
 pub enum CarnetError {
@@ -45,23 +54,28 @@ impl CarnetError {
 
     pub(crate) fn not_found(what: &str) -> Self {
         CarnetError::NotFound {
-            reason: format!("{what} not found on this device"),
-            reason_fr: format!("{what} introuvable sur cet appareil"),
+            reason: format!("{what} {}", Label::NotFoundHere.text(Lang::En)),
+            reason_fr: format!("{what} {}", Label::NotFoundHere.text(Lang::Fr)),
         }
     }
 
     pub(crate) fn not_logged_in() -> Self {
         CarnetError::NotLoggedIn {
-            reason: "this device is not logged in to a Carnet server".into(),
-            reason_fr: "cet appareil n'est connecté à aucun serveur Carnet".into(),
+            reason: Label::NotLoggedIn.text(Lang::En).into(),
+            reason_fr: Label::NotLoggedIn.text(Lang::Fr).into(),
+        }
+    }
+
+    pub(crate) fn storage(label: Label) -> Self {
+        CarnetError::Storage {
+            reason: label.text(Lang::En).into(),
+            reason_fr: label.text(Lang::Fr).into(),
         }
     }
 
     pub(crate) fn network(detail: impl std::fmt::Display) -> Self {
-        CarnetError::Network {
-            reason: format!("network: {detail}"),
-            reason_fr: format!("réseau indisponible : {detail}"),
-        }
+        let (reason, reason_fr) = both(Label::NetworkDown, detail);
+        CarnetError::Network { reason, reason_fr }
     }
 }
 
@@ -76,10 +90,8 @@ impl From<ValidationError> for CarnetError {
 
 impl From<StoreError> for CarnetError {
     fn from(e: StoreError) -> Self {
-        CarnetError::Storage {
-            reason: format!("local store: {e}"),
-            reason_fr: format!("stockage local : {e}"),
-        }
+        let (reason, reason_fr) = both(Label::LocalStorage, e);
+        CarnetError::Storage { reason, reason_fr }
     }
 }
 
@@ -91,21 +103,18 @@ impl From<CoreError> for CarnetError {
             CoreError::DocNotFound(id) => CarnetError::not_found(&format!("document {id}")),
             CoreError::RecordNotFound(id) => CarnetError::not_found(&format!("record {id}")),
             CoreError::NotInitialised => CarnetError::not_logged_in(),
-            CoreError::AlreadyInitialised => CarnetError::Storage {
-                reason: "a store already exists in this directory".into(),
-                reason_fr: "ce dossier contient déjà des données Carnet".into(),
-            },
+            CoreError::AlreadyInitialised => CarnetError::storage(Label::StoreExists),
             CoreError::WrongKind {
                 doc,
                 expected,
                 found,
             } => CarnetError::NotFound {
-                reason: format!("{doc} is a {found}, not a {expected}"),
-                reason_fr: format!("{doc} n'est pas un(e) {expected} (c'est un(e) {found})"),
+                reason: format!("{doc} {} {expected} ({found})", Label::NotA.text(Lang::En)),
+                reason_fr: format!("{doc} {} {expected} ({found})", Label::NotA.text(Lang::Fr)),
             },
             e @ (CoreError::CorruptDoc { .. } | CoreError::Automerge(_)) => CarnetError::Storage {
                 reason: e.to_string(),
-                reason_fr: format!("document illisible : {e}"),
+                reason_fr: with_detail(Label::Unreadable, &e, Lang::Fr),
             },
         }
     }
@@ -117,22 +126,21 @@ impl From<SyncError> for CarnetError {
             SyncError::Core(c) => c.into(),
             SyncError::NotLinked => CarnetError::not_logged_in(),
             SyncError::Transport(t) => CarnetError::network(t),
-            SyncError::Protocol(p) => CarnetError::Protocol {
-                reason_fr: format!("réponse du serveur incomprise : {p}"),
-                reason: format!("protocol: {p}"),
-            },
+            SyncError::Protocol(p) => {
+                let (reason, reason_fr) = both(Label::ServerMisunderstood, p);
+                CarnetError::Protocol { reason, reason_fr }
+            }
             SyncError::Server { code, message } => match code {
-                ErrorCode::Unauthorized => CarnetError::Refused {
-                    reason: format!("the server refused: {message}"),
-                    reason_fr: format!(
-                        "le serveur refuse la connexion (identifiants ou appareil révoqué) : {message}"
-                    ),
-                },
+                ErrorCode::Unauthorized => {
+                    let (reason, reason_fr) = both(Label::ServerRefused, message);
+                    CarnetError::Refused { reason, reason_fr }
+                }
                 ErrorCode::Internal => CarnetError::network(format!("server error: {message}")),
-                _ => CarnetError::Protocol {
-                    reason: format!("the server refused a frame: {message} ({code:?})"),
-                    reason_fr: format!("le serveur a refusé un message : {message}"),
-                },
+                _ => {
+                    let (reason, reason_fr) =
+                        both(Label::ServerRefusedFrame, format!("{message} ({code:?})"));
+                    CarnetError::Protocol { reason, reason_fr }
+                }
             },
         }
     }
@@ -140,10 +148,8 @@ impl From<SyncError> for CarnetError {
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for CarnetError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        CarnetError::Listener {
-            reason: format!("listener failed: {}", e.reason),
-            reason_fr: format!("erreur dans l'application : {}", e.reason),
-        }
+        let (reason, reason_fr) = both(Label::AppFailed, &e.reason);
+        CarnetError::Listener { reason, reason_fr }
     }
 }
 

@@ -77,7 +77,7 @@ pub fn metrics_router(tenant: Arc<Tenant>) -> Router {
 
 fn metrics_text(t: &Tenant) -> impl IntoResponse {
     (
-        [("content-type", "text/plain; version=0.0.4")],
+        [("content-type", crate::metrics::CONTENT_TYPE)],
         t.metrics.render(),
     )
 }
