@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 
+pub use carnet_core::doc::FieldChange;
 use carnet_core::doc::{Conflict as CoreConflict, HistoryEntry as CoreHistory};
 use carnet_core::index::SearchHit;
 use carnet_core::model::{
-    Account as CoreAccount, AccountFile as CoreFile, Action as CoreAction, Contact as CoreContact,
-    Deal as CoreDeal, Line, Note as CoreNote, Order as CoreOrder, Product as CoreProduct,
-    Quote as CoreQuote, Totals,
+    Account as CoreAccount, AccountFile as CoreFile, Action as CoreAction, Deal as CoreDeal, Line,
+    Order as CoreOrder, Product as CoreProduct, Quote as CoreQuote, Totals,
 };
 pub use carnet_core::model::{
-    NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, VisitReport,
+    Contact, NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, Note, VisitReport,
 };
 use carnet_core::reports::{
     Commission as CoreCommission, Forecast as CoreForecast, ForecastBucket as CoreBucket,
@@ -121,7 +121,7 @@ impl From<CoreAccount> for Account {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Contact {
     pub id: String,
     pub name: String,
@@ -133,23 +133,6 @@ pub struct Contact {
     pub consent_email: bool,
     pub consent_phone: bool,
     pub notes: String,
-}
-
-impl From<CoreContact> for Contact {
-    fn from(c: CoreContact) -> Self {
-        Contact {
-            id: c.id,
-            name: c.name,
-            role: c.role,
-            phone: c.phone,
-            mobile: c.mobile,
-            email: c.email,
-            preferred_channel: c.preferred_channel,
-            consent_email: c.consent_email,
-            consent_phone: c.consent_phone,
-            notes: c.notes,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -216,23 +199,12 @@ impl From<CoreAction> for Action {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Note {
     pub id: String,
     pub body: String,
     pub author: String,
     pub created_at: i64,
-}
-
-impl From<CoreNote> for Note {
-    fn from(n: CoreNote) -> Self {
-        Note {
-            id: n.id,
-            body: n.body,
-            author: n.author,
-            created_at: n.created_at,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -859,7 +831,7 @@ impl From<CoreConflict> for Conflict {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct FieldChange {
     pub path: String,
     pub old: Option<String>,
@@ -879,15 +851,7 @@ impl From<CoreHistory> for HistoryEntry {
         HistoryEntry {
             author: h.author,
             time: h.time,
-            changes: h
-                .changes
-                .into_iter()
-                .map(|c| FieldChange {
-                    path: c.path,
-                    old: c.old,
-                    new: c.new,
-                })
-                .collect(),
+            changes: h.changes,
         }
     }
 }
