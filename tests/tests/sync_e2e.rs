@@ -414,3 +414,64 @@ fn a_connected_device_receives_another_devices_edit_live() {
     assert!(got, "the watching device was told of the change");
     assert_eq!(show(bruno, &acc)["account"]["website"], "live.example.fr");
 }
+
+#[test]
+fn a_watching_device_reconnects_after_the_server_restarts() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut w = world(&[BRUNO, MARC]);
+    let (bruno, marc) = (w.stores[BRUNO].clone(), w.stores[MARC].clone());
+    let acc = ids(&bruno)[3].clone();
+    let mut watch = Command::new(carnet_tests::harness::bin("carnet"))
+        .arg("--store")
+        .arg(&bruno)
+        .args(["sync", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = watch.stderr.take().unwrap();
+    let (etx, erx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(line);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The server goes away under the watcher, and comes back.
+    w.server.kill9();
+    let interrupted = erx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_default();
+    assert!(
+        interrupted.contains("retrying"),
+        "the watcher said the connection dropped: {interrupted:?}"
+    );
+    w.server.restart();
+    ok(
+        &marc,
+        &["account", "set", &acc, "website", "after.restart.fr"],
+    );
+    ok(&marc, &["sync"]);
+    let expected = format!("changed {acc}");
+    let got = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) if line == expected => break true,
+            Ok(_) => continue,
+            Err(_) => break false,
+        }
+    };
+    let alive = watch.try_wait().unwrap().is_none();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(alive, "the watcher kept running through the restart");
+    assert!(got, "the watcher reconnected and was told of the change");
+    assert_eq!(show(&bruno, &acc)["account"]["website"], "after.restart.fr");
+}

@@ -59,7 +59,7 @@ pub fn sync(cli: &Cli, out: Out, watch: bool, timeout: u64) -> Result<()> {
             let _ = stdout.flush();
         }
         Event::Changed(docs) => changed.extend(docs.iter().copied()),
-        Event::Failed(e) => eprintln!("carnet: {e}"),
+        Event::Failed(e) => eprintln!("carnet: sync interrupted ({e}); retrying"),
         _ => {}
     }));
     result?;
