@@ -1,6 +1,10 @@
-//! The device-level facade: one local store with its index, the settings
-//! and catalog in memory, and every operation a rep's app or the CLI needs.
-//! The CLI and the mobile bindings wrap this; neither re-implements logic.
+//! The domain API: one local store with its index, the settings and
+//! catalog in memory, and every operation and query a user has. Every
+//! front-end (the CLI, `CarnetClient` for the apps, the web app) parses
+//! input into the typed inputs of `crate::model::input`, calls a method
+//! here and presents the typed view it returns; none of them knows a
+//! document path, a container layout or sled. Sync sees this type only as a
+//! `crate::sync::Replica` (`replica.rs`).
 //!
 //! Every edit loads the document, applies validated field-level writes as
 //! one Automerge change authored by the device's user, and persists the new
@@ -168,6 +172,7 @@ impl<S: Store> Device<S> {
         }
     }
 
+    /// Opens a device over an already opened store (any `Store`).
     pub fn open_store(store: S) -> Result<Self> {
         let identity: Identity = match store.meta(META_IDENTITY)? {
             Some(b) => {
@@ -192,22 +197,27 @@ impl<S: Store> Device<S> {
 
     // ----- identity, clock, durability ------------------------------------
 
+    /// Who uses this store, on which device.
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
 
+    /// The tenant's settings: company, pipeline stages, action types, VAT rates.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
+    /// The product catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
+    /// The summary rows of every document (what lists and reports read).
     pub fn index(&self) -> &Index {
         &self.index
     }
 
+    /// The underlying store (for maintenance tools and benchmarks).
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -217,10 +227,12 @@ impl<S: Store> Device<S> {
         self.clock = now;
     }
 
+    /// Unix seconds now (or the pinned clock).
     pub fn now(&self) -> i64 {
         self.clock.unwrap_or_else(|| chrono::Utc::now().timestamp())
     }
 
+    /// Today's date, local time (or the pinned clock's).
     pub fn today(&self) -> NaiveDate {
         match self.clock {
             Some(t) => chrono::DateTime::from_timestamp(t, 0)
@@ -235,6 +247,7 @@ impl<S: Store> Device<S> {
         self.durability = d;
     }
 
+    /// Flushes buffered writes (see `set_durability`).
     pub fn flush(&self) -> Result<()> {
         Ok(self.store.flush()?)
     }
@@ -488,16 +501,20 @@ impl<S: Store> Device<S> {
         Ok(doc)
     }
 
+    /// Adds a contact to a customer file (`crate::model::NewContact::fields`).
     pub fn add_contact(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_contact(d, ctx, fields))
     }
 
+    /// Adds a deal (`crate::model::NewDeal::fields`); the stage defaults to the
+    /// first of the pipeline.
     pub fn add_deal(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_deal(d, ctx, fields))
     }
 
+    /// Plans an action (`crate::model::NewAction::fields`).
     pub fn add_action(&mut self, account: DocId, fields: &RawFields<'_>) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_action(d, ctx, fields))
@@ -546,6 +563,7 @@ impl<S: Store> Device<S> {
         })
     }
 
+    /// Adds a note to a customer file's timeline.
     pub fn add_note(&mut self, account: DocId, body: &str) -> Result<RecordId> {
         self.require_account(account)?;
         self.edit(account, |d, ctx| ops::add_note(d, ctx, body))
@@ -561,11 +579,13 @@ impl<S: Store> Device<S> {
         })
     }
 
+    /// Adds a line to a draft quote: from the catalog (`product`) or free.
     pub fn add_quote_line(&mut self, quote: &str, line: &NewQuoteLine) -> Result<RecordId> {
         let doc = self.account_of(quote)?;
         self.edit(doc, |d, ctx| ops::add_quote_line(d, ctx, quote, line))
     }
 
+    /// A quote with its lines and totals, and the customer file holding it.
     pub fn quote(&self, quote: &str) -> Result<(DocId, Quote)> {
         let doc = self.account_of(quote)?;
         let d = self.load(doc)?;
@@ -588,10 +608,13 @@ impl<S: Store> Device<S> {
         AccountFile::read(&mut self.load(id)?)
     }
 
+    /// Customer files whose name (or a contact's) matches; all when `query`
+    /// is empty. Names starting with the query come first.
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
         self.index.search(query, limit)
     }
 
+    /// Every change of a document, oldest first: who, when, which fields.
     pub fn history(&self, id: DocId) -> Result<Vec<HistoryEntry>> {
         Ok(self.load(id)?.history())
     }
@@ -620,10 +643,12 @@ impl<S: Store> Device<S> {
 
     // ----- reports --------------------------------------------------------------
 
+    /// The user's own scope for reports.
     pub fn me(&self) -> Scope {
         Scope::User(self.identity.user.clone())
     }
 
+    /// Open actions in `scope` due on or before `until`, overdue first.
     pub fn todo(&self, scope: &Scope, until: NaiveDate) -> Vec<TodoItem> {
         reports::todo(&self.index, scope, until, self.today())
     }
@@ -643,14 +668,17 @@ impl<S: Store> Device<S> {
         }
     }
 
+    /// Open deals by stage, with amounts and weighted amounts.
     pub fn pipeline(&self, scope: &Scope) -> Pipeline {
         reports::pipeline(&self.index, &self.settings, scope)
     }
 
+    /// Weighted forecast by month of expected close, for `months` months.
     pub fn forecast(&self, scope: &Scope, months: u32) -> Forecast {
         reports::forecast(&self.index, &self.settings, scope, self.today(), months)
     }
 
+    /// A user's targets and commission tiers (empty when none are set).
     pub fn plan(&self, user: &str) -> Result<Plan> {
         match self.index.plan_of(user) {
             Some(id) => Ok(Plan::read(&self.load(id)?)),
@@ -662,6 +690,7 @@ impl<S: Store> Device<S> {
         }
     }
 
+    /// Target, actual orders and variance of a user for a period.
     pub fn variance(&self, user: &str, period: Period) -> Result<TargetReport> {
         Ok(reports::variance(
             &self.plan(user)?,
@@ -671,6 +700,7 @@ impl<S: Store> Device<S> {
         ))
     }
 
+    /// A user's commission for a period, tier by tier.
     pub fn commission(&self, user: &str, period: Period) -> Result<Commission> {
         let plan = self.plan(user)?;
         let target = reports::target_for(&plan, period);
@@ -791,6 +821,7 @@ impl<S: Store> Device<S> {
         })
     }
 
+    /// The tenant's users, roles and managers.
     pub fn directory(&self) -> Result<Directory> {
         Ok(Directory::read(
             &self.load(self.singleton_id(DocKind::Directory)?)?,

@@ -67,6 +67,7 @@ pub struct ClientSession {
 }
 
 impl ClientSession {
+    /// A session before `Hello`.
     pub fn new() -> ClientSession {
         ClientSession::default()
     }
@@ -81,6 +82,7 @@ impl ClientSession {
         })
     }
 
+    /// Connecting until `Welcome`, then syncing or up to date.
     pub fn phase(&self) -> Phase {
         if !self.welcomed {
             Phase::Connecting
@@ -117,6 +119,8 @@ impl ClientSession {
         Ok(out.frames())
     }
 
+    /// Handles one frame from the server; returns the frames to send back.
+    /// The replica's writes for the frame are flushed once, at its end.
     pub fn handle<R: Replica>(
         &mut self,
         device: &mut R,
@@ -463,6 +467,7 @@ impl Out {
     }
 }
 
+/// A frame's name, for messages and logs.
 pub fn frame_name(f: &Frame) -> &'static str {
     match f {
         Frame::Login { .. } => "Login",

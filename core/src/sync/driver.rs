@@ -61,6 +61,8 @@ pub struct Control {
 }
 
 impl Control {
+    /// Local edits to send, or "sync now": the live session pushes them at
+    /// once; a loop waiting out a backoff retries at once.
     pub fn nudge(&self) {
         self.nudge.notify_one();
     }
@@ -71,6 +73,7 @@ impl Control {
         self.stop.notify_one();
     }
 
+    /// `request_stop` was called.
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst)
     }
