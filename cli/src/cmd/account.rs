@@ -3,7 +3,7 @@
 use anyhow::Result;
 use carnet_core::model::{AccountFile, NewAccount};
 use carnet_core::text::Label;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
 use crate::out::{print_json, Out};
 use crate::{doc_id, open, Cli};
@@ -11,7 +11,7 @@ use crate::{doc_id, open, Cli};
 #[derive(Subcommand)]
 pub enum AccountCmd {
     /// Create a customer file; prints its id.
-    Add(Box<AccountAdd>),
+    Add(Box<NewAccount>),
     /// List or search customer files.
     List {
         #[arg(long)]
@@ -41,78 +41,11 @@ pub enum AccountCmd {
     },
 }
 
-#[derive(Args)]
-pub struct AccountAdd {
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    kind: Option<String>,
-    #[arg(long)]
-    status: Option<String>,
-    #[arg(long)]
-    siret: Option<String>,
-    #[arg(long)]
-    siren: Option<String>,
-    #[arg(long)]
-    vat_number: Option<String>,
-    #[arg(long)]
-    naf: Option<String>,
-    #[arg(long)]
-    address: Option<String>,
-    #[arg(long)]
-    postcode: Option<String>,
-    #[arg(long)]
-    city: Option<String>,
-    #[arg(long)]
-    country: Option<String>,
-    #[arg(long)]
-    email: Option<String>,
-    #[arg(long)]
-    phone: Option<String>,
-    #[arg(long)]
-    website: Option<String>,
-    #[arg(long)]
-    owner: Option<String>,
-    #[arg(long)]
-    territory: Option<String>,
-    #[arg(long)]
-    source: Option<String>,
-    /// Comma-separated segment tags.
-    #[arg(long)]
-    tags: Option<String>,
-}
-
-impl AccountAdd {
-    fn input(&self) -> NewAccount {
-        NewAccount {
-            name: self.name.clone(),
-            kind: self.kind.clone(),
-            status: self.status.clone(),
-            siret: self.siret.clone(),
-            siren: self.siren.clone(),
-            vat_number: self.vat_number.clone(),
-            naf: self.naf.clone(),
-            address_line1: self.address.clone(),
-            postcode: self.postcode.clone(),
-            city: self.city.clone(),
-            country: self.country.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-            website: self.website.clone(),
-            owner: self.owner.clone(),
-            territory: self.territory.clone(),
-            source: self.source.clone(),
-            tags: self.tags.clone(),
-            ..NewAccount::default()
-        }
-    }
-}
-
 pub fn run(cli: &Cli, out: Out, cmd: &AccountCmd) -> Result<()> {
     match cmd {
         AccountCmd::Add(a) => {
             let mut d = open(cli)?;
-            println!("{}", d.create_account(&a.input().fields())?);
+            println!("{}", d.create_account(&a.fields())?);
             Ok(())
         }
         AccountCmd::List {

@@ -13,29 +13,14 @@ pub enum QuoteCmd {
     /// Draft a quote; prints its id.
     Add {
         account: String,
-        #[arg(long)]
-        deal: Option<String>,
-        #[arg(long)]
-        valid_until: Option<String>,
+        #[command(flatten)]
+        input: NewQuote,
     },
     /// Add a line from the catalog (--product) or free (--label).
     Line {
         quote: String,
-        #[arg(long, conflicts_with = "label", required_unless_present = "label")]
-        product: Option<String>,
-        #[arg(long)]
-        label: Option<String>,
-        #[arg(long, allow_hyphen_values = true)]
-        qty: String,
-        /// Unit price excl. VAT.
-        #[arg(long, allow_hyphen_values = true)]
-        price: Option<String>,
-        /// VAT rate in %.
-        #[arg(long)]
-        vat: Option<String>,
-        /// Discount in %.
-        #[arg(long)]
-        discount: Option<String>,
+        #[command(flatten)]
+        line: NewQuoteLine,
     },
     /// A quote with its lines and totals.
     Show {
@@ -51,42 +36,14 @@ pub enum QuoteCmd {
 
 pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
     match cmd {
-        QuoteCmd::Add {
-            account,
-            deal,
-            valid_until,
-        } => {
+        QuoteCmd::Add { account, input } => {
             let mut d = open(cli)?;
-            let input = NewQuote {
-                deal: deal.clone(),
-                valid_until: valid_until.clone(),
-                ..NewQuote::default()
-            };
             println!("{}", d.create_quote(doc_id(account)?, &input.fields())?);
             Ok(())
         }
-        QuoteCmd::Line {
-            quote,
-            product,
-            label,
-            qty,
-            price,
-            vat,
-            discount,
-        } => {
+        QuoteCmd::Line { quote, line } => {
             let mut d = open(cli)?;
-            let id = d.add_quote_line(
-                quote,
-                &NewQuoteLine {
-                    product: product.clone(),
-                    label: label.clone(),
-                    qty: qty.clone(),
-                    unit_price: price.clone(),
-                    vat_rate: vat.clone(),
-                    discount: discount.clone(),
-                },
-            )?;
-            println!("{id}");
+            println!("{}", d.add_quote_line(quote, line)?);
             Ok(())
         }
         QuoteCmd::Show { quote, json } => {

@@ -23,41 +23,15 @@ pub enum RecordCmd<A: Args> {
 #[derive(Args)]
 pub struct ContactAdd {
     account: String,
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    email: Option<String>,
-    #[arg(long)]
-    phone: Option<String>,
-    #[arg(long)]
-    mobile: Option<String>,
-    #[arg(long)]
-    role: Option<String>,
-    #[arg(long)]
-    channel: Option<String>,
+    #[command(flatten)]
+    input: NewContact,
 }
 
 #[derive(Args)]
 pub struct DealAdd {
     account: String,
-    #[arg(long)]
-    title: String,
-    #[arg(long, allow_hyphen_values = true)]
-    amount: String,
-    #[arg(long)]
-    stage: Option<String>,
-    /// Expected close date.
-    #[arg(long)]
-    close: Option<String>,
-    /// Override the stage's default probability (%).
-    #[arg(long)]
-    probability: Option<String>,
-    #[arg(long)]
-    contact: Option<String>,
-    #[arg(long)]
-    next_step: Option<String>,
-    #[arg(long)]
-    owner: Option<String>,
+    #[command(flatten)]
+    input: NewDeal,
 }
 
 #[derive(Subcommand)]
@@ -65,18 +39,8 @@ pub enum ActionCmd {
     /// Plan an action; prints its id.
     Add {
         account: String,
-        #[arg(long = "type")]
-        action_type: String,
-        #[arg(long)]
-        due: String,
-        #[arg(long)]
-        subject: String,
-        #[arg(long)]
-        assignee: Option<String>,
-        #[arg(long)]
-        deal: Option<String>,
-        #[arg(long)]
-        contact: Option<String>,
+        #[command(flatten)]
+        input: NewAction,
     },
     /// Mark it done, with what came of it.
     Done {
@@ -112,16 +76,7 @@ pub fn contact(cli: &Cli, _out: Out, cmd: &RecordCmd<ContactAdd>) -> Result<()> 
     match cmd {
         RecordCmd::Add(a) => {
             let mut d = open(cli)?;
-            let input = NewContact {
-                name: a.name.clone(),
-                email: a.email.clone(),
-                phone: a.phone.clone(),
-                mobile: a.mobile.clone(),
-                role: a.role.clone(),
-                preferred_channel: a.channel.clone(),
-                ..NewContact::default()
-            };
-            println!("{}", d.add_contact(doc_id(&a.account)?, &input.fields())?);
+            println!("{}", d.add_contact(doc_id(&a.account)?, &a.input.fields())?);
             Ok(())
         }
         RecordCmd::Set { id, field, value } => set(cli, id, field, value),
@@ -132,17 +87,7 @@ pub fn deal(cli: &Cli, _out: Out, cmd: &RecordCmd<DealAdd>) -> Result<()> {
     match cmd {
         RecordCmd::Add(a) => {
             let mut d = open(cli)?;
-            let input = NewDeal {
-                title: a.title.clone(),
-                amount: a.amount.clone(),
-                stage: a.stage.clone(),
-                close_date: a.close.clone(),
-                probability: a.probability.clone(),
-                contact: a.contact.clone(),
-                next_step: a.next_step.clone(),
-                owner: a.owner.clone(),
-            };
-            println!("{}", d.add_deal(doc_id(&a.account)?, &input.fields())?);
+            println!("{}", d.add_deal(doc_id(&a.account)?, &a.input.fields())?);
             Ok(())
         }
         RecordCmd::Set { id, field, value } => set(cli, id, field, value),
@@ -151,24 +96,8 @@ pub fn deal(cli: &Cli, _out: Out, cmd: &RecordCmd<DealAdd>) -> Result<()> {
 
 pub fn action(cli: &Cli, out: Out, cmd: &ActionCmd) -> Result<()> {
     match cmd {
-        ActionCmd::Add {
-            account,
-            action_type,
-            due,
-            subject,
-            assignee,
-            deal,
-            contact,
-        } => {
+        ActionCmd::Add { account, input } => {
             let mut d = open(cli)?;
-            let input = NewAction {
-                action_type: action_type.clone(),
-                subject: subject.clone(),
-                due: due.clone(),
-                assignee: assignee.clone(),
-                deal: deal.clone(),
-                contact: contact.clone(),
-            };
             println!("{}", d.add_action(doc_id(account)?, &input.fields())?);
             Ok(())
         }

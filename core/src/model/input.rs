@@ -1,7 +1,9 @@
 //! What a user fills in to create a record: the inputs of the domain API's
 //! operations, as typed text (validated and parsed by the operation, with
 //! the settings' vocabularies). Every front-end builds these and nothing
-//! else: none of them names a document path or a field list.
+//! else: none of them names a document path or a field list. The CLI takes
+//! them as its options (feature `clap`), the apps as uniffi records, the
+//! web app from forms (serde).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,32 +17,52 @@ fn raw(fields: &[(&'static str, Option<&String>)]) -> Vec<(&'static str, String)
 
 /// A new customer file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewAccount {
+    #[cfg_attr(feature = "clap", arg(long))]
     pub name: String,
     /// `company` (default) or `person`.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub kind: Option<String>,
     /// `prospect` (default), `client`, `inactive`.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub status: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub siret: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub vat_number: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub naf: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "address"))]
     pub address_line1: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub address_line2: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub postcode: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub city: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub country: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub phone: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub email: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub website: Option<String>,
     /// Comma-separated.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub tags: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub source: Option<String>,
     /// Defaults to the user creating it.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub owner: Option<String>,
     /// SIREN of a business without a known establishment (SIRET).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub siren: Option<String>,
     /// A territory name, when no postcode rule places the account.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub territory: Option<String>,
 }
 
@@ -71,15 +93,23 @@ impl NewAccount {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewContact {
+    #[cfg_attr(feature = "clap", arg(long))]
     pub name: String,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub role: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub phone: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub mobile: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub email: Option<String>,
     /// `phone`, `mobile`, `email`, `visit`.
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "channel"))]
     pub preferred_channel: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub notes: Option<String>,
 }
 
@@ -98,19 +128,28 @@ impl NewContact {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewDeal {
+    #[cfg_attr(feature = "clap", arg(long))]
     pub title: String,
     /// Amount as typed: `12500`, `12 500,50`.
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub amount: String,
     /// Defaults to the first pipeline stage.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub stage: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "close"))]
     pub close_date: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub probability: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub next_step: Option<String>,
     /// A contact of the same file.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub contact: Option<String>,
     /// Defaults to the user creating it.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub owner: Option<String>,
 }
 
@@ -130,16 +169,23 @@ impl NewDeal {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewAction {
     /// `call`, `visit`, `email`, ... (the settings' action types).
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "type"))]
     pub action_type: String,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub subject: String,
     /// `YYYY-MM-DD`.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub due: String,
     /// Defaults to the user creating it.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub assignee: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub deal: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub contact: Option<String>,
 }
 
@@ -159,23 +205,35 @@ impl NewAction {
 /// A visit report typed at the client's site: the visit, done today with
 /// its outcome, and optionally the follow-up action, saved as one change.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct VisitReport {
+    #[cfg_attr(feature = "clap", arg(long))]
     pub subject: String,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub outcome: String,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub contact: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub deal: Option<String>,
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub follow_up: Option<NewAction>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewQuote {
+    #[cfg_attr(feature = "clap", arg(long))]
     pub deal: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub contact: Option<String>,
     /// Defaults to today.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub date: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub valid_until: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub terms: Option<String>,
 }
 
@@ -195,12 +253,28 @@ impl NewQuote {
 /// and VAT from the catalogue unless given) or free (`label` and
 /// `unit_price` required).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default)]
 pub struct NewQuoteLine {
+    #[cfg_attr(feature = "clap", arg(long, allow_hyphen_values = true))]
     pub qty: String,
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, conflicts_with = "label", required_unless_present = "label")
+    )]
     pub product: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
     pub label: Option<String>,
+    /// Unit price excl. VAT (from the catalog when omitted).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, visible_alias = "price", allow_hyphen_values = true)
+    )]
     pub unit_price: Option<String>,
+    /// VAT rate in %.
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "vat"))]
     pub vat_rate: Option<String>,
+    /// Discount in %.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub discount: Option<String>,
 }
