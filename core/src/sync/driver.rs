@@ -35,8 +35,9 @@ pub enum Event<'a> {
     UpToDate,
     /// Documents changed from elsewhere (or dropped).
     Changed(&'a [DocId]),
-    /// A session ended with this error; a background loop retries unless
-    /// it is fatal (`is_fatal`: the device was refused).
+    /// A session ended with this error (the session is offline from now;
+    /// `Phase(Offline)` follows); a background loop retries unless it is
+    /// fatal (`is_fatal`: the device was refused).
     Failed(SyncError),
 }
 
@@ -204,8 +205,10 @@ pub async fn background<H: Host>(host: &H, control: &Control, timeout: Duration)
         };
         tracing::info!(error = %err, "sync session ended");
         let fatal = is_fatal(&err);
-        host.on_event(Event::Phase(Phase::Offline));
+        // The error first: an indicator that shows "offline" has the reason
+        // with it (the host sets both at once; the phase is then no news).
         host.on_event(Event::Failed(err));
+        host.on_event(Event::Phase(Phase::Offline));
         if fatal {
             break;
         }
