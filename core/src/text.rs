@@ -211,6 +211,16 @@ labels! {
         "ce dossier contient déjà des données Carnet",
         "a store already exists in this directory"
     ),
+    StoreHere => (
+        "contient déjà un dossier local ; connectez-vous avec un autre --store",
+        "already holds a store; log in with a new --store directory"
+    ),
+    SyncInterrupted => (
+        "synchronisation interrompue, nouvelle tentative",
+        "sync interrupted, retrying"
+    ),
+    RefusedByServer => ("refusé par le serveur", "refused by the server"),
+    DocsRefused => ("document(s) refusé(s) par le serveur", "document(s) refused by the server"),
     NotA => ("n'est pas un(e)", "is not a"),
     NotFoundHere => ("introuvable sur cet appareil", "not found on this device"),
     NothingToRevert => ("n'a pas de modification refusée à annuler", "has no refused changes to revert"),
@@ -230,9 +240,14 @@ labels! {
 /// A label followed by a detail: `réseau indisponible : détail` (French
 /// puts a space before the colon), `network: detail`.
 pub fn with_detail(label: Label, detail: impl std::fmt::Display, lang: Lang) -> String {
+    with_detail_of(label.text(lang), detail, lang)
+}
+
+/// `with_detail` for a composed text.
+pub fn with_detail_of(text: &str, detail: impl std::fmt::Display, lang: Lang) -> String {
     match lang {
-        Lang::Fr => format!("{} : {detail}", label.text(lang)),
-        Lang::En => format!("{}: {detail}", label.text(lang)),
+        Lang::Fr => format!("{text} : {detail}"),
+        Lang::En => format!("{text}: {detail}"),
     }
 }
 

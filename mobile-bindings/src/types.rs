@@ -362,10 +362,10 @@ impl From<CoreFile> for AccountFile {
     fn from(f: CoreFile) -> Self {
         AccountFile {
             account: f.account.into(),
-            contacts: f.contacts.into_iter().map(Into::into).collect(),
+            contacts: f.contacts,
             deals: f.deals.into_iter().map(Into::into).collect(),
             actions: f.actions.into_iter().map(Into::into).collect(),
-            notes: f.notes.into_iter().map(Into::into).collect(),
+            notes: f.notes,
             quotes: f.quotes.into_iter().map(Into::into).collect(),
             orders: f.orders.into_iter().map(Into::into).collect(),
             conflicts: count(f.conflicts),

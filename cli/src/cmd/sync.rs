@@ -24,10 +24,7 @@ pub fn login(cli: &Cli, out: Out, url: &str, email: &str, device_name: &str) -> 
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\n', '\r']);
     if Device::exists(&cli.store) {
-        bail!(
-            "{} already holds a store; log in with a new --store directory",
-            cli.store.display()
-        );
+        bail!("{} {}", cli.store.display(), out.t(Label::StoreHere));
     }
     let d = runtime()?.block_on(Device::login(&cli.store, url, email, password, device_name))?;
     let id = d.identity();
@@ -59,16 +56,23 @@ pub fn sync(cli: &Cli, out: Out, watch: bool, timeout: u64) -> Result<()> {
             let _ = stdout.flush();
         }
         Event::Changed(docs) => changed.extend(docs.iter().copied()),
-        Event::Failed(e) => eprintln!("carnet: sync interrupted ({e}); retrying"),
+        Event::Failed(e) => eprintln!(
+            "carnet: {}",
+            carnet_core::text::with_detail(Label::SyncInterrupted, e, out.lang)
+        ),
         _ => {}
     }));
     result?;
     let st = d.sync_status()?;
     if !st.rejected.is_empty() {
         for (doc, reason) in &st.rejected {
-            eprintln!("carnet: {doc} refused by the server: {reason}");
+            let what = format!("{doc} {}", out.t(Label::RefusedByServer));
+            eprintln!(
+                "carnet: {}",
+                carnet_core::text::with_detail_of(&what, reason, out.lang)
+            );
         }
-        bail!("{} document(s) refused by the server", st.rejected.len());
+        bail!("{} {}", st.rejected.len(), out.t(Label::DocsRefused));
     }
     if !watch {
         let detail = format!(
@@ -113,7 +117,7 @@ pub fn revert(cli: &Cli, out: Out, doc: &str) -> Result<()> {
     let mut d = open(cli)?;
     let id = doc_id(doc)?;
     if !d.revert(id)? {
-        bail!("{doc} has no refused changes to revert");
+        bail!("{doc} {}", out.t(Label::NothingToRevert));
     }
     println!("{doc}: {}", out.t(Label::Reverted));
     Ok(())
