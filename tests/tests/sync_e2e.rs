@@ -426,6 +426,7 @@ fn a_watching_device_reconnects_after_the_server_restarts() {
         .arg("--store")
         .arg(&bruno)
         .args(["sync", "--watch"])
+        .env("CARNET_LANG", "en")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
