@@ -3,11 +3,13 @@
 //! does not compile; each variant carries both languages, so no language
 //! can lack one. Amounts and dates are formatted here too (CLDR rules
 //! through `num-format`): `24 630,00 €` and `30/11/2026` in French,
-//! `€24,630.00` and `2026-11-30` in English. Messages of refused input are
-//! `crate::error::ValidationError::message_fr` (English is its `Display`).
+//! `€24,630.00` and `2026-11-30` in English. Messages of refused input
+//! (`ValidationError::message`) are here too.
 
 use chrono::NaiveDate;
 use num_format::{Locale, ToFormattedString};
+
+use crate::error::ValidationError;
 
 /// The language of what a user reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -248,6 +250,82 @@ pub fn with_detail_of(text: &str, detail: impl std::fmt::Display, lang: Lang) ->
     match lang {
         Lang::Fr => format!("{text} : {detail}"),
         Lang::En => format!("{text}: {detail}"),
+    }
+}
+
+/// Messages of refused input: English is the error's `Display`, French is
+/// here, beside every other text a user reads.
+impl ValidationError {
+    /// The message in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match lang {
+            Lang::Fr => self.message_fr(),
+            Lang::En => self.to_string(),
+        }
+    }
+
+    /// The message in French, for people (the `Display` form is English).
+    pub fn message_fr(&self) -> String {
+        use ValidationError::*;
+        match self {
+            Empty { field } => format!("{field} : ne doit pas être vide"),
+            BadAmount { field, value } => format!(
+                "{field} : {value:?} n'est pas un montant valide (ex. 1234,50, deux décimales au plus)"
+            ),
+            Negative { field, value } => {
+                format!("{field} : ne doit pas être négatif (reçu {value})")
+            }
+            BadNumber { field, value } => format!("{field} : {value:?} n'est pas un nombre valide"),
+            OutOfRange {
+                field,
+                value,
+                range,
+            } => format!("{field} : {value} est hors limites ({range})"),
+            BadDate { field, value } => {
+                format!("{field} : {value:?} n'est pas une date valide (AAAA-MM-JJ)")
+            }
+            BadPeriod { value } => {
+                format!("{value:?} n'est pas une période valide (AAAA, AAAA-Tn ou AAAA-MM)")
+            }
+            BadSiret { value } => {
+                format!("siret : {value:?} n'est pas un SIRET valide (14 chiffres, clé de Luhn)")
+            }
+            BadSiren { value } => {
+                format!("siren : {value:?} n'est pas un SIREN valide (9 chiffres, clé de Luhn)")
+            }
+            BadVatNumber { value } => {
+                format!("vat_number : {value:?} n'est pas un numéro de TVA valide")
+            }
+            BadNaf { value } => format!("naf : {value:?} n'est pas un code NAF valide (ex. 62.01Z)"),
+            BadEmail { field, value } => {
+                format!("{field} : {value:?} n'est pas une adresse e-mail valide")
+            }
+            BadPhone { field, value } => {
+                format!("{field} : {value:?} n'est pas un numéro de téléphone valide")
+            }
+            BadPostcode { value } => {
+                format!("postcode : {value:?} n'est pas un code postal valide (5 chiffres)")
+            }
+            NotAllowed {
+                field,
+                value,
+                allowed,
+            } => format!("{field} : {value:?} n'est pas parmi : {allowed}"),
+            UnknownStage { value, allowed } => {
+                format!("étape inconnue {value:?} (étapes : {allowed})")
+            }
+            UnknownActionType { value, allowed } => {
+                format!("type de relance inconnu {value:?} (types : {allowed})")
+            }
+            UnknownVatRate { value, allowed } => {
+                format!("taux de TVA inconnu {value} % (taux : {allowed})")
+            }
+            BadBool { field, value } => format!("{field} : {value:?} n'est pas oui/non"),
+            BadId(v) => format!("{v:?} n'est pas un identifiant valide"),
+            UnknownField { path, what } => format!("champ inconnu {path:?} pour {what}"),
+            ReadOnly { field } => format!("{field} : en lecture seule"),
+            Rule(m) => m.clone(),
+        }
     }
 }
 
