@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use carnet_core::device::Device;
 use carnet_core::ids::DocId;
 use carnet_core::sync::driver::{self, Control, Event, Host};
-use carnet_core::sync::{Phase, SyncError};
+use carnet_core::sync::SyncError;
 use tokio::sync::watch;
 
 use crate::error::{CarnetError, Result};
@@ -239,24 +239,13 @@ impl Host for Shared {
 
     fn on_event(&self, event: Event<'_>) {
         match event {
-            Event::Phase(p) => self.refresh_status(|s| s.phase = p.into()),
+            Event::Phase(p) => self.refresh_status(|s| s.phase = p),
             Event::UpToDate => {
                 self.refresh_status(|s| s.last_error = None);
                 self.publish(Ok(()));
             }
             Event::Changed(docs) => self.changed(docs),
             Event::Failed(e) => self.failed(CarnetError::from(e).to_string()),
-        }
-    }
-}
-
-impl From<Phase> for SyncPhase {
-    fn from(p: Phase) -> Self {
-        match p {
-            Phase::Offline => SyncPhase::Offline,
-            Phase::Connecting => SyncPhase::Connecting,
-            Phase::Syncing => SyncPhase::Syncing,
-            Phase::UpToDate => SyncPhase::UpToDate,
         }
     }
 }

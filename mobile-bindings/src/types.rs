@@ -19,6 +19,7 @@ use carnet_core::reports::{
     Commission as CoreCommission, Forecast as CoreForecast, ForecastBucket as CoreBucket,
     MyDay as CoreDay, Pipeline as CorePipeline, TargetReport as CoreTarget, TodoItem as CoreTodo,
 };
+pub use carnet_core::sync::SyncPhase;
 use chrono::NaiveDate;
 
 fn date(d: Option<NaiveDate>) -> Option<String> {
@@ -858,7 +859,7 @@ impl From<CoreHistory> for HistoryEntry {
 
 // ----- sync -----------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum SyncPhase {
     /// Not connected (no network, server unreachable, or sync stopped).
     Offline,

@@ -19,7 +19,7 @@ use crate::ids::{DocId, DocKind};
 use crate::model::Catalog;
 use crate::persist::DocWrite;
 use crate::store::{Batch, Durability, SledStore, Store};
-use crate::sync::{AckBasis, EditToken, Phase, Remote, Replica, SyncStatus, UpDoc};
+use crate::sync::{AckBasis, EditToken, Remote, Replica, SyncPhase, SyncStatus, UpDoc};
 
 const META_REMOTE: &str = "sync/remote";
 const META_CURSOR: &str = "sync/cursor";
@@ -191,7 +191,7 @@ impl<S: Store> Device<S> {
     /// (`phase` is `Offline`: a running session reports its own).
     pub fn sync_status(&self) -> Result<SyncStatus> {
         Ok(SyncStatus {
-            phase: Phase::Offline,
+            phase: SyncPhase::Offline,
             server: self.remote()?.map(|r| r.url),
             user: self.identity().user.clone(),
             pending: self.dirty_docs()?,

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use super::frame::{DocMsg, ErrorCode, Frame, UpDoc, MAX_BATCH_DOCS};
 use super::replica::{AckBasis, EditToken, Replica};
-use super::status::Phase;
+use super::status::SyncPhase;
 use crate::error::CoreError;
 use crate::ids::DocId;
 
@@ -83,13 +83,13 @@ impl ClientSession {
     }
 
     /// Connecting until `Welcome`, then syncing or up to date.
-    pub fn phase(&self) -> Phase {
+    pub fn phase(&self) -> SyncPhase {
         if !self.welcomed {
-            Phase::Connecting
+            SyncPhase::Connecting
         } else if self.is_idle() {
-            Phase::UpToDate
+            SyncPhase::UpToDate
         } else {
-            Phase::Syncing
+            SyncPhase::Syncing
         }
     }
 

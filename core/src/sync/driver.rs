@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use super::client::{ClientSession, SyncError};
 use super::frame::{ErrorCode, Frame};
 use super::replica::Replica;
-use super::status::Phase;
+use super::status::SyncPhase;
 use super::transport::Connection;
 use crate::ids::DocId;
 
@@ -29,7 +29,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The session moved to another phase.
-    Phase(Phase),
+    Phase(SyncPhase),
     /// Caught up: every local edit sent so far is acknowledged or refused,
     /// and everything the server had is here.
     UpToDate,
@@ -112,7 +112,7 @@ pub async fn session<H: Host>(
     timeout: Duration,
 ) -> Result<(), SyncError> {
     let remote = host.with_replica(|r| r.remote()?.ok_or(SyncError::NotLinked))?;
-    host.on_event(Event::Phase(Phase::Connecting));
+    host.on_event(Event::Phase(SyncPhase::Connecting));
     let mut conn = Connection::open(&remote.url).await?;
     let mut session = ClientSession::new();
     let hello = host.with_replica(|r| session.hello(r))?;
@@ -122,7 +122,7 @@ pub async fn session<H: Host>(
     loop {
         let idle = session.is_idle();
         if idle && (!was_idle || waiting_nudge) {
-            host.on_event(Event::Phase(Phase::UpToDate));
+            host.on_event(Event::Phase(SyncPhase::UpToDate));
             host.on_event(Event::UpToDate);
             waiting_nudge = false;
             if live.is_none() {
@@ -130,7 +130,7 @@ pub async fn session<H: Host>(
                 return Ok(());
             }
         } else if !idle && was_idle {
-            host.on_event(Event::Phase(Phase::Syncing));
+            host.on_event(Event::Phase(SyncPhase::Syncing));
         }
         was_idle = idle;
         let wake = match live {
@@ -154,7 +154,7 @@ pub async fn session<H: Host>(
             }
             Wake::Nudge => {
                 waiting_nudge = true;
-                if session.phase() == Phase::Connecting {
+                if session.phase() == SyncPhase::Connecting {
                     // `Welcome` sends every pending edit anyway.
                     (Vec::new(), Vec::new())
                 } else {
@@ -170,9 +170,9 @@ pub async fn session<H: Host>(
         }
         if !replies.is_empty() || !changed.is_empty() {
             let phase = if session.is_idle() {
-                Phase::UpToDate
+                SyncPhase::UpToDate
             } else {
-                Phase::Syncing
+                SyncPhase::Syncing
             };
             host.on_event(Event::Phase(phase));
         }
@@ -208,7 +208,7 @@ pub async fn background<H: Host>(host: &H, control: &Control, timeout: Duration)
         // The error first: an indicator that shows "offline" has the reason
         // with it (the host sets both at once; the phase is then no news).
         host.on_event(Event::Failed(err));
-        host.on_event(Event::Phase(Phase::Offline));
+        host.on_event(Event::Phase(SyncPhase::Offline));
         if fatal {
             break;
         }
@@ -224,7 +224,7 @@ pub async fn background<H: Host>(host: &H, control: &Control, timeout: Duration)
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
     control.request_stop();
-    host.on_event(Event::Phase(Phase::Offline));
+    host.on_event(Event::Phase(SyncPhase::Offline));
 }
 
 /// A replica owned by the caller (the CLI, tests, benchmarks) as a host.

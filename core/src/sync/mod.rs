@@ -19,4 +19,4 @@ pub use client::{ClientSession, SyncError};
 pub use frame::{DocMsg, ErrorCode, Frame, FrameError, Hash, UpDoc};
 pub use message::SyncMessageError;
 pub use replica::{AckBasis, EditToken, Remote, Replica};
-pub use status::{Phase, SyncStatus};
+pub use status::{SyncPhase, SyncStatus};

@@ -8,7 +8,7 @@ use crate::ids::DocId;
 /// What the sync session is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
+pub enum SyncPhase {
     /// No session (never started, stopped, or the last one failed).
     Offline,
     Connecting,
@@ -22,7 +22,7 @@ pub enum Phase {
 /// `background`) that a running session adds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SyncStatus {
-    pub phase: Phase,
+    pub phase: SyncPhase,
     pub server: Option<String>,
     pub user: String,
     /// Documents with local changes not yet acknowledged by the server.
