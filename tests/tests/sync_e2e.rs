@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 use carnet_tests::harness::{carnet, json, login, ok, Server};
 use serde_json::Value;
@@ -372,28 +373,41 @@ fn a_refused_change_stays_on_the_device_flagged_until_reverted() {
     let _ = before;
 }
 
-#[test]
-fn a_connected_device_receives_another_devices_edit_live() {
-    use std::io::{BufRead, BufReader};
+/// `carnet sync --watch` on `store` (in English), with its stdout and
+/// stderr lines as they come.
+fn watch(store: &Path) -> (std::process::Child, Receiver<String>, Receiver<String>) {
     use std::process::{Command, Stdio};
-    let w = world(&[BRUNO, MARC]);
-    let (bruno, marc) = (&w.stores[BRUNO], &w.stores[MARC]);
-    let acc = ids(bruno)[2].clone();
-    let mut watch = Command::new(carnet_tests::harness::bin("carnet"))
+    let mut child = Command::new(carnet_tests::harness::bin("carnet"))
         .arg("--store")
-        .arg(bruno)
+        .arg(store)
         .args(["sync", "--watch"])
+        .env("CARNET_LANG", "en")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    (child, out, err)
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    use std::io::{BufRead, BufReader};
     let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = watch.stdout.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
+    rx
+}
+
+#[test]
+fn a_connected_device_receives_another_devices_edit_live() {
+    let w = world(&[BRUNO, MARC]);
+    let (bruno, marc) = (&w.stores[BRUNO], &w.stores[MARC]);
+    let acc = ids(bruno)[2].clone();
+    let (mut watch, rx, _err) = watch(bruno);
     // Give the watcher time to finish its catch-up, then edit elsewhere.
     std::thread::sleep(std::time::Duration::from_millis(500));
     ok(
@@ -417,34 +431,10 @@ fn a_connected_device_receives_another_devices_edit_live() {
 
 #[test]
 fn a_watching_device_reconnects_after_the_server_restarts() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let mut w = world(&[BRUNO, MARC]);
     let (bruno, marc) = (w.stores[BRUNO].clone(), w.stores[MARC].clone());
     let acc = ids(&bruno)[3].clone();
-    let mut watch = Command::new(carnet_tests::harness::bin("carnet"))
-        .arg("--store")
-        .arg(&bruno)
-        .args(["sync", "--watch"])
-        .env("CARNET_LANG", "en")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let stderr = watch.stderr.take().unwrap();
-    let (etx, erx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = etx.send(line);
-        }
-    });
+    let (mut watch, rx, erx) = watch(&bruno);
     std::thread::sleep(std::time::Duration::from_millis(500));
     // The server goes away under the watcher, and comes back.
     w.server.kill9();
