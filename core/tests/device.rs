@@ -548,3 +548,137 @@ proptest! {
         drop(dirs);
     }
 }
+
+#[test]
+fn records_are_edited_by_id_and_a_visit_report_is_one_change() {
+    use carnet_core::model::{NewAction, NewContact, NewDeal, VisitReport};
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Garage Martin"), ("postcode", "69003")]))
+        .unwrap();
+    let contact = d
+        .add_contact(
+            acc,
+            &NewContact {
+                name: "Jean Martin".into(),
+                ..NewContact::default()
+            }
+            .fields(),
+        )
+        .unwrap()
+        .to_string();
+    let deal = d
+        .add_deal(
+            acc,
+            &NewDeal {
+                title: "Pont élévateur".into(),
+                amount: "8 900".into(),
+                ..NewDeal::default()
+            }
+            .fields(),
+        )
+        .unwrap()
+        .to_string();
+    // Each record is found by its id alone: no path, no container.
+    assert_eq!(
+        d.set_record_field(&contact, "phone", "06 12 34 56 78")
+            .unwrap(),
+        acc
+    );
+    d.set_record_field(&deal, "stage", "negociation").unwrap();
+    d.set_account_field(acc, "city", "Lyon").unwrap();
+    let file = d.account_file(acc).unwrap();
+    assert_eq!(file.contacts[0].phone.as_deref(), Some("06 12 34 56 78"));
+    assert_eq!(file.deals[0].stage, "negociation");
+    assert_eq!(file.account.city.as_deref(), Some("Lyon"));
+    assert!(matches!(
+        d.set_record_field(&DocId::new().to_string(), "phone", "x"),
+        Err(CoreError::RecordNotFound(_))
+    ));
+    assert!(d
+        .set_record_field(&contact, "phone", "pas un numéro")
+        .is_err());
+
+    // A visit report: the visit done today and its follow-up, one change.
+    let changes_before = d.history(acc).unwrap().len();
+    let visit = d
+        .log_visit(
+            acc,
+            &VisitReport {
+                subject: "Présentation".into(),
+                outcome: "Intéressé, veut un devis".into(),
+                contact: Some(contact.clone()),
+                follow_up: Some(NewAction {
+                    action_type: "call".into(),
+                    subject: "Relancer".into(),
+                    due: "2026-11-27".into(),
+                    ..NewAction::default()
+                }),
+                ..VisitReport::default()
+            },
+        )
+        .unwrap()
+        .to_string();
+    assert_eq!(d.history(acc).unwrap().len(), changes_before + 1);
+    let file = d.account_file(acc).unwrap();
+    let done = file.actions.iter().find(|a| a.id == visit).unwrap();
+    assert_eq!(done.action_type, "visit");
+    assert_eq!(done.done_on, Some(date("2026-11-26")));
+    assert_eq!(file.actions.len(), 2);
+
+    // My day on 26/11: the follow-up is due tomorrow, the visit is done.
+    let day = d.my_day();
+    assert_eq!(day.date, date("2026-11-26"));
+    assert!(day.todo.is_empty() && day.visits.is_empty(), "{day:?}");
+}
+
+#[test]
+fn accepting_a_quote_by_its_status_creates_the_order_as_accept_does() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Hôtel du Parc")]))
+        .unwrap();
+    let q = d.create_quote(acc, &[]).unwrap().to_string();
+    d.add_quote_line(
+        &q,
+        &NewLine {
+            label: Some("Nappes".into()),
+            qty: "4".into(),
+            unit_price: Some("12".into()),
+            vat_rate: Some("20".into()),
+            ..NewLine::default()
+        },
+    )
+    .unwrap();
+    d.set_record_field(&q, "status", "sent").unwrap();
+    assert!(d.account_file(acc).unwrap().orders.is_empty());
+    d.set_record_field(&q, "status", "accepted").unwrap();
+    let file = d.account_file(acc).unwrap();
+    assert_eq!(file.quotes[0].status, "accepted");
+    assert_eq!(
+        file.orders.len(),
+        1,
+        "the order exists, as with accept_quote"
+    );
+    assert_eq!(file.orders[0].totals.net, 4_800);
+}
+
+#[test]
+fn a_closed_store_reopens_at_once_with_everything_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::init(dir.path(), "rep@carnet.test", None, "Test").unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(
+            d.create_account(&raw(&[("name", &format!("Client {i}"))]))
+                .unwrap(),
+        );
+        d.close().unwrap();
+        // Reopened right away, as an app closing and reopening its client.
+        d = Device::open(dir.path()).unwrap();
+    }
+    let mut listed: Vec<DocId> = d.search("", 100).into_iter().map(|h| h.id).collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
+}

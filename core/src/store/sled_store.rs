@@ -333,4 +333,25 @@ mod tests {
         store.write(b, Durability::Flushed).unwrap();
         assert_eq!(store.meta("user").unwrap(), None);
     }
+
+    #[test]
+    fn close_returns_only_once_the_directory_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20u8 {
+            let store = SledStore::open(dir.path()).unwrap();
+            let mut b = Batch::new();
+            b.put_meta(format!("round/{round}"), vec![round]);
+            store.write(b, Durability::Buffered).unwrap();
+            assert!(
+                !lock_free(&dir.path().join("db")).unwrap(),
+                "held while open"
+            );
+            store.close().unwrap();
+            // No waiting here: the lock is free the moment close returns.
+            assert!(lock_free(&dir.path().join("db")).unwrap(), "round {round}");
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        // A buffered write is on disk after close (it flushes).
+        assert_eq!(store.meta_scan("round/", None, 100).unwrap().len(), 20);
+    }
 }
