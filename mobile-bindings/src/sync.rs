@@ -241,7 +241,12 @@ impl Host for Shared {
         match event {
             Event::Phase(p) => self.refresh_status(|s| s.phase = p),
             Event::UpToDate => {
-                self.refresh_status(|s| s.last_error = None);
+                // One update: an indicator never shows "up to date" with
+                // the previous failure still attached.
+                self.refresh_status(|s| {
+                    s.phase = SyncPhase::UpToDate;
+                    s.last_error = None;
+                });
                 self.publish(Ok(()));
             }
             Event::Changed(docs) => self.changed(docs),

@@ -31,7 +31,7 @@ pub enum Event<'a> {
     /// The session moved to another phase.
     Phase(SyncPhase),
     /// Caught up: every local edit sent so far is acknowledged or refused,
-    /// and everything the server had is here.
+    /// and everything the server had is here (`Phase(UpToDate)` follows).
     UpToDate,
     /// Documents changed from elsewhere (or dropped).
     Changed(&'a [DocId]),
@@ -122,8 +122,10 @@ pub async fn session<H: Host>(
     loop {
         let idle = session.is_idle();
         if idle && (!was_idle || waiting_nudge) {
-            host.on_event(Event::Phase(SyncPhase::UpToDate));
+            // The news first, then the phase: a host that shows both at
+            // once (up to date, no error) never shows one without the other.
             host.on_event(Event::UpToDate);
+            host.on_event(Event::Phase(SyncPhase::UpToDate));
             waiting_nudge = false;
             if live.is_none() {
                 conn.close().await;
