@@ -2,13 +2,11 @@
 //! Lyon, Marseille), an admin, and sixty customer files with contacts,
 //! deals and actions. Every demo user's password is `carnet-demo`.
 
-use carnet_core::model::{Catalog, Settings};
-use carnet_core::ops::{self, EditCtx};
-use carnet_core::store::Store;
+use carnet_core::ops;
 use carnet_core::{DocId, DocKind};
 use chrono::Duration;
 
-use crate::tenant::{Result, Tenant, TenantError};
+use crate::tenant::{Result, Tenant};
 
 pub const PASSWORD: &str = "carnet-demo";
 pub const ADMIN: &str = "admin@demo.carnet.fr";
@@ -60,14 +58,6 @@ pub async fn load(t: &Tenant) -> Result<bool> {
         t.add_territory(city, &[prefixes.to_string()], &[rep.to_string()])
             .await?;
     }
-    let settings_id = t
-        .singleton(DocKind::Settings)
-        .ok_or(TenantError::NotInitialised)?;
-    let settings = match t.store.load(settings_id)? {
-        Some(s) => Settings::read(&carnet_core::doc::CrmDoc::load(settings_id, &s.bytes)?),
-        None => return Err(TenantError::NotInitialised),
-    };
-    let catalog = Catalog::default();
     let today = chrono::Utc::now().date_naive();
     // The demo files are written by the admin, as if entered in the web app.
     let writer = carnet_core::doc::Writer {
@@ -84,13 +74,6 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             FAMILY[(i * 7) % FAMILY.len()],
             i + 1
         );
-        let ctx = EditCtx {
-            writer: &writer,
-            settings: &settings,
-            catalog: &catalog,
-            vocab: settings.vocab(),
-            today,
-        };
         let stages = [
             "prospection",
             "qualification",
@@ -98,10 +81,10 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             "negociation",
             "gagne",
         ];
-        t.edit_as(&writer, DocId::new(), DocKind::Account, |doc| {
+        t.edit_as_user(&writer, DocId::new(), DocKind::Account, |doc, ctx| {
             ops::init_account(
                 doc,
-                &ctx,
+                ctx,
                 &[
                     ("name", name.clone()),
                     (
@@ -124,7 +107,7 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             )?;
             ops::add_contact(
                 doc,
-                &ctx,
+                ctx,
                 &[
                     ("name", format!("Contact {}", FAMILY[i % FAMILY.len()])),
                     ("role", "Gérant".to_string()),
@@ -132,7 +115,7 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             )?;
             ops::add_deal(
                 doc,
-                &ctx,
+                ctx,
                 &[
                     ("title", format!("Affaire {}", i + 1)),
                     ("amount", format!("{}", 1000 + (i * 733) % 20000)),
@@ -146,7 +129,7 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             )?;
             ops::add_action(
                 doc,
-                &ctx,
+                ctx,
                 &[
                     (
                         "type",

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use automerge::{ActorId, ChangeHash};
 use carnet_core::doc::{CrmDoc, Vocab, Writer};
 use carnet_core::index::{DocRows, Index};
-use carnet_core::model::{Directory, Settings};
+use carnet_core::model::{Catalog, Directory, Settings};
+use carnet_core::ops::EditCtx;
 use carnet_core::persist::{self, DocWrite};
 use carnet_core::store::{Batch, Durability, SledStore, Store};
 use carnet_core::{DocId, DocKind};
@@ -506,6 +507,54 @@ impl Tenant {
             .ok_or_else(|| TenantError::Invalid("no document".into()))?;
         persist::edit(d, w, f)?;
         self.commit(&mut slot, &before, Vec::new(), None).await
+    }
+
+    /// Creates or edits a document as the user `w` through the domain's
+    /// document operations (`carnet_core::ops`), with the tenant's current
+    /// settings and catalog: what a device's `Device::edit` does, server
+    /// side (the demo loader; the web app next).
+    pub async fn edit_as_user<T>(
+        &self,
+        w: &Writer,
+        doc: DocId,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<T>,
+    ) -> Result<(T, u64)> {
+        let settings = self
+            .singleton_doc(DocKind::Settings)?
+            .map(|d| Settings::read(&d))
+            .ok_or(TenantError::NotInitialised)?;
+        let catalog = self.singleton_doc(DocKind::Catalog)?;
+        let catalog = catalog.as_ref().map(Catalog::read).unwrap_or_default();
+        let ctx = EditCtx {
+            writer: w,
+            vocab: settings.vocab(),
+            settings: &settings,
+            catalog: &catalog,
+            today: chrono::DateTime::from_timestamp(w.now, 0)
+                .map(|t| t.date_naive())
+                .unwrap_or_default(),
+        };
+        let mut out = None;
+        let seq = self
+            .edit_as(w, doc, kind, |d| {
+                out = Some(f(d, &ctx)?);
+                Ok(())
+            })
+            .await?;
+        let out = out.ok_or_else(|| TenantError::Invalid("the edit returned nothing".into()))?;
+        Ok((out, seq))
+    }
+
+    /// A singleton document as stored, if it exists yet.
+    fn singleton_doc(&self, kind: DocKind) -> Result<Option<CrmDoc>> {
+        let Some(id) = self.singleton(kind) else {
+            return Ok(None);
+        };
+        match self.store.load(id)? {
+            Some(stored) => Ok(Some(CrmDoc::load(id, &stored.bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// (seq, doc) of documents changed after `cursor`, in order, at most `limit`.
