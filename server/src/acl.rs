@@ -81,6 +81,26 @@ pub struct Acl {
 }
 
 impl Acl {
+    /// The rules of a directory document: its users and its territories.
+    pub fn read(d: &carnet_core::doc::CrmDoc) -> Acl {
+        let territories = d
+            .records(&["territories"])
+            .into_iter()
+            .map(|(_, o)| Territory {
+                name: d.get_str(&o, "name").unwrap_or_default(),
+                prefixes: d
+                    .get_str(&o, "postcodes")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+                reps: d.get_tags(&o, "reps").into_iter().collect(),
+            })
+            .collect();
+        Acl::new(&Directory::read(d), territories)
+    }
+
     pub fn new(dir: &Directory, territories: Vec<Territory>) -> Acl {
         Acl {
             roles: dir

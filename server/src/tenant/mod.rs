@@ -10,7 +10,7 @@ mod writer;
 pub use exchange::{DocOutcome, Phantom, Phantoms, UpOutcome, MAX_PHANTOM_BYTES};
 pub use writer::Event;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use automerge::{ActorId, ChangeHash};
 use carnet_core::doc::{CrmDoc, Vocab, Writer};
 use carnet_core::index::{DocRows, Index};
-use carnet_core::model::{Catalog, Directory, Settings};
+use carnet_core::model::{Catalog, Settings};
 use carnet_core::ops::EditCtx;
 use carnet_core::persist::{self, DocWrite};
 use carnet_core::store::{Batch, Durability, SledStore, Store};
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::acl::{Acl, Territory};
+use crate::acl::Acl;
 use crate::metrics::Metrics;
 
 pub const SERVER_AUTHOR: &str = "server";
@@ -303,37 +303,11 @@ impl Tenant {
     /// Rebuilds the access rules and vocabularies from the directory and
     /// settings documents.
     pub fn refresh_rules(&self) -> Result<()> {
-        if let Some(id) = self.singleton(DocKind::Settings) {
-            if let Some(stored) = self.store.load(id)? {
-                let d = CrmDoc::load(id, &stored.bytes)?;
-                if let Ok(mut v) = self.vocab.write() {
-                    *v = Settings::read(&d).vocab();
-                }
-            }
+        if let (Some(d), Ok(mut v)) = (self.singleton_doc(DocKind::Settings)?, self.vocab.write()) {
+            *v = Settings::read(&d).vocab();
         }
-        if let Some(id) = self.singleton(DocKind::Directory) {
-            if let Some(stored) = self.store.load(id)? {
-                let d = CrmDoc::load(id, &stored.bytes)?;
-                let dir = Directory::read(&d);
-                let territories = d
-                    .records(&["territories"])
-                    .into_iter()
-                    .map(|(_, o)| Territory {
-                        name: d.get_str(&o, "name").unwrap_or_default(),
-                        prefixes: d
-                            .get_str(&o, "postcodes")
-                            .unwrap_or_default()
-                            .split(',')
-                            .map(|p| p.trim().to_string())
-                            .filter(|p| !p.is_empty())
-                            .collect(),
-                        reps: d.get_tags(&o, "reps").into_iter().collect::<HashSet<_>>(),
-                    })
-                    .collect();
-                if let Ok(mut a) = self.acl.write() {
-                    *a = Acl::new(&dir, territories);
-                }
-            }
+        if let (Some(d), Ok(mut a)) = (self.singleton_doc(DocKind::Directory)?, self.acl.write()) {
+            *a = Acl::read(&d);
         }
         Ok(())
     }
@@ -402,32 +376,28 @@ impl Tenant {
     /// first use; the meta entries to store with the change that uses it.
     pub fn series_of(&self, user: &str) -> (String, Meta) {
         let key = format!("counter/series-of/{user}");
-        let known = match self.counters.lock() {
-            Ok(c) => c.get(&key).copied(),
-            Err(p) => p.into_inner().get(&key).copied(),
-        };
-        if let Some(n) = known {
+        if let Some(n) = self.counters().get(&key).copied() {
             return (format!("{n:02}"), Vec::new());
         }
         let (n, entry) = self.next_counter("series");
-        match self.counters.lock() {
-            Ok(mut c) => c.insert(key.clone(), n),
-            Err(p) => p.into_inner().insert(key.clone(), n),
-        };
+        self.counters().insert(key.clone(), n);
         (
             format!("{n:02}"),
             vec![entry, (key, n.to_be_bytes().to_vec())],
         )
     }
 
+    /// The counters (a poisoned lock still holds valid numbers: every
+    /// change to them is one insert).
+    fn counters(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.counters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Reserves the next number of a gap-free counter (quotes, orders).
     /// Returns the value and the meta entry to write with the change.
     pub fn next_counter(&self, name: &str) -> (u64, (String, Vec<u8>)) {
         let key = format!("counter/{name}");
-        let mut c = match self.counters.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
+        let mut c = self.counters();
         let n = c.get(&key).copied().unwrap_or(0) + 1;
         c.insert(key.clone(), n);
         (n, (key, n.to_be_bytes().to_vec()))
@@ -513,37 +483,28 @@ impl Tenant {
     /// document operations (`carnet_core::ops`), with the tenant's current
     /// settings and catalog: what a device's `Device::edit` does, server
     /// side (the demo loader; the web app next).
-    pub async fn edit_as_user<T>(
+    pub async fn edit_as_user(
         &self,
         w: &Writer,
         doc: DocId,
         kind: DocKind,
-        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<T>,
-    ) -> Result<(T, u64)> {
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<()>,
+    ) -> Result<u64> {
         let settings = self
             .singleton_doc(DocKind::Settings)?
             .map(|d| Settings::read(&d))
             .ok_or(TenantError::NotInitialised)?;
         let catalog = self.singleton_doc(DocKind::Catalog)?;
         let catalog = catalog.as_ref().map(Catalog::read).unwrap_or_default();
+        let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
         let ctx = EditCtx {
             writer: w,
             vocab: settings.vocab(),
             settings: &settings,
             catalog: &catalog,
-            today: chrono::DateTime::from_timestamp(w.now, 0)
-                .map(|t| t.date_naive())
-                .unwrap_or_default(),
+            today: today.date_naive(),
         };
-        let mut out = None;
-        let seq = self
-            .edit_as(w, doc, kind, |d| {
-                out = Some(f(d, &ctx)?);
-                Ok(())
-            })
-            .await?;
-        let out = out.ok_or_else(|| TenantError::Invalid("the edit returned nothing".into()))?;
-        Ok((out, seq))
+        self.edit_as(w, doc, kind, |d| f(d, &ctx)).await
     }
 
     /// A singleton document as stored, if it exists yet.
@@ -551,10 +512,8 @@ impl Tenant {
         let Some(id) = self.singleton(kind) else {
             return Ok(None);
         };
-        match self.store.load(id)? {
-            Some(stored) => Ok(Some(CrmDoc::load(id, &stored.bytes)?)),
-            None => Ok(None),
-        }
+        let stored = self.store.load(id)?;
+        Ok(stored.map(|s| CrmDoc::load(id, &s.bytes)).transpose()?)
     }
 
     /// (seq, doc) of documents changed after `cursor`, in order, at most `limit`.
