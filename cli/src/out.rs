@@ -25,8 +25,13 @@ impl Out {
         text::amount(cents, currency, self.lang)
     }
 
+    /// A decimal number as the user writes it: `5,5` in French.
+    pub fn number(&self, n: impl ToString) -> String {
+        text::rate(&n.to_string(), self.lang)
+    }
+
     pub fn rate(&self, r: impl ToString) -> String {
-        format!("{}\u{a0}%", text::rate(&r.to_string(), self.lang))
+        format!("{}\u{a0}%", self.number(r))
     }
 
     pub fn date(&self, d: NaiveDate) -> String {

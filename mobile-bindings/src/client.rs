@@ -86,10 +86,6 @@ impl CarnetClient {
         self.with(|d| Ok(d.account_of(record.trim())?))
     }
 
-    fn user_or_me(d: &Device, user: Option<String>) -> String {
-        user.unwrap_or_else(|| d.identity().user.clone())
-    }
-
     /// Sets a field of a record found by id, then tells listeners.
     fn set_record(&self, record: &str, field: &str, value: &str) -> Result<()> {
         let doc = self.with(|d| Ok(d.set_record_field(record, field, value)?))?;
@@ -407,7 +403,7 @@ impl CarnetClient {
     pub fn variance(&self, period: String, user: Option<String>) -> Result<TargetReport> {
         let p = parse_period(&period)?;
         self.with(|d| {
-            let user = Self::user_or_me(d, user);
+            let user = d.user_or_me(user.as_deref());
             Ok(d.variance(&user, p)?.into())
         })
     }
@@ -415,7 +411,7 @@ impl CarnetClient {
     pub fn commission(&self, period: String, user: Option<String>) -> Result<Commission> {
         let p = parse_period(&period)?;
         self.with(|d| {
-            let user = Self::user_or_me(d, user);
+            let user = d.user_or_me(user.as_deref());
             Ok(d.commission(&user, p)?.into())
         })
     }

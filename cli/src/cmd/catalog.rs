@@ -71,7 +71,7 @@ pub fn product(cli: &Cli, out: Out, cmd: &ProductCmd) -> Result<()> {
                     p.sku.clone(),
                     p.name.clone(),
                     out.amount(p.unit_price, &p.currency),
-                    carnet_core::text::rate(&p.vat_rate.to_string(), out.lang),
+                    out.number(p.vat_rate),
                 ]);
             }
             println!("{tb}");

@@ -96,10 +96,10 @@ fn print_quote(out: Out, q: &Quote) {
     for l in &q.lines {
         tb.add_row(vec![
             l.label.clone(),
-            carnet_core::text::rate(&l.qty.to_string(), out.lang),
+            out.number(l.qty),
             out.amount(l.unit_price, &q.currency),
-            carnet_core::text::rate(&l.discount.to_string(), out.lang),
-            carnet_core::text::rate(&l.vat_rate.to_string(), out.lang),
+            out.number(l.discount),
+            out.number(l.vat_rate),
             out.amount(l.net, &q.currency),
         ]);
     }

@@ -58,10 +58,6 @@ fn period_or_month(d: &Device, p: &Option<String>) -> Result<Period> {
     })
 }
 
-fn user_or_me(d: &Device, user: &Option<String>) -> String {
-    user.clone().unwrap_or_else(|| d.identity().user.clone())
-}
-
 pub fn todo(cli: &Cli, out: Out, until: Option<&str>, all: bool, json: bool) -> Result<()> {
     let d = open(cli)?;
     let until = match until {
@@ -183,7 +179,7 @@ pub fn target(cli: &Cli, out: Out, cmd: &TargetCmd) -> Result<()> {
             user,
         } => {
             let mut d = open(cli)?;
-            let user = user_or_me(&d, user);
+            let user = d.user_or_me(user.as_deref());
             let period = period.parse::<Period>()?;
             d.set_target(&user, period, amount)?;
             let r = d.variance(&user, period)?;
@@ -197,7 +193,7 @@ pub fn target(cli: &Cli, out: Out, cmd: &TargetCmd) -> Result<()> {
         }
         TargetCmd::Show { period, user, json } => {
             let d = open(cli)?;
-            let user = user_or_me(&d, user);
+            let user = d.user_or_me(user.as_deref());
             let period = period_or_month(&d, period)?;
             let r = d.variance(&user, period)?;
             if *json {
@@ -229,7 +225,7 @@ pub fn commission(cli: &Cli, out: Out, cmd: &CommissionCmd) -> Result<()> {
     match cmd {
         CommissionCmd::Tiers { tiers, user } => {
             let mut d = open(cli)?;
-            let user = user_or_me(&d, user);
+            let user = d.user_or_me(user.as_deref());
             let parsed = tiers
                 .iter()
                 .map(|t| {
@@ -250,7 +246,7 @@ pub fn commission(cli: &Cli, out: Out, cmd: &CommissionCmd) -> Result<()> {
         }
         CommissionCmd::Show { period, user, json } => {
             let d = open(cli)?;
-            let user = user_or_me(&d, user);
+            let user = d.user_or_me(user.as_deref());
             let period = period_or_month(&d, period)?;
             let c = d.commission(&user, period)?;
             if *json {

@@ -643,6 +643,11 @@ impl<S: Store> Device<S> {
 
     // ----- reports --------------------------------------------------------------
 
+    /// `user`, or the device's own user when none is named.
+    pub fn user_or_me(&self, user: Option<&str>) -> String {
+        user.map_or_else(|| self.identity.user.clone(), str::to_string)
+    }
+
     /// The user's own scope for reports.
     pub fn me(&self) -> Scope {
         Scope::User(self.identity.user.clone())

@@ -421,6 +421,7 @@ impl Tenant {
         let kind = doc.kind();
         let write = DocWrite::plan(doc, before, slot.chunks, rows)?;
         let id = write.doc;
+        let chunks_after = write.chunks_after(slot.chunks);
         let (tx, rx) = oneshot::channel();
         self.writer
             .send(writer::WriteReq {
@@ -432,8 +433,8 @@ impl Tenant {
             .await
             .map_err(|_| TenantError::WriterGone)?;
         match rx.await.map_err(|_| TenantError::WriterGone)? {
-            Ok((seq, snapshot)) => {
-                slot.chunks = if snapshot { 0 } else { slot.chunks + 1 };
+            Ok(seq) => {
+                slot.chunks = chunks_after;
                 Ok(seq)
             }
             Err(e) => {

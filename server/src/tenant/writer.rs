@@ -19,8 +19,7 @@ pub struct WriteReq {
     pub kind: DocKind,
     pub write: DocWrite,
     pub meta: Vec<(String, Vec<u8>)>,
-    /// The sequence number given, and whether a snapshot was written.
-    pub reply: oneshot::Sender<Result<(u64, bool), String>>,
+    pub reply: oneshot::Sender<Result<u64, String>>,
 }
 
 /// What connections hear about.
@@ -135,7 +134,7 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                         kind: r.kind,
                         changes: live.then(|| Arc::new(w.bytes)),
                     });
-                    let _ = r.reply.send(Ok((seq, w.snapshot)));
+                    let _ = r.reply.send(Ok(seq));
                 }
             }
             Err(e) => {
