@@ -367,3 +367,65 @@ fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Resu
     .map(|_| ())
     .map_err(|e: CoreError| e)
 }
+
+/// Fills a fresh plan document: whose plan it is, in which currency.
+pub fn init_plan(doc: &mut CrmDoc, user: &str, currency: &str) -> Result<()> {
+    use automerge::transaction::Transactable;
+    let obj = doc.map_at(&["plan"]).ok_or_else(|| CoreError::CorruptDoc {
+        doc: doc.id(),
+        reason: "no plan map".into(),
+    })?;
+    doc.automerge().put(&obj, "user", user)?;
+    doc.automerge().put(&obj, "currency", currency)?;
+    Ok(())
+}
+
+/// Sets the target stored under `key` in a plan (`2026-11` for orders,
+/// `visits:2026-11`, … see `reports::Indicator::target_key`) to `value`
+/// (cents, a count, or hundredths of a percent).
+pub fn set_target(doc: &mut CrmDoc, key: &str, value: i64) -> Result<()> {
+    if key.is_empty() || key.len() > 64 || key.contains('/') {
+        return Err(ValidationError::Rule(format!("bad target key {key:?}")).into());
+    }
+    match doc.record(&["targets"], key) {
+        Some(_) => doc.put_field(
+            &schema::resolve(crate::DocKind::Plan, &format!("targets/{key}/amount"))?,
+            &FieldValue::Int(value),
+        ),
+        None => doc
+            .create_record(
+                &["targets"],
+                key,
+                RecordKind::Target,
+                &[("amount", FieldValue::Int(value))],
+            )
+            .map(|_| ()),
+    }
+}
+
+/// Replaces a plan's commission tiers: (from % of target, rate %).
+pub fn set_tiers(doc: &mut CrmDoc, ctx: &EditCtx<'_>, tiers: &[(String, String)]) -> Result<()> {
+    let d = doc;
+    let mut parsed = Vec::new();
+    for (from, rate) in tiers {
+        let f = value::parse(
+            RecordKind::CommissionTier.field("from_pct"),
+            from,
+            &ctx.vocab,
+        )?;
+        let r = value::parse(RecordKind::CommissionTier.field("rate"), rate, &ctx.vocab)?;
+        parsed.push([("from_pct", f), ("rate", r)]);
+    }
+    for (id, _) in d.records(&["tiers"]) {
+        d.delete_record(&["tiers"], &id)?;
+    }
+    for fields in parsed {
+        d.create_record(
+            &["tiers"],
+            &RecordId::new().to_string(),
+            RecordKind::CommissionTier,
+            &fields,
+        )?;
+    }
+    Ok(())
+}

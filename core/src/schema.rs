@@ -329,6 +329,13 @@ impl RecordKind {
                         f("name", Short),
                         req("role", Choice(ROLES)),
                         f("manager", Email),
+                        // Set when the user is deactivated: no login, no
+                        // access, devices cut off (the record stays, so
+                        // history keeps its author).
+                        f("disabled", Bool),
+                        // The user's dashboard layout: indicator codes in
+                        // order (`reports::Indicator::layout`).
+                        f("dashboard", Short),
                     ]
                 }
             }

@@ -36,6 +36,8 @@ impl Role {
 
 #[derive(Clone, Debug)]
 pub struct Territory {
+    /// The record id in the directory (empty in tests).
+    pub id: String,
     pub name: String,
     pub prefixes: Vec<String>,
     pub reps: HashSet<String>,
@@ -78,6 +80,8 @@ pub struct Acl {
     roles: HashMap<String, Role>,
     managers: HashMap<String, String>,
     territories: Vec<Territory>,
+    /// Each user's directory record id and dashboard layout.
+    records: HashMap<String, (String, Option<String>)>,
 }
 
 impl Acl {
@@ -86,7 +90,8 @@ impl Acl {
         let territories = d
             .records(&["territories"])
             .into_iter()
-            .map(|(_, o)| Territory {
+            .map(|(id, o)| Territory {
+                id,
                 name: d.get_str(&o, "name").unwrap_or_default(),
                 prefixes: d
                     .get_str(&o, "postcodes")
@@ -106,6 +111,7 @@ impl Acl {
             roles: dir
                 .users
                 .iter()
+                .filter(|u| !u.disabled)
                 .map(|u| (u.email.clone(), Role::parse(&u.role)))
                 .collect(),
             managers: dir
@@ -114,6 +120,70 @@ impl Acl {
                 .filter_map(|u| u.manager.clone().map(|m| (u.email.clone(), m)))
                 .collect(),
             territories,
+            records: dir
+                .users
+                .iter()
+                .map(|u| (u.email.clone(), (u.id.clone(), u.dashboard.clone())))
+                .collect(),
+        }
+    }
+
+    /// A user's directory record id.
+    pub fn record_of(&self, user: &str) -> Option<&str> {
+        self.records.get(user).map(|(id, _)| id.as_str())
+    }
+
+    /// A user's saved dashboard layout.
+    pub fn dashboard_of(&self, user: &str) -> Option<&str> {
+        self.records.get(user).and_then(|(_, d)| d.as_deref())
+    }
+
+    /// Every user in the directory, deactivated ones included: (email, role
+    /// text, manager, active).
+    pub fn directory_users(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = self
+            .records
+            .keys()
+            .map(|u| (u.clone(), self.roles.contains_key(u)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn manager_of(&self, user: &str) -> Option<&str> {
+        self.managers.get(user).map(String::as_str)
+    }
+
+    /// Territory names, sorted.
+    pub fn territory_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.territories.iter().map(|t| t.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    pub fn territories(&self) -> &[Territory] {
+        &self.territories
+    }
+
+    /// Active users, sorted.
+    pub fn users(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.roles.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The users `viewer` answers for: everyone for an admin, their team
+    /// (and themselves) for a manager, themselves for a rep.
+    pub fn team_of(&self, viewer: &str) -> Vec<String> {
+        match self.role(viewer) {
+            Some(Role::Admin) => self.users(),
+            Some(Role::Manager) => self
+                .users()
+                .into_iter()
+                .filter(|u| u == viewer || self.manages(viewer, u))
+                .collect(),
+            Some(Role::Rep) => vec![viewer.to_string()],
+            None => Vec::new(),
         }
     }
 
@@ -264,6 +334,8 @@ mod tests {
             name: None,
             role: role.into(),
             manager: manager.map(str::to_string),
+            disabled: false,
+            dashboard: None,
         }
     }
 
@@ -281,16 +353,19 @@ mod tests {
             &dir,
             vec![
                 Territory {
+                    id: String::new(),
                     name: "Paris".into(),
                     prefixes: vec!["75".into(), "92".into()],
                     reps: ["paris@x.fr".to_string()].into(),
                 },
                 Territory {
+                    id: String::new(),
                     name: "Lyon".into(),
                     prefixes: vec!["69".into()],
                     reps: ["lyon@x.fr".to_string()].into(),
                 },
                 Territory {
+                    id: String::new(),
                     name: "Lyon centre".into(),
                     prefixes: vec!["6900".into()],
                     reps: ["solo@x.fr".to_string()].into(),

@@ -259,21 +259,48 @@ impl Tenant {
         Ok(issued)
     }
 
+    /// Checks a password for the web app (no device token): the same
+    /// throttling, the same hashing threads, the same cost for an unknown
+    /// email as `login`. Returns the user's normalized email.
+    pub async fn check_password(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+    ) -> std::result::Result<String, LoginRefused> {
+        let email = email.trim().to_lowercase();
+        self.logins.attempt(&email, addr)?;
+        if email.len() > MAX_EMAIL_BYTES || password.len() > MAX_PASSWORD_BYTES {
+            return Err(LoginRefused::Wrong);
+        }
+        let t = self.clone();
+        let (e, p) = (email.clone(), password.to_string());
+        if !self.logins.hash(move || t.password_ok(&e, &p)).await? {
+            return Err(LoginRefused::Wrong);
+        }
+        self.logins.forgive(&email, addr);
+        Ok(email)
+    }
+
+    /// The password is right and the user active.
+    fn password_ok(&self, email: &str, password: &str) -> bool {
+        let cred: Option<Credentials> = self.meta_json(&cred_key(email));
+        let verified = auth::verify_password_or_stand_in(
+            password,
+            cred.as_ref().map(|c| c.password_hash.as_str()),
+        );
+        verified && cred.is_some() && self.acl().role(email).is_some()
+    }
+
     fn check_and_issue(
         &self,
         email: &str,
         password: &str,
         device_name: &str,
     ) -> Option<(DeviceRecord, String)> {
-        let cred: Option<Credentials> = self.meta_json(&cred_key(email));
-        let verified = auth::verify_password_or_stand_in(
-            password,
-            cred.as_ref().map(|c| c.password_hash.as_str()),
-        );
-        if !verified || cred.is_none() {
+        if !self.password_ok(email, password) {
             return None;
         }
-        self.acl().role(email)?;
         let token = auth::new_token();
         let record = DeviceRecord {
             device: Uuid::new_v4(),
@@ -355,5 +382,35 @@ impl Tenant {
             self.publish(Event::DeviceRevoked(*d));
         }
         Ok(revoked)
+    }
+}
+
+impl Tenant {
+    /// Sets one field of the directory (a user's role or manager, a
+    /// territory's rules), validated by the schema, written as the server.
+    pub async fn set_directory_field(&self, path: &str, value: &str) -> Result<()> {
+        let dir = self
+            .singleton(DocKind::Directory)
+            .ok_or(TenantError::NotInitialised)?;
+        let w = self.server_writer();
+        self.edit_as_user(&w, dir, DocKind::Directory, |d, ctx| {
+            carnet_core::ops::set_field(d, ctx, path, value)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deactivates a user: kept in the directory (history keeps its
+    /// author), granted nothing from the next frame on; every device token
+    /// is revoked, so open connections close at once.
+    pub async fn deactivate_user(&self, email: &str) -> Result<Vec<Uuid>> {
+        let record = self
+            .acl()
+            .record_of(email)
+            .map(str::to_string)
+            .ok_or_else(|| invalid(format!("no user {email}")))?;
+        self.set_directory_field(&format!("users/{record}/disabled"), "true")
+            .await?;
+        self.revoke_devices(email, None)
     }
 }

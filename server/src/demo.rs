@@ -1,6 +1,9 @@
 //! The demo tenant: a manager, three reps with their territories (Paris,
 //! Lyon, Marseille), an admin, and sixty customer files with contacts,
-//! deals and actions. Every demo user's password is `carnet-demo`.
+//! deals and actions, and twelve months of history written as the reps on
+//! the days it happened (visits, quotes, orders from accepted quotes) with
+//! targets per rep set by the manager, so the dashboard has something to
+//! show. Every demo user's password is `carnet-demo`.
 
 use carnet_core::ops;
 use carnet_core::{DocId, DocKind};
@@ -59,6 +62,7 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             .await?;
     }
     let today = chrono::Utc::now().date_naive();
+    let mut files = Vec::new();
     // The demo files are written by the admin, as if entered in the web app.
     let writer = carnet_core::doc::Writer {
         user: ADMIN.to_string(),
@@ -81,7 +85,9 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             "negociation",
             "gagne",
         ];
-        t.edit_as_user(&writer, DocId::new(), DocKind::Account, |doc, ctx| {
+        let id = DocId::new();
+        files.push((id, rep));
+        t.edit_as_user(&writer, id, DocKind::Account, |doc, ctx| {
             ops::init_account(
                 doc,
                 ctx,
@@ -147,5 +153,114 @@ pub async fn load(t: &Tenant) -> Result<bool> {
         })
         .await?;
     }
+    history(t, &files, today).await?;
     Ok(true)
+}
+
+/// A stable pseudo-random number for (a, b) (the demo is the same on every
+/// machine, bar the dates it is relative to).
+fn mix(a: usize, b: usize) -> usize {
+    let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x ^ (x >> 32)) as usize
+}
+
+/// Twelve months of activity before `today`: in most months a rep visits
+/// the client and sends a quote, which is accepted (an order), refused or
+/// still open; then monthly targets per rep for those months and the next.
+async fn history(t: &Tenant, files: &[(DocId, &str)], today: chrono::NaiveDate) -> Result<()> {
+    use chrono::Datelike;
+    let first = today.with_day(1).unwrap_or(today);
+    for back in (0..=12usize).rev() {
+        let month = first - chrono::Months::new(back as u32);
+        // This month: only the days gone by.
+        let days = if back == 0 { today.day() as usize } else { 27 };
+        for (i, (doc, rep)) in files.iter().enumerate() {
+            let r = mix(i, back);
+            if r.is_multiple_of(3) {
+                continue;
+            }
+            let day = month + Duration::days((r % days) as i64);
+            let when = day
+                .and_hms_opt(10, 0, 0)
+                .map_or(0, |d| d.and_utc().timestamp());
+            let writer = carnet_core::doc::Writer {
+                user: rep.to_string(),
+                actor: automerge::ActorId::random(),
+                now: when,
+            };
+            let qty = 1 + r % 5;
+            let price = 200 + (r / 7) % 1800;
+            let outcome = (r / 5) % 4;
+            t.edit_for(&writer, *doc, DocKind::Account, false, |d, ctx| {
+                let date = ctx.today.to_string();
+                ops::add_action(
+                    d,
+                    ctx,
+                    &[
+                        ("type", "visit".to_string()),
+                        ("subject", "Visite de suivi".to_string()),
+                        ("due", date.clone()),
+                        ("done_on", date),
+                        ("outcome", "Besoin confirmé".to_string()),
+                    ],
+                )?;
+                let q = ops::create_quote(d, ctx, "DEMO", &[])?.to_string();
+                ops::add_quote_line(
+                    d,
+                    ctx,
+                    &q,
+                    &carnet_core::model::NewQuoteLine {
+                        qty: qty.to_string(),
+                        product: None,
+                        label: Some("Prestation".to_string()),
+                        unit_price: Some(price.to_string()),
+                        vat_rate: Some("20".to_string()),
+                        discount: None,
+                    },
+                )?;
+                match outcome {
+                    0 | 1 => {
+                        ops::accept_quote(d, ctx, &q, "DEMO")?;
+                    }
+                    2 => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "refused")?,
+                    _ => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "sent")?,
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| crate::tenant::TenantError::Invalid(format!("demo history: {e}")))?;
+        }
+    }
+    let manager = carnet_core::doc::Writer {
+        user: MANAGER.to_string(),
+        actor: automerge::ActorId::random(),
+        now: chrono::Utc::now().timestamp(),
+    };
+    for (n, (rep, _, _)) in REPS.iter().enumerate() {
+        let plan = DocId::new();
+        t.edit_for(&manager, plan, DocKind::Plan, true, |d, ctx| {
+            ops::init_plan(d, rep, &ctx.settings.currency)?;
+            for back in 0..=12u32 {
+                let m = carnet_core::reports::Period::month_of(first - chrono::Months::new(back));
+                let key = m.to_string();
+                // 20,000 € to 26,000 € of orders a month, 7 visits, 1 new client.
+                ops::set_target(d, &key, 2_000_000 + 300_000 * n as i64)?;
+                ops::set_target(d, &format!("visits:{key}"), 7)?;
+                ops::set_target(d, &format!("new_clients:{key}"), 1)?;
+                ops::set_target(d, &format!("quotes_sent:{key}"), 8)?;
+                ops::set_target(d, &format!("conversion:{key}"), 5_000)?;
+            }
+            ops::set_tiers(
+                d,
+                ctx,
+                &[("0".into(), "3".into()), ("100".into(), "5".into())],
+            )
+        })
+        .await
+        .map_err(|e| crate::tenant::TenantError::Invalid(format!("demo targets: {e}")))?;
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/sync` (websocket), `/admin` (websocket, local admin
-//! token), `/metrics` (Prometheus, behind a bearer token), `/health`.
+//! token), `/metrics` (Prometheus, behind a bearer token), `/health`, and
+//! the web app (`crate::web`) on every other path.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -60,7 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(admin_ws))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state.tenant))
 }
 
 /// The metrics router alone, without a token: for a separate listen

@@ -16,3 +16,4 @@ pub mod metrics;
 pub mod session;
 pub mod tenant;
 pub mod throttle;
+pub mod web;

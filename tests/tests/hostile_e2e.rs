@@ -678,7 +678,19 @@ fn metrics_need_their_token_and_quote_numbers_are_per_user() {
         mine.sort();
         numbers.push(mine);
     }
-    let n = |s: &str| format!("\"DEV-{year}-{s}\"");
-    assert_eq!(numbers[0], vec![n("01-00001"), n("01-00002")]);
-    assert_eq!(numbers[1], vec![n("02-00001")]);
+    // DEV-YYYY-SS-NNNNN: each user has a series SS, numbered without gaps
+    // (the demo's history already used some numbers of each series).
+    let parse = |n: &str| -> (String, u64) {
+        let n = n.trim_matches('"');
+        let rest = n
+            .strip_prefix(&format!("DEV-{year}-"))
+            .unwrap_or_else(|| panic!("{n}"));
+        let (series, seq) = rest.split_once('-').unwrap();
+        (series.to_string(), seq.parse().unwrap())
+    };
+    let alice: Vec<(String, u64)> = numbers[0].iter().map(|n| parse(n)).collect();
+    let bruno = parse(&numbers[1][0]);
+    assert_eq!(alice[0].0, alice[1].0, "one series per user");
+    assert_eq!(alice[1].1, alice[0].1 + 1, "no gap: {alice:?}");
+    assert_ne!(bruno.0, alice[0].0, "Bruno numbers in his own series");
 }

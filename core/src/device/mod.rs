@@ -720,14 +720,7 @@ impl<S: Store> Device<S> {
         }
         let currency = self.settings.currency.clone();
         self.create(DocKind::Plan, |doc, _| {
-            let obj = doc.map_at(&["plan"]).ok_or_else(|| CoreError::CorruptDoc {
-                doc: doc.id(),
-                reason: "no plan map".into(),
-            })?;
-            use automerge::transaction::Transactable;
-            doc.automerge().put(&obj, "user", user.as_str())?;
-            doc.automerge().put(&obj, "currency", currency.as_str())?;
-            Ok(())
+            ops::init_plan(doc, &user, &currency)
         })
     }
 
@@ -736,56 +729,13 @@ impl<S: Store> Device<S> {
         let cents = crate::money::parse_amount("amount", amount)?;
         let doc = self.plan_doc(user)?;
         let key = period.to_string();
-        self.edit(doc, |d, _| {
-            match d.record(&["targets"], &key) {
-                Some(_) => d.put_field(
-                    &crate::schema::resolve(DocKind::Plan, &format!("targets/{key}/amount"))?,
-                    &crate::doc::FieldValue::Int(cents),
-                )?,
-                None => {
-                    d.create_record(
-                        &["targets"],
-                        &key,
-                        RecordKind::Target,
-                        &[("amount", crate::doc::FieldValue::Int(cents))],
-                    )?;
-                }
-            }
-            Ok(())
-        })
+        self.edit(doc, |d, _| ops::set_target(d, &key, cents))
     }
 
     /// Replaces a user's commission tiers: (from % of target, rate %).
     pub fn set_tiers(&mut self, user: &str, tiers: &[(String, String)]) -> Result<()> {
         let doc = self.plan_doc(user)?;
-        self.edit(doc, |d, ctx| {
-            let mut parsed = Vec::new();
-            for (from, rate) in tiers {
-                let f = crate::doc::value::parse(
-                    RecordKind::CommissionTier.field("from_pct"),
-                    from,
-                    &ctx.vocab,
-                )?;
-                let r = crate::doc::value::parse(
-                    RecordKind::CommissionTier.field("rate"),
-                    rate,
-                    &ctx.vocab,
-                )?;
-                parsed.push([("from_pct", f), ("rate", r)]);
-            }
-            for (id, _) in d.records(&["tiers"]) {
-                d.delete_record(&["tiers"], &id)?;
-            }
-            for fields in parsed {
-                d.create_record(
-                    &["tiers"],
-                    &RecordId::new().to_string(),
-                    RecordKind::CommissionTier,
-                    &fields,
-                )?;
-            }
-            Ok(())
-        })
+        self.edit(doc, |d, ctx| ops::set_tiers(d, ctx, tiers))
     }
 
     // ----- settings and catalog ------------------------------------------

@@ -41,7 +41,7 @@ pub struct Stage {
     pub outcome: StageOutcome,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
 pub struct Settings {
     pub company_name: String,
     pub currency: String,
@@ -249,6 +249,10 @@ pub struct User {
     pub name: Option<String>,
     pub role: String,
     pub manager: Option<String>,
+    /// Deactivated: kept for history, granted nothing.
+    pub disabled: bool,
+    /// Dashboard layout (indicator codes, comma-separated).
+    pub dashboard: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Default)]
@@ -268,6 +272,8 @@ impl Directory {
                 name: o.get_str("name"),
                 role: o.get_str("role").unwrap_or_else(|| "rep".into()),
                 manager: o.get_str("manager"),
+                disabled: o.get_bool("disabled").unwrap_or(false),
+                dashboard: o.get_str("dashboard"),
                 id,
             })
             .collect();

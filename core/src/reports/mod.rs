@@ -3,12 +3,16 @@
 //! orders with the variance, and commissions. Pure functions of the index,
 //! the settings and the dates passed in, so they are tested without a store.
 
+mod dashboard;
 mod forecast;
 mod period;
 mod pipeline;
 mod targets;
 mod todo;
 
+pub use dashboard::{
+    dashboard, plan_target, scope_target, ChartPoint, DashScope, Dashboard, Figure, Indicator, Unit,
+};
 pub use forecast::{forecast, Forecast, ForecastBucket};
 pub use period::Period;
 pub use pipeline::{deal_probability, pipeline, Pipeline, PipelineStage};

@@ -37,6 +37,22 @@ impl Period {
         d >= s && d < e
     }
 
+    /// The period `n` periods after this one (before, when negative), of
+    /// the same length.
+    pub fn shift(self, n: i32) -> Period {
+        match self {
+            Period::Year(y) => Period::Year(y + n),
+            Period::Quarter(y, q) => {
+                let i = y * 4 + (q as i32 - 1) + n;
+                Period::Quarter(i.div_euclid(4), i.rem_euclid(4) as u32 + 1)
+            }
+            Period::Month(y, m) => {
+                let i = y * 12 + (m as i32 - 1) + n;
+                Period::Month(i.div_euclid(12), i.rem_euclid(12) as u32 + 1)
+            }
+        }
+    }
+
     /// The months inside the period, as `YYYY-MM` keys.
     pub fn months(self) -> Vec<String> {
         let (start, end) = self.range();
@@ -125,6 +141,14 @@ mod tests {
         assert!(!m.contains(d("2026-03-01")));
         assert_eq!("2026".parse::<Period>().unwrap().months().len(), 12);
         assert_eq!(m.to_string(), "2026-02");
+        assert_eq!(m.shift(-2).to_string(), "2025-12");
+        assert_eq!(m.shift(11).to_string(), "2027-01");
+        assert_eq!(q.shift(1).to_string(), "2027-Q1");
+        assert_eq!(q.shift(-4).to_string(), "2025-Q4");
+        assert_eq!(
+            "2026".parse::<Period>().unwrap().shift(-1).to_string(),
+            "2025"
+        );
         for bad in ["2026-13", "2026-Q5", "26", "2026-1", "x", "2026-Qx", ""] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }

@@ -111,7 +111,7 @@ impl From<Result<Accepted, String>> for Step {
 
 impl Before {
     /// The held document as it stands, with its index rows.
-    fn of(d: &mut carnet_core::doc::CrmDoc, rows: DocRows) -> Before {
+    pub(super) fn of(d: &mut carnet_core::doc::CrmDoc, rows: DocRows) -> Before {
         Before {
             kind: d.kind(),
             rows,
@@ -133,7 +133,7 @@ impl Tenant {
         }
     }
 
-    fn judge(&self, user: &str) -> Judge {
+    pub(super) fn judge(&self, user: &str) -> Judge {
         Judge {
             user: user.to_string(),
             acl: self.acl(),
@@ -388,7 +388,7 @@ impl Tenant {
     }
 
     /// Stores a document a device created (first snapshot, numbers).
-    async fn store_new(&self, slot: &mut Slot, acc: Accepted, user: &str) -> Result<()> {
+    pub(super) async fn store_new(&self, slot: &mut Slot, acc: Accepted, user: &str) -> Result<()> {
         let Accepted { mut doc, rows } = acc;
         let (meta, renumbered) = self.assign_numbers(&mut doc, user)?;
         slot.doc = Some(doc);
@@ -400,7 +400,7 @@ impl Tenant {
 
     /// Replaces the held document with an accepted fork and stores what it
     /// adds (nothing when the device's changes were all known).
-    async fn store_update(
+    pub(super) async fn store_update(
         &self,
         slot: &mut Slot,
         acc: Accepted,

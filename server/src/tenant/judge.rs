@@ -50,8 +50,19 @@ impl Judge {
         fork: AutoCommit,
         grace: bool,
     ) -> Result<Accepted, Refusal> {
-        let mut doc =
+        let doc =
             CrmDoc::from_automerge(id, fork).map_err(|e| format!("not a valid document: {e}"))?;
+        self.judge_update(doc, before, grace)
+    }
+
+    /// The checks of `update` on a document already parsed: a device's
+    /// fork, or a copy the web app edited as this user.
+    pub fn judge_update(
+        &self,
+        mut doc: CrmDoc,
+        before: &Before,
+        grace: bool,
+    ) -> Result<Accepted, Refusal> {
         if doc.kind() != before.kind {
             return Err("the document's kind changed".into());
         }
@@ -77,8 +88,13 @@ impl Judge {
 
     /// A document the device created offline.
     pub fn create(&self, id: DocId, am: AutoCommit) -> Result<Accepted, Refusal> {
-        let mut doc =
+        let doc =
             CrmDoc::from_automerge(id, am).map_err(|e| format!("not a valid document: {e}"))?;
+        self.judge_create(doc)
+    }
+
+    /// The checks of `create` on a document already built.
+    pub fn judge_create(&self, mut doc: CrmDoc) -> Result<Accepted, Refusal> {
         let rows = DocRows::of(&mut doc).map_err(|e| e.to_string())?;
         self.acl
             .authorize_change(&self.user, None, &rows, false)

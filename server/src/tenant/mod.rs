@@ -5,9 +5,11 @@
 
 mod exchange;
 mod judge;
+mod user_edit;
 mod writer;
 
 pub use exchange::{DocOutcome, Phantom, Phantoms, UpOutcome, MAX_PHANTOM_BYTES};
+pub use user_edit::{EditError, EditParts};
 pub use writer::Event;
 
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use automerge::{ActorId, ChangeHash};
 use carnet_core::doc::{CrmDoc, Vocab, Writer};
 use carnet_core::index::{DocRows, Index};
-use carnet_core::model::{Catalog, Settings};
+use carnet_core::model::Settings;
 use carnet_core::ops::EditCtx;
 use carnet_core::persist::{self, DocWrite};
 use carnet_core::store::{Batch, Durability, SledStore, Store};
@@ -74,6 +76,7 @@ pub struct Tenant {
     rows: RwLock<Index>,
     acl: RwLock<Acl>,
     vocab: RwLock<Vocab>,
+    parts: RwLock<Arc<EditParts>>,
     docs: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
     docseq: Mutex<HashMap<DocId, u64>>,
     seq: AtomicU64,
@@ -211,6 +214,7 @@ impl Tenant {
             rows: RwLock::new(index),
             acl: RwLock::new(Acl::default()),
             vocab: RwLock::new(Vocab::default()),
+            parts: RwLock::new(Arc::new(EditParts::default())),
             docs: Mutex::new(HashMap::new()),
             docseq: Mutex::new(docseq),
             seq: AtomicU64::new(seq),
@@ -285,6 +289,16 @@ impl Tenant {
         }
     }
 
+    /// The plan document of `user`, if any.
+    pub fn rows_plan_of(&self, user: &str) -> Option<DocId> {
+        self.rows.read().ok()?.plan_of(user)
+    }
+
+    /// The document holding record `id` (a contact, deal, action, …).
+    pub fn doc_of_record(&self, id: &str) -> Option<DocId> {
+        self.rows.read().ok()?.doc_of(id)
+    }
+
     pub fn visible(&self, user: &str, doc: DocId) -> bool {
         match (self.rows.read(), self.acl.read()) {
             (Ok(rows), Ok(acl)) => rows.get(doc).is_some_and(|r| acl.can_see(user, r)),
@@ -309,7 +323,7 @@ impl Tenant {
         if let (Some(d), Ok(mut a)) = (self.singleton_doc(DocKind::Directory)?, self.acl.write()) {
             *a = Acl::read(&d);
         }
-        Ok(())
+        self.refresh_parts()
     }
 
     /// The slot of a document, loading it on first use. The cache is
@@ -491,25 +505,20 @@ impl Tenant {
         kind: DocKind,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<()>,
     ) -> Result<u64> {
-        let settings = self
-            .singleton_doc(DocKind::Settings)?
-            .map(|d| Settings::read(&d))
-            .ok_or(TenantError::NotInitialised)?;
-        let catalog = self.singleton_doc(DocKind::Catalog)?;
-        let catalog = catalog.as_ref().map(Catalog::read).unwrap_or_default();
+        let parts = self.edit_parts();
         let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
         let ctx = EditCtx {
             writer: w,
-            vocab: settings.vocab(),
-            settings: &settings,
-            catalog: &catalog,
+            vocab: self.vocab(),
+            settings: &parts.settings,
+            catalog: &parts.catalog,
             today: today.date_naive(),
         };
         self.edit_as(w, doc, kind, |d| f(d, &ctx)).await
     }
 
     /// A singleton document as stored, if it exists yet.
-    fn singleton_doc(&self, kind: DocKind) -> Result<Option<CrmDoc>> {
+    pub(crate) fn singleton_doc(&self, kind: DocKind) -> Result<Option<CrmDoc>> {
         let Some(id) = self.singleton(kind) else {
             return Ok(None);
         };

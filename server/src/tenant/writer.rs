@@ -110,7 +110,10 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                     }
                 }
                 for (r, seq) in group.iter().zip(&assigned) {
-                    if matches!(r.kind, DocKind::Directory | DocKind::Settings) {
+                    if matches!(
+                        r.kind,
+                        DocKind::Directory | DocKind::Settings | DocKind::Catalog
+                    ) {
                         rules_changed = true;
                         if r.kind == DocKind::Directory {
                             tenant.dir_seq.store(*seq, Ordering::SeqCst);

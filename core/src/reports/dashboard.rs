@@ -1,0 +1,674 @@
+//! The manager's dashboard ("tableau de bord"): for a period and a scope,
+//! each indicator beside its target with the variance in value and in
+//! percent, and the last periods of one indicator for the chart.
+//!
+//! Every figure is a pure function of index rows (never documents):
+//! - orders: Σ net (excl. VAT) and count of non-cancelled orders dated in
+//!   the period whose owner is in scope;
+//! - new clients: accounts whose first non-cancelled order is dated in the
+//!   period;
+//! - visits: actions of type `visit` done in the period, assignee in scope;
+//! - quotes sent: quotes dated in the period that left the draft state
+//!   (sent, accepted, refused, expired); conversion = accepted ÷ sent;
+//! - pipeline: open deals expected to close in the period, raw and
+//!   weighted by probability.
+//!
+//! Targets live in the users' plans: `2026-11` (orders value, as before)
+//! or `<indicator>:2026-11`; a quarter or year without its own target sums
+//! its months; a scope's target sums its users' (rates average them).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{deal_probability, Period};
+use crate::index::DocRows;
+use crate::model::{Plan, Settings, StageOutcome};
+use crate::money::percent_of;
+
+/// What a dashboard can show. The order of `ALL` is the default layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Indicator {
+    OrdersValue,
+    OrdersCount,
+    NewClients,
+    Visits,
+    QuotesSent,
+    Conversion,
+    PipelineRaw,
+    PipelineWeighted,
+}
+
+/// How an indicator's integer value reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Cents.
+    Money,
+    Count,
+    /// Hundredths of a percent.
+    Percent,
+}
+
+impl Indicator {
+    pub const ALL: [Indicator; 8] = [
+        Indicator::OrdersValue,
+        Indicator::OrdersCount,
+        Indicator::NewClients,
+        Indicator::Visits,
+        Indicator::QuotesSent,
+        Indicator::Conversion,
+        Indicator::PipelineRaw,
+        Indicator::PipelineWeighted,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Indicator::OrdersValue => "orders_value",
+            Indicator::OrdersCount => "orders_count",
+            Indicator::NewClients => "new_clients",
+            Indicator::Visits => "visits",
+            Indicator::QuotesSent => "quotes_sent",
+            Indicator::Conversion => "conversion",
+            Indicator::PipelineRaw => "pipeline_raw",
+            Indicator::PipelineWeighted => "pipeline_weighted",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Indicator> {
+        Indicator::ALL.into_iter().find(|i| i.code() == code.trim())
+    }
+
+    pub fn unit(self) -> Unit {
+        match self {
+            Indicator::OrdersValue | Indicator::PipelineRaw | Indicator::PipelineWeighted => {
+                Unit::Money
+            }
+            Indicator::Conversion => Unit::Percent,
+            _ => Unit::Count,
+        }
+    }
+
+    /// The key of this indicator's target for `period` in a plan.
+    pub fn target_key(self, period: &str) -> String {
+        match self {
+            Indicator::OrdersValue => period.to_string(),
+            other => format!("{}:{period}", other.code()),
+        }
+    }
+
+    /// Parses a layout (`visits,orders_value,…`): known codes, each once,
+    /// in order; the default layout when none is known.
+    pub fn layout(text: &str) -> Vec<Indicator> {
+        let mut out = Vec::new();
+        for i in text.split(',').filter_map(Indicator::parse) {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        if out.is_empty() {
+            Indicator::ALL.to_vec()
+        } else {
+            out
+        }
+    }
+
+    pub fn layout_text(layout: &[Indicator]) -> String {
+        layout
+            .iter()
+            .map(|i| i.code())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Which records a dashboard counts: the documents passed in (already
+/// filtered by the caller: what the viewer may see, a territory), and the
+/// users whose records count (`None`: everyone's).
+pub struct DashScope<'a> {
+    pub accounts: Vec<&'a DocRows>,
+    pub users: Option<BTreeSet<String>>,
+}
+
+impl DashScope<'_> {
+    fn covers(&self, user: &str) -> bool {
+        self.users.as_ref().is_none_or(|u| u.contains(user))
+    }
+}
+
+/// One indicator for the period, beside its target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figure {
+    pub indicator: Indicator,
+    pub unit: Unit,
+    pub actual: i64,
+    pub target: Option<i64>,
+    /// actual − target.
+    pub variance: Option<i64>,
+    /// (actual − target) ÷ target × 100, two decimals.
+    pub variance_pct: Option<Decimal>,
+}
+
+/// One period of the chart.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChartPoint {
+    pub period: String,
+    pub actual: i64,
+    pub target: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dashboard {
+    pub period: String,
+    pub currency: String,
+    pub figures: Vec<Figure>,
+    pub chart_indicator: Indicator,
+    /// The periods up to `period` (oldest first).
+    pub chart: Vec<ChartPoint>,
+}
+
+/// Raw tallies of one period.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    orders_value: i64,
+    orders_count: i64,
+    new_clients: i64,
+    visits: i64,
+    quotes_sent: i64,
+    quotes_accepted: i64,
+    pipeline_raw: i64,
+    pipeline_weighted: i64,
+}
+
+impl Tally {
+    fn get(&self, i: Indicator) -> i64 {
+        match i {
+            Indicator::OrdersValue => self.orders_value,
+            Indicator::OrdersCount => self.orders_count,
+            Indicator::NewClients => self.new_clients,
+            Indicator::Visits => self.visits,
+            Indicator::QuotesSent => self.quotes_sent,
+            Indicator::Conversion => {
+                if self.quotes_sent == 0 {
+                    0
+                } else {
+                    let pct = Decimal::from(self.quotes_accepted) * Decimal::from(10_000)
+                        / Decimal::from(self.quotes_sent);
+                    i64::try_from(pct.round()).unwrap_or(0)
+                }
+            }
+            Indicator::PipelineRaw => self.pipeline_raw,
+            Indicator::PipelineWeighted => self.pipeline_weighted,
+        }
+    }
+}
+
+/// The tallies of each of `periods` (disjoint), in one pass over the rows.
+fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<Tally> {
+    let ranges: Vec<(NaiveDate, NaiveDate)> = periods.iter().map(|p| p.range()).collect();
+    let slot = |d: Option<NaiveDate>| -> Option<usize> {
+        let d = d?;
+        ranges.iter().position(|(s, e)| d >= *s && d < *e)
+    };
+    let outcome: HashMap<&str, StageOutcome> = settings
+        .stages
+        .iter()
+        .map(|s| (s.code.as_str(), s.outcome))
+        .collect();
+    let mut out = vec![Tally::default(); periods.len()];
+    for rows in &scope.accounts {
+        let mut first_order: Option<NaiveDate> = None;
+        for o in rows.orders.iter().filter(|o| o.status != "cancelled") {
+            first_order = match (first_order, o.date) {
+                (Some(f), Some(d)) => Some(f.min(d)),
+                (f, d) => f.or(d),
+            };
+            if !scope.covers(&o.owner) {
+                continue;
+            }
+            if let Some(i) = slot(o.date) {
+                out[i].orders_value += o.net;
+                out[i].orders_count += 1;
+            }
+        }
+        let owner_in = rows
+            .account
+            .as_ref()
+            .is_some_and(|a| scope.covers(&a.owner));
+        if owner_in {
+            if let Some(i) = slot(first_order) {
+                out[i].new_clients += 1;
+            }
+        }
+        for a in &rows.actions {
+            if a.action_type == "visit" && scope.covers(&a.assignee) {
+                if let Some(i) = slot(a.done_on) {
+                    out[i].visits += 1;
+                }
+            }
+        }
+        for q in &rows.quotes {
+            if q.status == "draft" || !scope.covers(&q.owner) {
+                continue;
+            }
+            if let Some(i) = slot(q.date) {
+                out[i].quotes_sent += 1;
+                if q.status == "accepted" {
+                    out[i].quotes_accepted += 1;
+                }
+            }
+        }
+        for d in &rows.deals {
+            let open = outcome
+                .get(d.stage.as_str())
+                .is_none_or(|o| *o == StageOutcome::Open);
+            if !open || !scope.covers(&d.owner) {
+                continue;
+            }
+            if let Some(i) = slot(d.close_date) {
+                out[i].pipeline_raw += d.amount;
+                out[i].pipeline_weighted += percent_of(d.amount, deal_probability(d, settings));
+            }
+        }
+    }
+    out
+}
+
+/// One plan's target for an indicator and period: set for the period, or
+/// the sum of its months.
+pub fn plan_target(plan: &Plan, indicator: Indicator, period: Period) -> Option<i64> {
+    if let Some(t) = plan.targets.get(&indicator.target_key(&period.to_string())) {
+        return Some(*t);
+    }
+    if matches!(period, Period::Month(..)) {
+        return None;
+    }
+    let months: Vec<i64> = period
+        .months()
+        .iter()
+        .filter_map(|m| plan.targets.get(&indicator.target_key(m)).copied())
+        .collect();
+    if months.is_empty() {
+        return None;
+    }
+    let sum: i64 = months.iter().sum();
+    Some(match indicator.unit() {
+        Unit::Percent => sum / months.len() as i64,
+        _ => sum,
+    })
+}
+
+/// The scope's target: the sum of its plans' (the mean for a rate); `None`
+/// when no plan has one.
+pub fn scope_target(plans: &[Plan], indicator: Indicator, period: Period) -> Option<i64> {
+    let set: Vec<i64> = plans
+        .iter()
+        .filter_map(|p| plan_target(p, indicator, period))
+        .collect();
+    if set.is_empty() {
+        return None;
+    }
+    let sum: i64 = set.iter().sum();
+    Some(match indicator.unit() {
+        Unit::Percent => sum / set.len() as i64,
+        _ => sum,
+    })
+}
+
+fn figure(indicator: Indicator, actual: i64, target: Option<i64>) -> Figure {
+    Figure {
+        indicator,
+        unit: indicator.unit(),
+        actual,
+        target,
+        variance: target.map(|t| actual - t),
+        variance_pct: target.filter(|t| *t != 0).map(|t| {
+            (Decimal::from(actual - t) * Decimal::ONE_HUNDRED / Decimal::from(t))
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        }),
+    }
+}
+
+/// The dashboard of `period` for `scope`: the `layout`'s indicators, and
+/// `history` periods of `chart` ending with `period`. `plans` are the
+/// plans of the users in scope.
+pub fn dashboard(
+    scope: &DashScope<'_>,
+    settings: &Settings,
+    plans: &[Plan],
+    period: Period,
+    layout: &[Indicator],
+    chart: Indicator,
+    history: usize,
+) -> Dashboard {
+    let history = history.clamp(1, 36);
+    let periods: Vec<Period> = (0..history)
+        .rev()
+        .map(|back| period.shift(-(back as i32)))
+        .collect();
+    let tallies = tally(scope, settings, &periods);
+    let now = tallies.last().copied().unwrap_or_default();
+    Dashboard {
+        period: period.to_string(),
+        currency: settings.currency.clone(),
+        figures: layout
+            .iter()
+            .map(|i| figure(*i, now.get(*i), scope_target(plans, *i, period)))
+            .collect(),
+        chart_indicator: chart,
+        chart: periods
+            .iter()
+            .zip(&tallies)
+            .map(|(p, t)| ChartPoint {
+                period: p.to_string(),
+                actual: t.get(chart),
+                target: scope_target(plans, chart, *p),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::DocKind;
+    use crate::index::{AccountRow, ActionRow, DealRow, OrderRow, QuoteRow};
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn settings() -> Settings {
+        let mut doc = crate::doc::CrmDoc::create(
+            crate::DocId::new(),
+            DocKind::Settings,
+            &crate::doc::Writer {
+                user: "t".into(),
+                actor: automerge::ActorId::random(),
+                now: 0,
+            },
+        )
+        .unwrap();
+        let w = crate::doc::Writer {
+            user: "t".into(),
+            actor: automerge::ActorId::random(),
+            now: 0,
+        };
+        crate::persist::edit(&mut doc, &w, |d| Settings::seed(d, "T")).unwrap();
+        Settings::read(&doc)
+    }
+
+    fn account(owner: &str) -> DocRows {
+        DocRows {
+            kind: DocKind::Account,
+            account: Some(AccountRow {
+                name: "A".into(),
+                kind: "company".into(),
+                status: "client".into(),
+                postcode: None,
+                city: None,
+                owner: owner.into(),
+                territory: None,
+                phone: None,
+                email: None,
+                siret: None,
+                tags: vec![],
+                search: String::new(),
+            }),
+            contacts: vec![],
+            deals: vec![],
+            actions: vec![],
+            quotes: vec![],
+            orders: vec![],
+            plan_user: None,
+            conflicts: 0,
+        }
+    }
+
+    fn order(owner: &str, date: &str, net: i64, status: &str) -> OrderRow {
+        OrderRow {
+            id: format!("o{net}{date}"),
+            number: String::new(),
+            status: status.into(),
+            date: Some(d(date)),
+            net,
+            currency: "EUR".into(),
+            owner: owner.into(),
+        }
+    }
+
+    fn quote(owner: &str, date: &str, status: &str) -> QuoteRow {
+        QuoteRow {
+            id: format!("q{date}{status}"),
+            number: String::new(),
+            status: status.into(),
+            date: Some(d(date)),
+            net: 100,
+            gross: 120,
+            currency: "EUR".into(),
+            owner: owner.into(),
+        }
+    }
+
+    fn fixture() -> Vec<DocRows> {
+        let mut a = account("alice");
+        a.orders = vec![
+            order("alice", "2026-11-03", 100_000, "confirmed"),
+            order("alice", "2026-11-20", 50_000, "confirmed"),
+            order("alice", "2026-11-21", 70_000, "cancelled"),
+            order("alice", "2026-10-02", 30_000, "confirmed"),
+        ];
+        a.actions = vec![
+            ActionRow {
+                id: "v1".into(),
+                action_type: "visit".into(),
+                subject: "s".into(),
+                due: None,
+                assignee: "alice".into(),
+                done_on: Some(d("2026-11-04")),
+                deal: None,
+            },
+            ActionRow {
+                id: "v2".into(),
+                action_type: "call".into(),
+                subject: "s".into(),
+                due: None,
+                assignee: "alice".into(),
+                done_on: Some(d("2026-11-04")),
+                deal: None,
+            },
+            ActionRow {
+                id: "v3".into(),
+                action_type: "visit".into(),
+                subject: "s".into(),
+                due: Some(d("2026-11-30")),
+                assignee: "alice".into(),
+                done_on: None,
+                deal: None,
+            },
+        ];
+        a.quotes = vec![
+            quote("alice", "2026-11-01", "accepted"),
+            quote("alice", "2026-11-02", "sent"),
+            quote("alice", "2026-11-05", "refused"),
+            quote("alice", "2026-11-06", "draft"),
+        ];
+        a.deals = vec![
+            DealRow {
+                id: "d1".into(),
+                title: "t".into(),
+                stage: "proposition".into(), // 50 %
+                amount: 1_000_000,
+                currency: "EUR".into(),
+                probability: None,
+                close_date: Some(d("2026-11-28")),
+                owner: "alice".into(),
+            },
+            DealRow {
+                id: "d2".into(),
+                title: "t".into(),
+                stage: "gagne".into(),
+                amount: 999,
+                currency: "EUR".into(),
+                probability: None,
+                close_date: Some(d("2026-11-28")),
+                owner: "alice".into(),
+            },
+        ];
+        // Bruno's client: first order in November, second account of scope.
+        let mut b = account("bruno");
+        b.orders = vec![order("bruno", "2026-11-10", 20_000, "confirmed")];
+        vec![a, b]
+    }
+
+    fn plan(user: &str, targets: &[(&str, i64)]) -> Plan {
+        Plan {
+            user: user.into(),
+            currency: "EUR".into(),
+            targets: targets.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            tiers: vec![],
+        }
+    }
+
+    #[test]
+    fn each_indicator_counts_what_its_definition_says() {
+        let rows = fixture();
+        let scope = DashScope {
+            accounts: rows.iter().collect(),
+            users: None,
+        };
+        let nov: Period = "2026-11".parse().unwrap();
+        let dash = dashboard(
+            &scope,
+            &settings(),
+            &[],
+            nov,
+            &Indicator::ALL,
+            Indicator::OrdersValue,
+            12,
+        );
+        let v = |i: Indicator| {
+            dash.figures
+                .iter()
+                .find(|f| f.indicator == i)
+                .unwrap()
+                .actual
+        };
+        assert_eq!(v(Indicator::OrdersValue), 170_000); // cancelled excluded
+        assert_eq!(v(Indicator::OrdersCount), 3);
+        assert_eq!(v(Indicator::NewClients), 1); // Alice's client ordered in October already
+        assert_eq!(v(Indicator::Visits), 1);
+        assert_eq!(v(Indicator::QuotesSent), 3);
+        assert_eq!(v(Indicator::Conversion), 3333); // 1 of 3 = 33.33 %
+        assert_eq!(v(Indicator::PipelineRaw), 1_000_000); // won deal excluded
+        assert_eq!(v(Indicator::PipelineWeighted), 500_000);
+        assert_eq!(dash.chart.len(), 12);
+        assert_eq!(dash.chart[0].period, "2025-12");
+        assert_eq!(dash.chart[10].actual, 30_000);
+        assert_eq!(dash.chart[11].actual, 170_000);
+    }
+
+    #[test]
+    fn a_user_scope_counts_that_users_records_only() {
+        let rows = fixture();
+        let scope = DashScope {
+            accounts: rows.iter().collect(),
+            users: Some(["bruno".to_string()].into()),
+        };
+        let nov: Period = "2026-11".parse().unwrap();
+        let dash = dashboard(
+            &scope,
+            &settings(),
+            &[],
+            nov,
+            &[Indicator::OrdersValue, Indicator::NewClients],
+            Indicator::Visits,
+            3,
+        );
+        assert_eq!(dash.figures[0].actual, 20_000);
+        assert_eq!(dash.figures[1].actual, 1);
+        assert!(dash.chart.iter().all(|p| p.actual == 0));
+    }
+
+    #[test]
+    fn variance_is_against_the_sum_of_the_scopes_targets() {
+        let rows = fixture();
+        let scope = DashScope {
+            accounts: rows.iter().collect(),
+            users: None,
+        };
+        let plans = [
+            plan(
+                "alice",
+                &[
+                    ("2026-11", 150_000),
+                    ("visits:2026-11", 4),
+                    ("conversion:2026-11", 5000),
+                ],
+            ),
+            plan(
+                "bruno",
+                &[("2026-11", 50_000), ("conversion:2026-11", 3000)],
+            ),
+        ];
+        let nov: Period = "2026-11".parse().unwrap();
+        let dash = dashboard(
+            &scope,
+            &settings(),
+            &plans,
+            nov,
+            &[
+                Indicator::OrdersValue,
+                Indicator::Visits,
+                Indicator::Conversion,
+                Indicator::NewClients,
+            ],
+            Indicator::OrdersValue,
+            12,
+        );
+        let f = &dash.figures;
+        assert_eq!(f[0].target, Some(200_000));
+        assert_eq!(f[0].variance, Some(-30_000));
+        assert_eq!(f[0].variance_pct, Some(Decimal::new(-1500, 2)));
+        assert_eq!(f[1].target, Some(4));
+        assert_eq!(f[1].variance, Some(-3));
+        assert_eq!(f[2].target, Some(4000)); // mean of 50 % and 30 %
+        assert_eq!(f[3].target, None);
+        assert_eq!(f[3].variance_pct, None);
+        assert_eq!(dash.chart[11].target, Some(200_000));
+        assert_eq!(dash.chart[10].target, None);
+    }
+
+    #[test]
+    fn quarter_targets_sum_months_and_rates_average_them() {
+        let p = plan(
+            "a",
+            &[
+                ("visits:2026-10", 3),
+                ("visits:2026-11", 4),
+                ("conversion:2026-10", 2000),
+                ("conversion:2026-12", 4000),
+            ],
+        );
+        let q4: Period = "2026-Q4".parse().unwrap();
+        assert_eq!(plan_target(&p, Indicator::Visits, q4), Some(7));
+        assert_eq!(plan_target(&p, Indicator::Conversion, q4), Some(3000));
+        assert_eq!(plan_target(&p, Indicator::OrdersValue, q4), None);
+    }
+
+    #[test]
+    fn layouts_parse_known_codes_once_in_order() {
+        assert_eq!(
+            Indicator::layout("visits, orders_value,visits,bogus"),
+            vec![Indicator::Visits, Indicator::OrdersValue]
+        );
+        assert_eq!(Indicator::layout("bogus"), Indicator::ALL.to_vec());
+        assert_eq!(
+            Indicator::layout(&Indicator::layout_text(&[Indicator::Conversion])),
+            vec![Indicator::Conversion]
+        );
+    }
+}

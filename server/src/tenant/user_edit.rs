@@ -1,0 +1,160 @@
+//! Edits a logged-in user makes on the server (the web app). The domain's
+//! document operations (`carnet_core::ops`, what `Device` runs on a phone)
+//! run on a fork of the held document as that user; the fork is then judged
+//! by the same `Judge` as a device's change (schema, read-only fields,
+//! numbers, the one authorization decision on what the change produces),
+//! stored by the same group-commit writer, numbered like a device's quote,
+//! and pushed live to connected devices. There is no second validator and
+//! no second commit path.
+
+use carnet_core::doc::{CrmDoc, Writer};
+use carnet_core::model::{Catalog, Settings};
+use carnet_core::ops::EditCtx;
+use carnet_core::persist;
+use carnet_core::{DocId, DocKind};
+
+use super::judge::Before;
+use super::{Tenant, TenantError};
+use crate::acl::NOT_PERMITTED;
+
+/// Why a user's edit did not happen. Nothing was written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The document does not exist or the user may not see it (one answer
+    /// for both).
+    #[error("{NOT_PERMITTED}")]
+    Hidden,
+    /// The input broke a rule of the domain (a bad date, an unknown stage).
+    #[error(transparent)]
+    Invalid(#[from] carnet_core::CoreError),
+    /// The judge refused what the change would produce (read-only field,
+    /// a document the user may not write).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+}
+
+/// The settings and catalog the domain's operations read, cached between
+/// rule refreshes (every web edit needs them).
+#[derive(Default)]
+pub struct EditParts {
+    pub settings: Settings,
+    pub catalog: Catalog,
+}
+
+impl Tenant {
+    /// Runs `f` on document `doc` as `w.user`, as one change, and stores it
+    /// if the judge accepts it. `create`: the document is new (of `kind`);
+    /// otherwise it must exist, be of `kind`, and be visible to the user.
+    pub async fn edit_for<T>(
+        &self,
+        w: &Writer,
+        doc: DocId,
+        kind: DocKind,
+        create: bool,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<T>,
+    ) -> Result<T, EditError> {
+        let parts = self.edit_parts();
+        let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
+        let ctx = EditCtx {
+            writer: w,
+            vocab: self.vocab(),
+            settings: &parts.settings,
+            catalog: &parts.catalog,
+            today: today.date_naive(),
+        };
+        let judge = self.judge(&w.user);
+        let slot = self.slot(doc).await?;
+        let mut slot = slot.lock().await;
+        let refused = |reason: String| {
+            if reason == NOT_PERMITTED {
+                EditError::Hidden
+            } else {
+                EditError::Refused(reason)
+            }
+        };
+        match slot.doc.as_mut() {
+            None if create => {
+                let mut fresh = CrmDoc::create(doc, kind, w)?;
+                let out = persist::edit(&mut fresh, w, |d| f(d, &ctx))?;
+                let accepted = judge.judge_create(fresh).map_err(refused)?;
+                self.store_new(&mut slot, accepted, &w.user).await?;
+                Ok(out)
+            }
+            None => Err(EditError::Hidden),
+            Some(held) => {
+                let rows = self.rows(doc).ok_or(EditError::Hidden)?;
+                if create || held.kind() != kind || !judge.acl.can_see(&w.user, &rows) {
+                    return Err(EditError::Hidden);
+                }
+                let before = Before::of(held, rows);
+                let mut fork = CrmDoc::from_automerge(doc, held.automerge().fork())
+                    .map_err(EditError::Refused)?;
+                let out = persist::edit(&mut fork, w, |d| f(d, &ctx))?;
+                let accepted = judge.judge_update(fork, &before, false).map_err(refused)?;
+                self.store_update(&mut slot, accepted, &before.heads, &w.user)
+                    .await?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The cached settings and catalog.
+    pub fn edit_parts(&self) -> std::sync::Arc<EditParts> {
+        self.parts
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub(super) fn refresh_parts(&self) -> super::Result<()> {
+        let settings = self
+            .singleton_doc(DocKind::Settings)?
+            .map(|d| Settings::read(&d))
+            .unwrap_or_default();
+        let catalog = self
+            .singleton_doc(DocKind::Catalog)?
+            .map(|d| Catalog::read(&d))
+            .unwrap_or_default();
+        if let Ok(mut p) = self.parts.write() {
+            *p = std::sync::Arc::new(EditParts { settings, catalog });
+        }
+        Ok(())
+    }
+}
+
+impl Tenant {
+    /// Reads document `doc` for `user`: `None` when it does not exist, is
+    /// not of `kind`, or the user may not see it (one answer for all).
+    pub async fn read_for<T>(
+        &self,
+        user: &str,
+        doc: DocId,
+        kind: DocKind,
+        f: impl FnOnce(&mut CrmDoc) -> T,
+    ) -> super::Result<Option<T>> {
+        if !self.visible(user, doc) {
+            return Ok(None);
+        }
+        let slot = self.slot(doc).await?;
+        let mut slot = slot.lock().await;
+        Ok(match slot.doc.as_mut() {
+            Some(d) if d.kind() == kind => Some(f(d)),
+            _ => None,
+        })
+    }
+
+    /// The index restricted to what `user` may see (an admin's is the
+    /// whole index). Reports run on it, so no page counts a hidden record.
+    pub fn index_for(&self, user: &str) -> carnet_core::index::Index {
+        let acl = self.acl();
+        let mut out = carnet_core::index::Index::new();
+        self.for_each_row(|id, rows| {
+            if acl.can_see(user, rows) {
+                out.put(id, rows.clone());
+            }
+        });
+        out
+    }
+}

@@ -1,0 +1,725 @@
+//! Accounts: the filtered list and its CSV export, the account file (read,
+//! edit, add records, resolve conflicts) and its print view.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use carnet_core::doc::Conflict;
+use carnet_core::index::{fold, AccountRow, DocRows};
+use carnet_core::model::{AccountFile, NewQuoteLine};
+use carnet_core::ops;
+use carnet_core::{DocId, DocKind};
+use chrono::NaiveDate;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::day::{today, Msg};
+use super::page::{self, day, money, tr, Nav};
+use super::{back, edit_failed, html_page, not_found, Form, Viewer, Web};
+use carnet_core::text::{self, Lang};
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/accounts", get(list).post(create))
+        .route("/accounts.csv", get(csv))
+        .route("/accounts/{id}", get(file))
+        .route("/accounts/{id}/field", post(set_field))
+        .route("/accounts/{id}/contacts", post(add_contact))
+        .route("/accounts/{id}/deals", post(add_deal))
+        .route("/accounts/{id}/actions", post(add_action))
+        .route("/accounts/{id}/notes", post(add_note))
+        .route("/accounts/{id}/quotes", post(add_quote))
+        .route("/accounts/{id}/resolve", post(resolve))
+        .route("/print/accounts/{id}", get(print_file))
+}
+
+/// Rows shown on one list page (the CSV export has them all).
+pub const LIST_ROWS: usize = 200;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct Filters {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub territory: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub city: String,
+    /// "Not visited for N days".
+    #[serde(default)]
+    pub idle: String,
+    pub error: Option<String>,
+}
+
+impl Filters {
+    fn query(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", &self.q),
+            ("status", &self.status),
+            ("territory", &self.territory),
+            ("tag", &self.tag),
+            ("owner", &self.owner),
+            ("city", &self.city),
+            ("idle", &self.idle),
+        ] {
+            if !v.trim().is_empty() {
+                s.append_pair(k, v.trim());
+            }
+        }
+        s.finish()
+    }
+}
+
+/// One listed account.
+pub struct Listed {
+    pub id: DocId,
+    pub row: AccountRow,
+    pub territory: Option<String>,
+    pub last_visit: Option<NaiveDate>,
+}
+
+/// The accounts `user` may see that pass the filters, by name.
+pub fn matching(web: &Web, user: &str, f: &Filters) -> Vec<Listed> {
+    let acl = web.tenant.acl();
+    let q = fold(f.q.trim());
+    let city = fold(f.city.trim());
+    let idle: Option<i64> = f.idle.trim().parse().ok().filter(|n| *n >= 0);
+    let cutoff = idle.map(|n| today() - chrono::Duration::days(n));
+    let mut out = Vec::new();
+    web.tenant.for_each_row(|id, rows: &DocRows| {
+        let Some(a) = &rows.account else { return };
+        if !acl.can_see(user, rows) {
+            return;
+        }
+        if !q.is_empty()
+            && !a.search.contains(&q)
+            && !rows.contacts.iter().any(|c| c.search.contains(&q))
+        {
+            return;
+        }
+        if !f.status.is_empty() && a.status != f.status {
+            return;
+        }
+        if !f.owner.is_empty() && a.owner != f.owner {
+            return;
+        }
+        if !f.tag.trim().is_empty() && !a.tags.iter().any(|t| fold(t) == fold(f.tag.trim())) {
+            return;
+        }
+        if !city.is_empty() && !a.city.as_deref().is_some_and(|c| fold(c).contains(&city)) {
+            return;
+        }
+        let territory = acl
+            .territory_of(a.postcode.as_deref())
+            .map(|t| t.name.clone());
+        if !f.territory.is_empty() && territory.as_deref() != Some(f.territory.as_str()) {
+            return;
+        }
+        let last_visit = rows
+            .actions
+            .iter()
+            .filter(|x| x.action_type == "visit")
+            .filter_map(|x| x.done_on)
+            .max();
+        if let Some(c) = cutoff {
+            if last_visit.is_some_and(|d| d > c) {
+                return;
+            }
+        }
+        out.push(Listed {
+            id,
+            row: a.clone(),
+            territory,
+            last_visit,
+        });
+    });
+    out.sort_by(|x, y| {
+        fold(&x.row.name)
+            .cmp(&fold(&y.row.name))
+            .then(x.id.cmp(&y.id))
+    });
+    out
+}
+
+fn status_label(s: &str, l: Lang) -> &'static str {
+    match s {
+        "prospect" => tr(l, "Prospect", "Prospect"),
+        "client" => tr(l, "Client", "Client"),
+        "former" => tr(l, "Ancien client", "Former client"),
+        _ => tr(l, "Autre", "Other"),
+    }
+}
+
+async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Response {
+    let l = v.lang;
+    let rows = matching(&web, &v.user, &f);
+    let acl = web.tenant.acl();
+    let territories: Vec<String> = acl.territory_names();
+    let owners: Vec<String> = acl.users();
+    let body = html! {
+        (page::flash(f.error.as_deref(), true))
+        form.filters method="get" action="/accounts" role="search" {
+            p { label for="q" { (tr(l, "Recherche", "Search")) } input #q type="search" name="q" value=(f.q); }
+            p { label for="status" { (tr(l, "Statut", "Status")) }
+                select #status name="status" {
+                    option value="" { (tr(l, "Tous", "All")) }
+                    @for s in carnet_core::schema::ACCOUNT_STATUSES { option value=(s) selected[f.status == *s] { (status_label(s, l)) } }
+                } }
+            p { label for="territory" { (tr(l, "Secteur", "Territory")) }
+                select #territory name="territory" {
+                    option value="" { (tr(l, "Tous", "All")) }
+                    @for t in &territories { option value=(t) selected[f.territory == *t] { (t) } }
+                } }
+            p { label for="tag" { (tr(l, "Segment / étiquette", "Segment / tag")) } input #tag type="text" name="tag" value=(f.tag); }
+            p { label for="owner" { (tr(l, "Responsable", "Owner")) }
+                select #owner name="owner" {
+                    option value="" { (tr(l, "Tous", "All")) }
+                    @for o in &owners { option value=(o) selected[f.owner == *o] { (o) } }
+                } }
+            p { label for="city" { (tr(l, "Ville", "City")) } input #city type="text" name="city" value=(f.city); }
+            p { label for="idle" { (tr(l, "Non visité depuis (jours)", "Not visited for (days)")) } input #idle type="number" min="0" name="idle" value=(f.idle); }
+            p { button type="submit" { (tr(l, "Filtrer", "Filter")) } }
+        }
+        p {
+            (rows.len()) (tr(l, " clients", " accounts"))
+            @if rows.len() > LIST_ROWS { " (" (tr(l, "les ", "first ")) (LIST_ROWS) (tr(l, " premiers affichés", " shown")) ")" }
+            " — " a href={ "/accounts.csv?" (f.query()) } download { (tr(l, "Exporter en CSV", "Export as CSV")) }
+        }
+        table {
+            thead { tr {
+                th scope="col" { (tr(l, "Nom", "Name")) }
+                th scope="col" { (tr(l, "Statut", "Status")) }
+                th scope="col" { (tr(l, "Ville", "City")) }
+                th scope="col" { (tr(l, "Secteur", "Territory")) }
+                th scope="col" { (tr(l, "Responsable", "Owner")) }
+                th scope="col" { (tr(l, "Dernière visite", "Last visit")) }
+            } }
+            tbody {
+                @for r in rows.iter().take(LIST_ROWS) {
+                    tr {
+                        td { a href={ "/accounts/" (r.id) } { (r.row.name) } }
+                        td { (status_label(&r.row.status, l)) }
+                        td { (r.row.postcode.clone().unwrap_or_default()) " " (r.row.city.clone().unwrap_or_default()) }
+                        td { (r.territory.clone().unwrap_or_default()) }
+                        td { (r.row.owner) }
+                        td { (day(r.last_visit, l)) }
+                    }
+                }
+            }
+        }
+        details.no-print {
+            summary { (tr(l, "Nouveau client", "New account")) }
+            form method="post" action="/accounts" {
+                (page::csrf(&v))
+                p { label for="n-name" { (tr(l, "Nom", "Name")) } input #n-name type="text" name="name" required; }
+                p { label for="n-postcode" { (tr(l, "Code postal", "Postcode")) } input #n-postcode type="text" name="postcode"; }
+                p { label for="n-city" { (tr(l, "Ville", "City")) } input #n-city type="text" name="city"; }
+                p { label for="n-phone" { (tr(l, "Téléphone", "Phone")) } input #n-phone type="tel" name="phone"; }
+                p { button type="submit" { (tr(l, "Créer", "Create")) } }
+            }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Accounts,
+        tr(l, "Clients", "Accounts"),
+        body,
+    ))
+}
+
+/// A CSV field, quoted when needed; a leading `=+-@` is defused so a
+/// spreadsheet does not run it as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+async fn csv(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Response {
+    let rows = matching(&web, &v.user, &f);
+    // Semicolons and a BOM: what a French spreadsheet opens as columns.
+    let mut out = String::from("\u{feff}id;nom;statut;code_postal;ville;secteur;responsable;telephone;email;siret;etiquettes;derniere_visite\r\n");
+    for r in &rows {
+        let a = &r.row;
+        let cols = [
+            r.id.to_string(),
+            a.name.clone(),
+            a.status.clone(),
+            a.postcode.clone().unwrap_or_default(),
+            a.city.clone().unwrap_or_default(),
+            r.territory.clone().unwrap_or_default(),
+            a.owner.clone(),
+            a.phone.clone().unwrap_or_default(),
+            a.email.clone().unwrap_or_default(),
+            a.siret.clone().unwrap_or_default(),
+            a.tags.join(","),
+            r.last_visit
+                .map(|d| text::date(d, Lang::Fr))
+                .unwrap_or_default(),
+        ];
+        out.push_str(
+            &cols
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        out.push_str("\r\n");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"clients.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+fn doc_id(s: &str) -> Option<DocId> {
+    s.parse().ok()
+}
+
+async fn create(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let raw = f.raw(&["name", "postcode", "city", "phone"]);
+    let id = DocId::new();
+    match web
+        .tenant
+        .edit_for(&v.writer(), id, DocKind::Account, true, |d, ctx| {
+            ops::init_account(d, ctx, &raw)
+        })
+        .await
+    {
+        Ok(()) => back(&format!("/accounts/{id}")),
+        Err(crate::tenant::EditError::Hidden) => back(&super::with_error(
+            "/accounts",
+            tr(
+                v.lang,
+                "Ce code postal est hors de vos secteurs.",
+                "This postcode is outside your territories.",
+            ),
+        )),
+        Err(e) => edit_failed(&v, e, "/accounts"),
+    }
+}
+
+/// Everything the account page shows, read under the document's lock.
+struct FileView {
+    file: AccountFile,
+    history: Vec<carnet_core::doc::HistoryEntry>,
+    conflicts: Vec<Conflict>,
+}
+
+async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
+    let doc = doc_id(id)?;
+    web.tenant
+        .read_for(&v.user, doc, DocKind::Account, |d| {
+            let file = AccountFile::read(d).ok()?;
+            Some(FileView {
+                history: d.history(),
+                conflicts: d.conflicts(),
+                file,
+            })
+        })
+        .await
+        .ok()
+        .flatten()
+        .flatten()
+}
+
+/// The account fields the page edits, with their labels.
+const EDITABLE: &[(&str, &str, &str)] = &[
+    ("name", "Nom", "Name"),
+    ("status", "Statut", "Status"),
+    ("phone", "Téléphone", "Phone"),
+    ("email", "E-mail", "Email"),
+    ("website", "Site web", "Website"),
+    ("address_line1", "Adresse", "Address"),
+    ("postcode", "Code postal", "Postcode"),
+    ("city", "Ville", "City"),
+    ("siret", "SIRET", "SIRET"),
+    ("tags", "Segments / étiquettes", "Segments / tags"),
+    ("owner", "Responsable", "Owner"),
+];
+
+fn field_value(f: &AccountFile, key: &str) -> String {
+    let a = &f.account;
+    match key {
+        "name" => a.name.clone(),
+        "status" => a.status.clone(),
+        "phone" => a.phone.clone().unwrap_or_default(),
+        "email" => a.email.clone().unwrap_or_default(),
+        "website" => a.website.clone().unwrap_or_default(),
+        "address_line1" => a.address_line1.clone().unwrap_or_default(),
+        "postcode" => a.postcode.clone().unwrap_or_default(),
+        "city" => a.city.clone().unwrap_or_default(),
+        "siret" => a.siret.clone().unwrap_or_default(),
+        "tags" => a.tags.join(", "),
+        "owner" => a.owner.clone(),
+        _ => String::new(),
+    }
+}
+
+fn timeline(fv: &FileView, l: Lang) -> Markup {
+    // Notes and changes, newest first.
+    let mut items: Vec<(i64, String, String)> = fv
+        .file
+        .notes
+        .iter()
+        .map(|n| (n.created_at, n.author.clone(), n.body.clone()))
+        .collect();
+    for h in &fv.history {
+        let what: Vec<String> = h
+            .changes
+            .iter()
+            .filter(|c| !c.path.starts_with("notes/"))
+            .map(|c| match &c.new {
+                Some(n) => format!("{} → {}", c.path, n),
+                None => format!("{} ✕", c.path),
+            })
+            .collect();
+        if !what.is_empty() {
+            items.push((
+                h.time,
+                h.author.clone().unwrap_or_else(|| "?".into()),
+                what.join(" ; "),
+            ));
+        }
+    }
+    items.sort_by_key(|i| std::cmp::Reverse(i.0));
+    items.truncate(100);
+    html! {
+        ol.timeline {
+            @for (t, who, what) in &items {
+                li { time { (text::date_time(*t, l)) } " — " strong { (who) } " — " (what) }
+            }
+        }
+    }
+}
+
+fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
+    let l = v.lang;
+    let f = &fv.file;
+    let id = f.account.id;
+    html! {
+        section.sheet aria-labelledby="h-identity" {
+            h2 #h-identity { (tr(l, "Identité", "Identity")) }
+            @if print {
+                dl { @for (k, fr, en) in EDITABLE { dt { (tr(l, fr, en)) } dd { (field_value(f, k)) } } }
+            } @else {
+                table.fields { tbody {
+                    @for (k, fr, en) in EDITABLE {
+                        tr { th scope="row" { label for={ "f-" (k) } { (tr(l, fr, en)) } }
+                            td { form.inline method="post" action={ "/accounts/" (id) "/field" } {
+                                (page::csrf(v))
+                                input type="hidden" name="field" value=(k);
+                                input id={ "f-" (k) } type="text" name="value" value=(field_value(f, k));
+                                button type="submit" { (tr(l, "Enregistrer", "Save")) }
+                            } } }
+                    }
+                } }
+            }
+            h3 { (tr(l, "Attentes du client", "Expectations")) }
+            @if print { p.pre { (f.account.expectations) } } @else {
+                form method="post" action={ "/accounts/" (id) "/field" } {
+                    (page::csrf(v))
+                    input type="hidden" name="field" value="expectations";
+                    label for="f-expectations" .sr { (tr(l, "Attentes du client", "Expectations")) }
+                    textarea #f-expectations name="value" rows="3" { (f.account.expectations) }
+                    button type="submit" { (tr(l, "Enregistrer", "Save")) }
+                }
+            }
+        }
+        @if !fv.conflicts.is_empty() && !print {
+            section.conflicts aria-labelledby="h-conflicts" {
+                h2 #h-conflicts { (tr(l, "Conflits à résoudre", "Conflicts to resolve")) }
+                @for c in &fv.conflicts {
+                    div.conflict {
+                        p { strong { (c.path) } }
+                        ul { @for val in &c.values {
+                            li { "« " (val.value) " » — " (val.author.clone().unwrap_or_else(|| "?".into())) ", " (text::date_time(val.time, l))
+                                form.inline method="post" action={ "/accounts/" (id) "/resolve" } {
+                                    (page::csrf(v))
+                                    input type="hidden" name="path" value=(c.path);
+                                    input type="hidden" name="value" value=(val.value);
+                                    button type="submit" { (tr(l, "Garder cette valeur", "Keep this value")) }
+                                }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+        section.sheet aria-labelledby="h-contacts" {
+            h2 #h-contacts { (tr(l, "Contacts", "Contacts")) }
+            table { thead { tr { th scope="col" { (tr(l, "Nom", "Name")) } th scope="col" { (tr(l, "Fonction", "Role")) } th scope="col" { (tr(l, "Téléphone", "Phone")) } th scope="col" { "E-mail" } } }
+                tbody { @for c in &f.contacts { tr { td { (c.name) } td { (c.role.clone().unwrap_or_default()) } td { (c.phone.clone().or(c.mobile.clone()).unwrap_or_default()) } td { (c.email.clone().unwrap_or_default()) } } } } }
+            @if !print { (add_form(v, id, "contacts", &[("name", "Nom", "Name", "text"), ("role", "Fonction", "Role", "text"), ("phone", "Téléphone", "Phone", "tel"), ("email", "E-mail", "Email", "email")], tr(l, "Ajouter un contact", "Add a contact"))) }
+        }
+        section.sheet aria-labelledby="h-deals" {
+            h2 #h-deals { (tr(l, "Affaires", "Deals")) }
+            table { thead { tr { th scope="col" { (tr(l, "Titre", "Title")) } th scope="col" { (tr(l, "Étape", "Stage")) } th scope="col" { (tr(l, "Montant", "Amount")) } th scope="col" { (tr(l, "Clôture prévue", "Expected close")) } } }
+                tbody { @for d in &f.deals { tr { td { (d.title) } td { (d.stage) } td.num { (money(d.amount.cents, l)) } td { (day(d.close_date, l)) } } } } }
+            @if !print { (add_form(v, id, "deals", &[("title", "Titre", "Title", "text"), ("amount", "Montant HT", "Amount excl. VAT", "text"), ("close_date", "Clôture prévue", "Expected close", "date")], tr(l, "Ajouter une affaire", "Add a deal"))) }
+        }
+        section.sheet aria-labelledby="h-quotes" {
+            h2 #h-quotes { (tr(l, "Devis", "Quotes")) }
+            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Total TTC", "Gross")) } } }
+                tbody { @for q in &f.quotes { tr { td { (q.number) } td { (q.status) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) } } } } }
+            @if !print { (add_form(v, id, "quotes", &[("label", "Désignation", "Item", "text"), ("qty", "Quantité", "Quantity", "text"), ("unit_price", "Prix unitaire HT", "Unit price excl. VAT", "text"), ("vat_rate", "TVA %", "VAT %", "text")], tr(l, "Nouveau devis (une ligne)", "New quote (one line)"))) }
+        }
+        section.sheet aria-labelledby="h-orders" {
+            h2 #h-orders { (tr(l, "Commandes", "Orders")) }
+            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Lignes", "Lines")) } } }
+                tbody { @for o in &f.orders { tr { td { (o.number) } td { (day(o.date, l)) } td.num { (money(o.totals.net, l)) }
+                    td { @for li in &o.lines { (li.label) " × " (li.qty) " = " (money(li.net, l)) br; } } } } } }
+        }
+        section.sheet aria-labelledby="h-actions" {
+            h2 #h-actions { (tr(l, "Actions", "Actions")) }
+            table { thead { tr { th scope="col" { (tr(l, "Échéance", "Due")) } th scope="col" { (tr(l, "Type", "Type")) } th scope="col" { (tr(l, "Objet", "Subject")) } th scope="col" { (tr(l, "Fait le", "Done on")) } th scope="col" { (tr(l, "Résultat", "Outcome")) } } }
+                tbody { @for a in &f.actions { tr { td { (day(a.due, l)) } td { (a.action_type) } td { (a.subject) } td { (day(a.done_on, l)) } td { (a.outcome) } } } } }
+            @if !print { (add_form(v, id, "actions", &[("type", "Type (call, visit, email…)", "Type (call, visit, email…)", "text"), ("subject", "Objet", "Subject", "text"), ("due", "Échéance", "Due", "date")], tr(l, "Planifier une action", "Plan an action"))) }
+        }
+        section.sheet aria-labelledby="h-timeline" {
+            h2 #h-timeline { (tr(l, "Historique", "Timeline")) }
+            @if !print {
+                form method="post" action={ "/accounts/" (id) "/notes" } {
+                    (page::csrf(v))
+                    label for="note" { (tr(l, "Nouvelle note", "New note")) }
+                    textarea #note name="body" rows="3" required {}
+                    button type="submit" { (tr(l, "Ajouter la note", "Add the note")) }
+                }
+            }
+            (timeline(fv, l))
+        }
+    }
+}
+
+fn add_form(
+    v: &Viewer,
+    id: DocId,
+    what: &str,
+    fields: &[(&str, &'static str, &'static str, &str)],
+    title: &str,
+) -> Markup {
+    let l = v.lang;
+    html! {
+        details.no-print {
+            summary { (title) }
+            form method="post" action={ "/accounts/" (id) "/" (what) } {
+                (page::csrf(v))
+                @for (name, fr, en, ty) in fields {
+                    p { label for={ (what) "-" (name) } { (tr(l, fr, en)) }
+                        input id={ (what) "-" (name) } type=(ty) name=(name); }
+                }
+                button type="submit" { (title) }
+            }
+        }
+    }
+}
+
+async fn file(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(m): Query<Msg>,
+) -> Response {
+    let Some(fv) = load_file(&web, &v, &id).await else {
+        return not_found(&v);
+    };
+    let l = v.lang;
+    let title = fv.file.account.name.clone();
+    let body = html! {
+        (page::flash(m.error.as_deref(), true))
+        p.no-print { a href={ "/print/accounts/" (fv.file.account.id) } { (tr(l, "Imprimer le dossier client", "Print the customer file")) } }
+        (sections(&fv, &v, false))
+    };
+    html_page(page::page(&v, Nav::Accounts, &title, body))
+}
+
+/// "Édition du dossier client": the file without forms, one section per
+/// printed page block.
+async fn print_file(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
+    let Some(fv) = load_file(&web, &v, &id).await else {
+        return not_found(&v);
+    };
+    let title = format!(
+        "{} — {}",
+        tr(v.lang, "Dossier client", "Customer file"),
+        fv.file.account.name
+    );
+    html_page(page::page(&v, Nav::None, &title, sections(&fv, &v, true)))
+}
+
+/// Runs one edit of customer file `id` and goes back to its page.
+async fn edit_file<T>(
+    web: &Web,
+    v: &Viewer,
+    id: &str,
+    f: impl FnOnce(&mut carnet_core::doc::CrmDoc, &ops::EditCtx<'_>) -> carnet_core::Result<T>,
+) -> Response {
+    let Some(doc) = doc_id(id) else {
+        return not_found(v);
+    };
+    let to = format!("/accounts/{doc}");
+    match web
+        .tenant
+        .edit_for(&v.writer(), doc, DocKind::Account, false, f)
+        .await
+    {
+        Ok(_) => back(&to),
+        Err(e) => edit_failed(v, e, &to),
+    }
+}
+
+async fn set_field(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let (field, value) = (f.text("field"), f.get("value").unwrap_or("").to_string());
+    edit_file(&web, &v, &id, |d, ctx| {
+        ops::set_field(d, ctx, &format!("account/{field}"), &value)
+    })
+    .await
+}
+
+async fn resolve(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let (path, value) = (f.text("path"), f.get("value").unwrap_or("").to_string());
+    edit_file(&web, &v, &id, |d, ctx| {
+        ops::set_field(d, ctx, &path, &value)
+    })
+    .await
+}
+
+async fn add_contact(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let raw = f.raw(&["name", "role", "phone", "email"]);
+    edit_file(&web, &v, &id, |d, ctx| ops::add_contact(d, ctx, &raw)).await
+}
+
+async fn add_deal(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let raw = f.raw(&["title", "amount", "close_date", "stage"]);
+    edit_file(&web, &v, &id, |d, ctx| ops::add_deal(d, ctx, &raw)).await
+}
+
+async fn add_action(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let raw = f.raw(&["type", "subject", "due"]);
+    edit_file(&web, &v, &id, |d, ctx| ops::add_action(d, ctx, &raw)).await
+}
+
+async fn add_note(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let text = f.text("body");
+    edit_file(&web, &v, &id, |d, ctx| ops::add_note(d, ctx, &text)).await
+}
+
+/// A draft quote with one line; the server numbers it like a device's.
+async fn add_quote(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let line = NewQuoteLine {
+        qty: f.text("qty"),
+        product: None,
+        label: Some(f.text("label")),
+        unit_price: Some(f.text("unit_price")).filter(|s| !s.is_empty()),
+        vat_rate: Some(f.text("vat_rate")).filter(|s| !s.is_empty()),
+        discount: None,
+    };
+    edit_file(&web, &v, &id, |d, ctx| {
+        let q = ops::create_quote(d, ctx, "WEB", &[])?;
+        ops::add_quote_line(d, ctx, &q.to_string(), &line)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a;b"), "\"a;b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+    }
+}

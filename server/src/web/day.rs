@@ -1,0 +1,202 @@
+//! My day: actions due and overdue, today's visits, quotes awaiting an
+//! answer; an action is ticked done with its outcome. And the printable
+//! to-do list ("édition des actions à effectuer") for a date range.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use carnet_core::ops;
+use carnet_core::reports::{self, Scope, TodoItem};
+use carnet_core::{DocId, DocKind};
+use chrono::NaiveDate;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::page::{self, day, money, tr, Nav};
+use super::{back, edit_failed, html_page, not_found, Form, Viewer, Web};
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/day", get(my_day))
+        .route("/actions/{id}/done", post(done))
+        .route("/print/todo", get(print_todo))
+}
+
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+#[derive(Deserialize, Default)]
+pub struct Msg {
+    pub error: Option<String>,
+}
+
+fn todo_table(v: &Viewer, items: &[TodoItem], tick: bool) -> Markup {
+    let l = v.lang;
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { (tr(l, "Échéance", "Due")) }
+                th scope="col" { (tr(l, "Client", "Account")) }
+                th scope="col" { (tr(l, "Type", "Type")) }
+                th scope="col" { (tr(l, "Objet", "Subject")) }
+                @if !tick { th scope="col" { (tr(l, "Assignée à", "Assignee")) } }
+                @if tick { th scope="col" { (tr(l, "Fait", "Done")) } }
+            } }
+            tbody {
+                @for t in items {
+                    tr.overdue[t.overdue] {
+                        td { (day(Some(t.due), l))
+                            @if t.overdue { " " span.late { "(" (t.days_late) (tr(l, " j de retard)", " d late)")) } } }
+                        td { a href={ "/accounts/" (t.account_id) } { (t.account) } }
+                        td { (t.action_type) }
+                        td { (t.subject) }
+                        @if !tick { td { (t.assignee) } }
+                        @if tick { td {
+                            form.inline method="post" action={ "/actions/" (t.action) "/done" } {
+                                (page::csrf(v))
+                                label for={ "o-" (t.action) } .sr { (tr(l, "Résultat de ", "Outcome of ")) (t.subject) }
+                                input id={ "o-" (t.action) } name="outcome" type="text" placeholder=(tr(l, "Résultat", "Outcome"));
+                                button type="submit" { (tr(l, "Fait", "Done")) }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn my_day(State(web): State<Web>, v: Viewer, Query(m): Query<Msg>) -> Response {
+    let l = v.lang;
+    let idx = web.tenant.index_for(&v.user);
+    let d = reports::my_day(&idx, &v.user, today());
+    let mut awaiting = Vec::new();
+    for (doc, a, rows) in idx.accounts() {
+        for q in &rows.quotes {
+            if q.status == "sent" && q.owner == v.user {
+                awaiting.push((doc, a.name.clone(), q.clone()));
+            }
+        }
+    }
+    awaiting.sort_by_key(|x| x.2.date);
+    let body = html! {
+        (page::flash(m.error.as_deref(), true))
+        p.no-print { a href="/print/todo" { (tr(l, "Imprimer les actions à effectuer", "Print the to-do list")) } }
+        section aria-labelledby="h-todo" {
+            h2 #h-todo { (tr(l, "À faire", "To do")) " (" (d.todo.len()) ")" }
+            @if d.todo.is_empty() { p { (tr(l, "Rien d'échu aujourd'hui.", "Nothing due today.")) } }
+            @else { (todo_table(&v, &d.todo, true)) }
+        }
+        section aria-labelledby="h-visits" {
+            h2 #h-visits { (tr(l, "Visites du jour", "Today's visits")) " (" (d.visits.len()) ")" }
+            ul { @for t in &d.visits { li { a href={ "/accounts/" (t.account_id) } { (t.account) } " — " (t.subject) } } }
+        }
+        section aria-labelledby="h-quotes" {
+            h2 #h-quotes { (tr(l, "Devis en attente de réponse", "Quotes awaiting an answer")) " (" (awaiting.len()) ")" }
+            ul { @for (doc, name, q) in &awaiting {
+                li { a href={ "/accounts/" (doc) } { (name) } " — " (q.number) " — " (money(q.net, l)) " HT — " (day(q.date, l)) }
+            } }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Day,
+        tr(l, "Ma journée", "My day"),
+        body,
+    ))
+}
+
+async fn done(State(web): State<Web>, v: Viewer, Path(id): Path<String>, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    let outcome = f.text("outcome");
+    let on = today();
+    let r = web
+        .tenant
+        .edit_for(&v.writer(), doc, DocKind::Account, false, |d, ctx| {
+            ops::complete_action(
+                d,
+                ctx,
+                &id,
+                (!outcome.is_empty()).then_some(outcome.as_str()),
+                on,
+            )
+        })
+        .await;
+    let to = f
+        .get("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or("/day")
+        .to_string();
+    match r {
+        Ok(()) => back(&to),
+        Err(e) => edit_failed(&v, e, &to),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Range {
+    from: Option<String>,
+    to: Option<String>,
+    everyone: Option<String>,
+}
+
+/// "Édition des actions à effectuer": open actions due up to `to` (and
+/// from `from`, when given), overdue first, as an A4 page.
+async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
+    let l = v.lang;
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    let to = parse(&r.to).unwrap_or_else(|| today() + chrono::Duration::days(7));
+    let from = parse(&r.from);
+    let everyone = v.is_manager() && r.everyone.is_some();
+    let scope = if everyone {
+        Scope::All
+    } else {
+        Scope::User(v.user.clone())
+    };
+    let idx = web.tenant.index_for(&v.user);
+    let items: Vec<TodoItem> = reports::todo(&idx, &scope, to, today())
+        .into_iter()
+        .filter(|t| from.is_none_or(|f| t.due >= f))
+        .collect();
+    let body = html! {
+        form.no-print method="get" action="/print/todo" {
+            label for="from" { (tr(l, "Du", "From")) }
+            input #from type="date" name="from" value=(from.map(|d| d.to_string()).unwrap_or_default());
+            label for="to" { (tr(l, "au", "to")) }
+            input #to type="date" name="to" value=(to.to_string());
+            @if v.is_manager() {
+                input #everyone type="checkbox" name="everyone" value="1" checked[everyone];
+                label for="everyone" { (tr(l, "Toute l'équipe", "Whole team")) }
+            }
+            button type="submit" { (tr(l, "Afficher", "Show")) }
+        }
+        p { (tr(l, "Actions ouvertes jusqu'au ", "Open actions up to ")) (day(Some(to), l)) " : " (items.len()) }
+        (todo_table(&v, &items, false))
+    };
+    html_page(page::page(
+        &v,
+        Nav::None,
+        tr(l, "Édition des actions à effectuer", "Actions to do"),
+        body,
+    ))
+}
+
+impl crate::tenant::Tenant {
+    /// The customer file holding record `id`, if the user may see it.
+    pub fn account_of_record(&self, user: &str, id: &str) -> Option<DocId> {
+        let doc = self.doc_of_record(id.trim())?;
+        self.visible(user, doc).then_some(doc)
+    }
+}

@@ -1,0 +1,726 @@
+//! Managers' and admins' pages: forecast by month and rep against targets,
+//! commissions traced to order lines, targets and commission plans,
+//! territories (rules, accounts caught, reps, bulk reassignment), users and
+//! devices.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use carnet_core::model::Order;
+use carnet_core::ops;
+use carnet_core::reports::{self, Indicator, Period, Scope, Unit};
+use carnet_core::{DocId, DocKind};
+use maud::html;
+use serde::Deserialize;
+
+use super::dashboard::{label, value};
+use super::day::{today, Msg};
+use super::page::{self, day, money, tr, Nav};
+use super::{back, edit_failed, html_page, not_found, with_error, Form, Viewer, Web};
+use crate::acl::Role;
+
+pub fn routes() -> Router<Web> {
+    Router::new()
+        .route("/forecast", get(forecast))
+        .route("/commissions", get(commissions))
+        .route("/targets", get(targets).post(set_target))
+        .route("/targets/tiers", post(set_tiers))
+        .route("/territories", get(territories).post(add_territory))
+        .route("/territories/{id}", post(edit_territory))
+        .route("/territories/reassign", post(reassign))
+        .route("/users", get(users).post(add_user))
+        .route("/users/{email}/role", post(set_role))
+        .route("/users/{email}/deactivate", post(deactivate))
+        .route("/users/{email}/devices/{device}/revoke", post(revoke))
+}
+
+fn period_or_month(p: Option<&str>) -> Period {
+    p.and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| Period::month_of(today()))
+}
+
+#[derive(Deserialize, Default)]
+struct Q {
+    period: Option<String>,
+    rep: Option<String>,
+    error: Option<String>,
+}
+
+async fn forecast(State(web): State<Web>, v: Viewer) -> Response {
+    let l = v.lang;
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    let idx = web.tenant.index_for(&v.user);
+    let parts = web.tenant.edit_parts();
+    let team = web.tenant.acl().team_of(&v.user);
+    let plans = web.tenant.plans_of(&team).await;
+    let months = 6;
+    let all = reports::forecast(&idx, &parts.settings, &Scope::All, today(), months);
+    let body = html! {
+        p { (tr(l, "Affaires ouvertes pondérées par mois de clôture prévue, et objectif de commandes du mois.", "Open deals weighted by month of expected close, and the month's orders target.")) }
+        table {
+            thead { tr {
+                th scope="col" { (tr(l, "Commercial", "Rep")) }
+                @for b in &all.months { th scope="col" { (b.month) } }
+            } }
+            tbody {
+                @for (u, plan) in team.iter().zip(&plans) {
+                    @let f = reports::forecast(&idx, &parts.settings, &Scope::User(u.clone()), today(), months);
+                    tr {
+                        th scope="row" { (u) }
+                        @for b in &f.months {
+                            @let target = b.month.parse::<Period>().ok().and_then(|p| reports::plan_target(plan, Indicator::OrdersValue, p));
+                            td.num { (money(b.weighted, l))
+                                @if let Some(t) = target { br; small { (tr(l, "obj. ", "target ")) (money(t, l)) } } }
+                        }
+                    }
+                }
+                tr.total {
+                    th scope="row" { (tr(l, "Total", "Total")) }
+                    @for b in &all.months { td.num { (money(b.weighted, l)) } }
+                }
+            }
+        }
+        p { (tr(l, "En retard (clôture dépassée) : ", "Overdue (close date passed): ")) (money(all.overdue.weighted, l))
+            " — " (tr(l, "sans date : ", "undated: ")) (money(all.undated.weighted, l)) }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Forecast,
+        tr(l, "Prévisions d'activité", "Activity forecast"),
+        body,
+    ))
+}
+
+async fn commissions(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response {
+    let l = v.lang;
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    let period = period_or_month(q.period.as_deref());
+    let idx = web.tenant.index_for(&v.user);
+    let team = web.tenant.acl().team_of(&v.user);
+    let plans = web.tenant.plans_of(&team).await;
+    let rep = q.rep.clone().filter(|r| team.contains(r));
+    // The chosen rep's orders of the period, with their lines.
+    let mut traced: Vec<(DocId, String, Order)> = Vec::new();
+    if let Some(r) = &rep {
+        for (doc, a, rows) in idx.accounts() {
+            let ids: Vec<String> = rows
+                .orders
+                .iter()
+                .filter(|o| {
+                    &o.owner == r
+                        && o.status != "cancelled"
+                        && o.date.is_some_and(|d| period.contains(d))
+                })
+                .map(|o| o.id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let file = web
+                .tenant
+                .read_for(&v.user, doc, DocKind::Account, |d| {
+                    carnet_core::model::AccountFile::read(d).ok()
+                })
+                .await
+                .ok()
+                .flatten()
+                .flatten();
+            for o in file.map(|f| f.orders).unwrap_or_default() {
+                if ids.contains(&o.id) {
+                    traced.push((doc, a.name.clone(), o));
+                }
+            }
+        }
+        traced.sort_by(|a, b| a.2.date.cmp(&b.2.date).then(a.2.number.cmp(&b.2.number)));
+    }
+    let body = html! {
+        form.filters method="get" action="/commissions" {
+            p { label for="period" { (tr(l, "Période", "Period")) } input #period type="text" name="period" value=(period.to_string()); }
+            p { button type="submit" { (tr(l, "Afficher", "Show")) } }
+        }
+        table {
+            thead { tr {
+                th scope="col" { (tr(l, "Commercial", "Rep")) }
+                th scope="col" { (tr(l, "CA HT", "Revenue excl. VAT")) }
+                th scope="col" { (tr(l, "Objectif", "Target")) }
+                th scope="col" { (tr(l, "Commission", "Commission")) }
+                th scope="col" { (tr(l, "Détail", "Detail")) }
+            } }
+            tbody {
+                @for (u, plan) in team.iter().zip(&plans) {
+                    @let target = reports::target_for(plan, period);
+                    @let (revenue, n) = reports::actual_orders(&idx, u, period);
+                    @let c = reports::commission(&plan.tiers, target, revenue);
+                    tr {
+                        th scope="row" { (u) }
+                        td.num { (money(revenue, l)) " (" (n) ")" }
+                        td.num { @if let Some(t) = target { (money(t, l)) } @else { "—" } }
+                        td.num { (money(c.total, l)) }
+                        td { a href={ "/commissions?period=" (period.to_string()) "&rep=" (u) } { (tr(l, "Commandes", "Orders")) } }
+                    }
+                }
+            }
+        }
+        @if let Some(r) = &rep {
+            h2 { (tr(l, "Commandes de ", "Orders of ")) (r) " — " (period.to_string()) }
+            table {
+                thead { tr {
+                    th scope="col" { (tr(l, "Commande", "Order")) }
+                    th scope="col" { (tr(l, "Date", "Date")) }
+                    th scope="col" { (tr(l, "Client", "Account")) }
+                    th scope="col" { (tr(l, "Ligne", "Line")) }
+                    th scope="col" { (tr(l, "Montant HT", "Net")) }
+                } }
+                tbody {
+                    @for (doc, name, o) in &traced {
+                        @for li in &o.lines {
+                            tr { td { (o.number) } td { (day(o.date, l)) } td { a href={ "/accounts/" (doc) } { (name) } }
+                                td { (li.label) " × " (li.qty) } td.num { (money(li.net, l)) } }
+                        }
+                    }
+                }
+                tfoot { tr { th scope="row" colspan="4" { (tr(l, "Total", "Total")) }
+                    td.num { (money(traced.iter().map(|t| t.2.totals.net).sum(), l)) } } }
+            }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Commissions,
+        tr(l, "Commissions", "Commissions"),
+        body,
+    ))
+}
+
+async fn targets(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response {
+    let l = v.lang;
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    let team: Vec<String> = web
+        .tenant
+        .acl()
+        .team_of(&v.user)
+        .into_iter()
+        .filter(|u| u != &v.user || v.role == Role::Admin)
+        .collect();
+    let period = period_or_month(q.period.as_deref());
+    let rep = q
+        .rep
+        .clone()
+        .filter(|r| team.contains(r))
+        .or_else(|| team.first().cloned());
+    let plan = match &rep {
+        Some(r) => web.tenant.plans_of(std::slice::from_ref(r)).await.pop(),
+        None => None,
+    };
+    let body = html! {
+        (page::flash(q.error.as_deref(), true))
+        form.filters method="get" action="/targets" {
+            p { label for="rep" { (tr(l, "Commercial", "Rep")) }
+                select #rep name="rep" { @for u in &team { option value=(u) selected[rep.as_deref() == Some(u.as_str())] { (u) } } } }
+            p { label for="period" { (tr(l, "Période", "Period")) } input #period type="text" name="period" value=(period.to_string()); }
+            p { button type="submit" { (tr(l, "Afficher", "Show")) } }
+        }
+        @if let (Some(r), Some(plan)) = (&rep, &plan) {
+            table {
+                caption { (r) " — " (period.to_string()) }
+                thead { tr { th scope="col" { (tr(l, "Indicateur", "Indicator")) } th scope="col" { (tr(l, "Objectif", "Target")) } th scope="col" { (tr(l, "Nouvel objectif", "New target")) } } }
+                tbody {
+                    @for i in Indicator::ALL {
+                        tr {
+                            th scope="row" { (label(i, l)) }
+                            td.num { @if let Some(t) = reports::plan_target(plan, i, period) { (value(t, i.unit(), l)) } @else { "—" } }
+                            td { form.inline method="post" action="/targets" {
+                                (page::csrf(&v))
+                                input type="hidden" name="rep" value=(r);
+                                input type="hidden" name="period" value=(period.to_string());
+                                input type="hidden" name="indicator" value=(i.code());
+                                label.sr for={ "t-" (i.code()) } { (tr(l, "Objectif ", "Target ")) (label(i, l)) }
+                                input id={ "t-" (i.code()) } type="text" name="value" inputmode="decimal" required;
+                                button type="submit" { (tr(l, "Fixer", "Set")) }
+                            } }
+                        }
+                    }
+                }
+            }
+            h2 { (tr(l, "Plan de commission", "Commission plan")) }
+            p { (tr(l, "Paliers marginaux : à partir de x % de l'objectif, taux y %.", "Marginal tiers: from x % of target, rate y %.")) }
+            form method="post" action="/targets/tiers" {
+                (page::csrf(&v))
+                input type="hidden" name="rep" value=(r);
+                @for n in 0..4 {
+                    @let t = plan.tiers.get(n);
+                    p {
+                        label for={ "from" (n) } { (tr(l, "À partir de (% objectif)", "From (% of target)")) }
+                        input id={ "from" (n) } type="text" name="from" value=(t.map(|t| t.from_pct.to_string()).unwrap_or_default());
+                        label for={ "rate" (n) } { (tr(l, "Taux %", "Rate %")) }
+                        input id={ "rate" (n) } type="text" name="rate" value=(t.map(|t| t.rate.to_string()).unwrap_or_default());
+                    }
+                }
+                button type="submit" { (tr(l, "Enregistrer le plan", "Save the plan")) }
+            }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Targets,
+        tr(
+            l,
+            "Objectifs et plans de commission",
+            "Targets and commission plans",
+        ),
+        body,
+    ))
+}
+
+/// A target as typed, in the indicator's unit.
+fn parse_target(unit: Unit, raw: &str) -> Option<i64> {
+    match unit {
+        Unit::Money => carnet_core::money::parse_amount("value", raw).ok(),
+        Unit::Count => raw.trim().parse::<i64>().ok().filter(|n| *n >= 0),
+        Unit::Percent => {
+            let d: rust_decimal::Decimal = raw.trim().replace(',', ".").parse().ok()?;
+            i64::try_from((d * rust_decimal::Decimal::ONE_HUNDRED).round())
+                .ok()
+                .filter(|n| (0..=10_000).contains(n))
+        }
+    }
+}
+
+/// Runs `f` on `rep`'s plan as the viewer, creating the plan first when
+/// there is none; judged like any change (a manager writes their reps').
+async fn edit_plan(
+    web: &Web,
+    v: &Viewer,
+    rep: &str,
+    f: impl FnOnce(&mut carnet_core::doc::CrmDoc, &ops::EditCtx<'_>) -> carnet_core::Result<()>,
+) -> Result<(), crate::tenant::EditError> {
+    let (doc, create) = match web.tenant.rows_plan_of(rep) {
+        Some(d) => (d, false),
+        None => (DocId::new(), true),
+    };
+    let rep = rep.to_string();
+    web.tenant
+        .edit_for(&v.writer(), doc, DocKind::Plan, create, |d, ctx| {
+            if create {
+                ops::init_plan(d, &rep, &ctx.settings.currency)?;
+            }
+            f(d, ctx)
+        })
+        .await
+}
+
+async fn set_target(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let (rep, period) = (f.text("rep"), f.text("period"));
+    let to = format!("/targets?rep={}&period={}", enc(&rep), enc(&period));
+    let (Ok(p), Some(i)) = (
+        period.parse::<Period>(),
+        Indicator::parse(&f.text("indicator")),
+    ) else {
+        return back(&with_error(
+            &to,
+            tr(
+                v.lang,
+                "Période ou indicateur invalide.",
+                "Invalid period or indicator.",
+            ),
+        ));
+    };
+    let Some(value) = parse_target(i.unit(), &f.text("value")) else {
+        return back(&with_error(
+            &to,
+            tr(v.lang, "Valeur invalide.", "Invalid value."),
+        ));
+    };
+    let key = i.target_key(&p.to_string());
+    match edit_plan(&web, &v, &rep, |d, _| ops::set_target(d, &key, value)).await {
+        Ok(()) => back(&to),
+        Err(e) => edit_failed(&v, e, &to),
+    }
+}
+
+async fn set_tiers(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let rep = f.text("rep");
+    let tiers: Vec<(String, String)> = f
+        .all("from")
+        .into_iter()
+        .zip(f.all("rate"))
+        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+        .collect();
+    let to = format!("/targets?rep={}", enc(&rep));
+    match edit_plan(&web, &v, &rep, |d, ctx| ops::set_tiers(d, ctx, &tiers)).await {
+        Ok(()) => back(&to),
+        Err(e) => edit_failed(&v, e, &to),
+    }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+// ----- territories ---------------------------------------------------------
+
+async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Response {
+    let l = v.lang;
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    let acl = web.tenant.acl();
+    let mut caught: BTreeMap<String, Vec<(DocId, String, String)>> = BTreeMap::new();
+    web.tenant.for_each_row(|id, rows| {
+        if let Some(a) = &rows.account {
+            if acl.can_see(&v.user, rows) {
+                let t = acl
+                    .territory_of(a.postcode.as_deref())
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
+                caught
+                    .entry(t)
+                    .or_default()
+                    .push((id, a.name.clone(), a.owner.clone()));
+            }
+        }
+    });
+    let users = acl.users();
+    let body = html! {
+        (page::flash(q.error.as_deref(), true))
+        @for t in acl.territories() {
+            section.territory aria-labelledby={ "t-" (t.id) } {
+                h2 id={ "t-" (t.id) } { (t.name) " (" (caught.get(&t.name).map_or(0, |v| v.len())) (tr(l, " clients)", " accounts)")) }
+                form method="post" action={ "/territories/" (t.id) } {
+                    (page::csrf(&v))
+                    p { label for={ "pc-" (t.id) } { (tr(l, "Codes postaux ou départements (préfixes, séparés par des virgules)", "Postcodes or departments (prefixes, comma-separated)")) }
+                        input id={ "pc-" (t.id) } type="text" name="postcodes" value=(t.prefixes.join(",")); }
+                    p { label for={ "reps-" (t.id) } { (tr(l, "Commerciaux (e-mails, séparés par des virgules)", "Reps (emails, comma-separated)")) }
+                        input id={ "reps-" (t.id) } type="text" name="reps" value=({ let mut r: Vec<&String> = t.reps.iter().collect(); r.sort(); r.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",") }); }
+                    button type="submit" { (tr(l, "Enregistrer", "Save")) }
+                }
+            }
+        }
+        section aria-labelledby="h-new-t" {
+            h2 #h-new-t { (tr(l, "Nouveau secteur", "New territory")) }
+            form method="post" action="/territories" {
+                (page::csrf(&v))
+                p { label for="nt-name" { (tr(l, "Nom", "Name")) } input #nt-name type="text" name="name" required; }
+                p { label for="nt-pc" { (tr(l, "Préfixes de codes postaux", "Postcode prefixes")) } input #nt-pc type="text" name="postcodes" required; }
+                p { label for="nt-reps" { (tr(l, "Commerciaux", "Reps")) } input #nt-reps type="text" name="reps"; }
+                button type="submit" { (tr(l, "Créer", "Create")) }
+            }
+        }
+        section aria-labelledby="h-reassign" {
+            h2 #h-reassign { (tr(l, "Réaffecter des clients", "Reassign accounts")) }
+            form method="post" action="/territories/reassign" {
+                (page::csrf(&v))
+                p { label for="to" { (tr(l, "Nouveau responsable", "New owner")) }
+                    select #to name="to" { @for u in &users { option value=(u) { (u) } } } }
+                @for (t, accounts) in &caught {
+                    fieldset {
+                        legend { @if t.is_empty() { (tr(l, "Hors secteur", "No territory")) } @else { (t) } }
+                        @for (id, name, owner) in accounts.iter().take(300) {
+                            div.check { input type="checkbox" id={ "ra-" (id) } name="account" value=(id);
+                                label for={ "ra-" (id) } { (name) " — " (owner) } }
+                        }
+                    }
+                }
+                button type="submit" { (tr(l, "Réaffecter la sélection", "Reassign the selection")) }
+            }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Territories,
+        tr(l, "Secteurs", "Territories"),
+        body,
+    ))
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+async fn add_territory(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    match web
+        .tenant
+        .add_territory(
+            &f.text("name"),
+            &list(&f.text("postcodes")),
+            &list(&f.text("reps")),
+        )
+        .await
+    {
+        Ok(()) => back("/territories"),
+        Err(e) => back(&with_error("/territories", &e.to_string())),
+    }
+}
+
+async fn edit_territory(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    if !v.is_manager() || !web.tenant.acl().territories().iter().any(|t| t.id == id) {
+        return not_found(&v);
+    }
+    let postcodes = list(&f.text("postcodes")).join(",");
+    let reps = list(&f.text("reps")).join(",");
+    let acl = web.tenant.acl();
+    if let Some(bad) = list(&reps).into_iter().find(|r| acl.role(r).is_none()) {
+        return back(&with_error("/territories", &format!("{bad} ?")));
+    }
+    for (field, value) in [("postcodes", postcodes), ("reps", reps)] {
+        if let Err(e) = web
+            .tenant
+            .set_directory_field(&format!("territories/{id}/{field}"), &value)
+            .await
+        {
+            return back(&with_error("/territories", &e.to_string()));
+        }
+    }
+    back("/territories")
+}
+
+/// Gives the chosen accounts to a new owner, each as one change by the
+/// viewer, judged like any other (giving away is allowed, taking is not).
+/// Devices that lose an account drop it on their next sync.
+async fn reassign(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match Form::parse(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    if !v.is_manager() {
+        return not_found(&v);
+    }
+    let to = f.text("to");
+    let accounts: Vec<DocId> = f
+        .all("account")
+        .into_iter()
+        .filter_map(|a| a.parse().ok())
+        .take(5_000)
+        .collect();
+    let mut failed = 0;
+    for doc in accounts {
+        let r = web
+            .tenant
+            .edit_for(&v.writer(), doc, DocKind::Account, false, |d, ctx| {
+                ops::set_field(d, ctx, "account/owner", &to)
+            })
+            .await;
+        if r.is_err() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        back(&with_error("/territories", &format!("{failed} ✕")))
+    } else {
+        back("/territories")
+    }
+}
+
+// ----- users and devices ------------------------------------------------
+
+async fn users(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Response {
+    let l = v.lang;
+    if v.role != Role::Admin {
+        return not_found(&v);
+    }
+    let acl = web.tenant.acl();
+    let all = acl.directory_users();
+    let body = html! {
+        (page::flash(q.error.as_deref(), true))
+        table {
+            thead { tr {
+                th scope="col" { "E-mail" }
+                th scope="col" { (tr(l, "Rôle et responsable", "Role and manager")) }
+                th scope="col" { (tr(l, "Appareils", "Devices")) }
+                th scope="col" { (tr(l, "Accès", "Access")) }
+            } }
+            tbody {
+                @for (u, active) in &all {
+                    @let key = enc(u);
+                    tr {
+                        th scope="row" { (u) }
+                        td { @if *active {
+                            form.inline method="post" action={ "/users/" (key) "/role" } {
+                                (page::csrf(&v))
+                                label.sr for={ "role-" (u) } { (tr(l, "Rôle de ", "Role of ")) (u) }
+                                select id={ "role-" (u) } name="role" { @for r in ["rep", "manager", "admin"] { option value=(r) selected[acl.role(u).map(|x| x.as_str()) == Some(r)] { (r) } } }
+                                label.sr for={ "mgr-" (u) } { (tr(l, "Responsable de ", "Manager of ")) (u) }
+                                input id={ "mgr-" (u) } type="email" name="manager" value=(acl.manager_of(u).unwrap_or(""));
+                                button type="submit" { (tr(l, "Modifier", "Change")) }
+                            }
+                        } @else { (tr(l, "désactivé", "deactivated")) } }
+                        td { ul { @for d in web.tenant.devices_of(u).unwrap_or_default() {
+                            li { (d.name) " — " (carnet_core::text::date_time(d.created_at, l))
+                                @if d.revoked { " — " (tr(l, "révoqué", "revoked")) } @else {
+                                    form.inline method="post" action={ "/users/" (key) "/devices/" (d.device) "/revoke" } {
+                                        (page::csrf(&v))
+                                        button type="submit" aria-label={ (tr(l, "Révoquer l'appareil ", "Revoke device ")) (d.name) } { (tr(l, "Révoquer", "Revoke")) }
+                                    }
+                                }
+                            }
+                        } } }
+                        td { @if *active && u != &v.user {
+                            form.inline method="post" action={ "/users/" (key) "/deactivate" } {
+                                (page::csrf(&v))
+                                button type="submit" aria-label={ (tr(l, "Désactiver ", "Deactivate ")) (u) } { (tr(l, "Désactiver", "Deactivate")) }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="h-new-u" {
+            h2 #h-new-u { (tr(l, "Nouvel utilisateur", "New user")) }
+            form method="post" action="/users" {
+                (page::csrf(&v))
+                p { label for="nu-email" { "E-mail" } input #nu-email type="email" name="email" required; }
+                p { label for="nu-name" { (tr(l, "Nom", "Name")) } input #nu-name type="text" name="name"; }
+                p { label for="nu-role" { (tr(l, "Rôle", "Role")) } select #nu-role name="role" { option value="rep" { "rep" } option value="manager" { "manager" } option value="admin" { "admin" } } }
+                p { label for="nu-mgr" { (tr(l, "Responsable (e-mail)", "Manager (email)")) } input #nu-mgr type="email" name="manager"; }
+                p { label for="nu-pw" { (tr(l, "Mot de passe initial (8 caractères au moins)", "Initial password (at least 8 characters)")) } input #nu-pw type="password" name="password" required minlength="8" autocomplete="new-password"; }
+                button type="submit" { (tr(l, "Ajouter", "Add")) }
+            }
+        }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Users,
+        tr(l, "Utilisateurs et appareils", "Users and devices"),
+        body,
+    ))
+}
+
+fn admin_form(v: &Viewer, body: &Bytes) -> Result<Form, super::Rejected> {
+    let f = Form::parse(v, body)?;
+    if v.role != Role::Admin {
+        return Err(super::Rejected::Hidden(Box::new(v.clone())));
+    }
+    Ok(f)
+}
+
+async fn add_user(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
+    let f = match admin_form(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let manager = Some(f.text("manager")).filter(|m| !m.is_empty());
+    let name = Some(f.text("name")).filter(|m| !m.is_empty());
+    match web
+        .tenant
+        .add_user(
+            &f.text("email"),
+            &f.text("role"),
+            manager.as_deref(),
+            name.as_deref(),
+            f.get("password").unwrap_or(""),
+        )
+        .await
+    {
+        Ok(()) => back("/users"),
+        Err(e) => back(&with_error("/users", &e.to_string())),
+    }
+}
+
+async fn set_role(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(email): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = match admin_form(&v, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let Some(record) = web.tenant.acl().record_of(&email).map(str::to_string) else {
+        return not_found(&v);
+    };
+    for (field, value) in [("role", f.text("role")), ("manager", f.text("manager"))] {
+        if let Err(e) = web
+            .tenant
+            .set_directory_field(&format!("users/{record}/{field}"), &value)
+            .await
+        {
+            return back(&with_error("/users", &e.to_string()));
+        }
+    }
+    back("/users")
+}
+
+async fn deactivate(
+    State(web): State<Web>,
+    v: Viewer,
+    Path(email): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admin_form(&v, &body) {
+        return r.into_response();
+    }
+    if email == v.user {
+        return back(&with_error(
+            "/users",
+            tr(
+                v.lang,
+                "Vous ne pouvez pas vous désactiver.",
+                "You cannot deactivate yourself.",
+            ),
+        ));
+    }
+    match web.tenant.deactivate_user(&email).await {
+        Ok(_) => {
+            web.sessions.close_user(&email);
+            back("/users")
+        }
+        Err(e) => back(&with_error("/users", &e.to_string())),
+    }
+}
+
+async fn revoke(
+    State(web): State<Web>,
+    v: Viewer,
+    Path((email, device)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admin_form(&v, &body) {
+        return r.into_response();
+    }
+    let Ok(device) = device.parse() else {
+        return not_found(&v);
+    };
+    match web.tenant.revoke_devices(&email, Some(device)) {
+        Ok(_) => back("/users"),
+        Err(e) => back(&with_error("/users", &e.to_string())),
+    }
+}

@@ -1,0 +1,346 @@
+// End-to-end tests of the web app: a real carnet-server with the demo
+// tenant on a free loopback port, real `carnet` CLI devices, and Debian's
+// headless Chromium driven by playwright-core (no browser download).
+//
+// Run by ./scripts/test after the binaries are built; CARGO_TARGET_DIR
+// tells where they are. Screenshots go to target/web-screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const targetDir = process.env.CARGO_TARGET_DIR || join(repo, 'target');
+const SERVER = join(targetDir, 'debug', 'carnet-server');
+const CLI = join(targetDir, 'debug', 'carnet');
+const CHROMIUM = process.env.CARNET_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = join(repo, 'target', 'web-screenshots');
+const PASSWORD = 'carnet-demo';
+const MANAGER = 'marc@demo.carnet.fr';
+const ADMIN = 'admin@demo.carnet.fr';
+const ALICE = 'alice@demo.carnet.fr';
+const BRUNO = 'bruno@demo.carnet.fr';
+const CHLOE = 'chloe@demo.carnet.fr';
+
+let work, server, base, browser;
+const stores = {};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function cli(store, args, input) {
+  const r = spawnSync(CLI, ['--store', store, ...args], {
+    input, encoding: 'utf8', env: { ...process.env, CARNET_LANG: 'en' }, timeout: 60_000,
+  });
+  return r;
+}
+
+function cliOk(store, args, input) {
+  const r = cli(store, args, input);
+  assert.equal(r.status, 0, `carnet ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function device(user) {
+  const store = join(work, user.split('@')[0]);
+  cliOk(store, ['login', base, '--email', user, '--password-stdin'], PASSWORD + '\n');
+  cliOk(store, ['sync']);
+  stores[user] = store;
+  return store;
+}
+
+/// Every customer file of a device, read from its own store (JSON).
+function files(store) {
+  const list = JSON.parse(cliOk(store, ['account', 'list', '--json', '--limit', '100000']));
+  return list.map((hit) => JSON.parse(cliOk(store, ['account', 'show', hit.id, '--json'])));
+}
+
+/// "24 630,00 €" (narrow no-break spaces) → 2463000 cents.
+function cents(text) {
+  const t = text.replace(/[^0-9,\-]/g, '');
+  const [units, dec = '00'] = t.split(',');
+  const sign = units.startsWith('-') ? -1 : 1;
+  return sign * (Math.abs(parseInt(units, 10)) * 100 + parseInt(dec.padEnd(2, '0'), 10));
+}
+
+function monthKey(d) {
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+async function login(user, opts = {}) {
+  const ctx = await browser.newContext({ locale: 'fr-FR', ...opts });
+  const page = await ctx.newPage();
+  await page.goto(base + '/login');
+  await page.fill('#email', user);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(base + '/day'), page.click('button[type=submit]')]);
+  return { ctx, page };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'carnet-web-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(SERVER, ['--data', join(work, 'server'), 'demo', '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error('server did not start: ' + out)), 180_000);
+    server.stdout.on('data', (b) => {
+      out += b;
+      if (out.includes('listening on')) { clearTimeout(t); resolve(); }
+    });
+    server.on('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage'],
+  });
+  device(MANAGER);
+  device(ALICE);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the dashboard variance matches the seeded orders, and a target set in the browser moves it', async () => {
+  const period = monthKey(new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 1)));
+  // Independently: Σ net of Alice's non-cancelled orders of last month,
+  // from the files the manager's device holds.
+  let expected = 0;
+  for (const f of files(stores[MANAGER])) {
+    for (const o of f.orders) {
+      if (o.owner === ALICE && o.status !== 'cancelled' && (o.date || '').startsWith(period)) {
+        expected += o.totals.net;
+      }
+    }
+  }
+  assert.ok(expected > 0, 'the demo has orders last month');
+  const { ctx, page } = await login(MANAGER);
+  const url = `${base}/dashboard?period=${period}&scope=rep:${ALICE}`;
+  await page.goto(url);
+  const row = page.locator('tr[data-indicator=orders_value]');
+  assert.equal(cents(await row.locator('td.actual').innerText()), expected);
+  assert.equal(cents(await row.locator('td.target').innerText()), 2_000_000);
+  assert.equal(cents(await row.locator('td.variance').innerText()), expected - 2_000_000);
+  assert.match(await page.locator('svg.chart').innerHTML(), new RegExp(period));
+  await shot(page, 'dashboard');
+
+  await page.goto(`${base}/targets?rep=${ALICE}&period=${period}`);
+  await page.fill('#t-orders_value', '30000');
+  await Promise.all([page.waitForURL(/\/targets/), page.locator('#t-orders_value').press('Enter')]);
+  await shot(page, 'targets');
+  await page.goto(url);
+  assert.equal(cents(await row.locator('td.target').innerText()), 3_000_000);
+  assert.equal(cents(await row.locator('td.variance').innerText()), expected - 3_000_000);
+  await ctx.close();
+});
+
+test('a customized dashboard layout survives logging out and in', async () => {
+  let { ctx, page } = await login(MANAGER);
+  await page.goto(base + '/dashboard');
+  await page.click('#customize summary');
+  await page.uncheck('#show-orders_count');
+  await page.uncheck('#show-pipeline_raw');
+  await page.fill('#pos-visits', '1');
+  await page.fill('#pos-orders_value', '2');
+  await Promise.all([page.waitForURL(base + '/dashboard'), page.click('#customize button[type=submit]')]);
+  await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
+  await ctx.close();
+  ({ ctx, page } = await login(MANAGER));
+  await page.goto(base + '/dashboard');
+  const order = await page.locator('tr[data-indicator]').evaluateAll((rows) => rows.map((r) => r.dataset.indicator));
+  assert.deepEqual(order, ['visits', 'orders_value', 'new_clients', 'quotes_sent', 'conversion', 'pipeline_weighted']);
+  await ctx.close();
+});
+
+test("a rep's browser edit reaches their connected CLI device", async () => {
+  const store = stores[ALICE];
+  const mine = JSON.parse(cliOk(store, ['account', 'list', '--json']));
+  const id = mine[0].id;
+  const watch = spawn(CLI, ['--store', store, 'sync', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  watch.stdout.on('data', (b) => { seen += b; });
+  await new Promise((r) => setTimeout(r, 1500));
+  const { ctx, page } = await login(ALICE);
+  await page.goto(`${base}/accounts/${id}`);
+  await page.fill('#f-phone', '01 99 88 77 66');
+  await Promise.all([page.waitForURL(`${base}/accounts/${id}`), page.locator('#f-phone').press('Enter')]);
+  await shot(page, 'account-file');
+  const deadline = Date.now() + 20_000;
+  while (!seen.includes(`changed ${id}`) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  watch.kill('SIGTERM');
+  await new Promise((r) => watch.on('exit', r));
+  assert.ok(seen.includes(`changed ${id}`), `the watcher saw: ${seen}`);
+  const file = JSON.parse(cliOk(store, ['account', 'show', id, '--json']));
+  assert.equal(file.account.phone, '01 99 88 77 66');
+  const history = JSON.parse(cliOk(store, ['account', 'history', id, '--json']));
+  assert.equal(history.at(-1).author, ALICE);
+  await ctx.close();
+});
+
+test("an account reassigned in the browser leaves the losing rep's device", async () => {
+  const store = stores[ALICE];
+  const id = cliOk(store, ['account', 'add', '--name', 'Export Nantes', '--postcode', '44000', '--city', 'Nantes']).trim();
+  cliOk(store, ['sync']);
+  const { ctx, page } = await login(MANAGER);
+  await page.goto(base + '/territories');
+  await page.check(`#ra-${id}`);
+  await page.selectOption('#to', BRUNO);
+  await Promise.all([page.waitForURL(base + '/territories'), page.click('form[action="/territories/reassign"] button[type=submit]')]);
+  await shot(page, 'territories');
+  await ctx.close();
+  cliOk(store, ['sync']);
+  const left = JSON.parse(cliOk(store, ['account', 'list', '--json']));
+  assert.ok(!left.some((h) => h.id === id), 'the account left Alice\'s store');
+  assert.notEqual(cli(store, ['account', 'show', id, '--json']).status, 0);
+});
+
+test("a rep cannot reach another territory's account by URL, search, CSV or print view", async () => {
+  const all = files(stores[MANAGER]);
+  const visible = new Set(JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json'])).map((h) => h.id));
+  const hidden = all.find((f) => f.account.owner === BRUNO && !visible.has(f.account.id)).account;
+  const { ctx, page } = await login(ALICE);
+  const random = '0b0e5c1a-3a57-4bd1-9b6a-2f3c4d5e6f70';
+  for (const path of ['/accounts/', '/print/accounts/']) {
+    const h = await ctx.request.get(base + path + hidden.id);
+    const r = await ctx.request.get(base + path + random);
+    assert.equal(h.status(), 404);
+    assert.equal(r.status(), 404);
+    assert.ok(Buffer.compare(await h.body(), await r.body()) === 0, `${path}: hidden answers like missing`);
+  }
+  const search = await ctx.request.get(`${base}/accounts?q=${encodeURIComponent(hidden.name)}`);
+  assert.ok(!(await search.text()).includes(hidden.id));
+  const csv = await (await ctx.request.get(`${base}/accounts.csv?q=${encodeURIComponent(hidden.name)}`)).text();
+  assert.equal(csv.trim().split('\r\n').length, 1, 'only the header');
+  const everything = await (await ctx.request.get(`${base}/accounts.csv`)).text();
+  assert.ok(!everything.includes(hidden.id));
+  assert.equal(everything.trim().split('\r\n').length - 1, visible.size);
+  const pipeline = await (await ctx.request.get(`${base}/pipeline`)).text();
+  assert.ok(!pipeline.includes(hidden.id));
+  assert.equal((await ctx.request.get(base + '/dashboard')).status(), 404, 'a rep has no dashboard');
+  await ctx.close();
+});
+
+test('markup is escaped, forms need their CSRF token, and guessing passwords is throttled', async () => {
+  const { ctx, page } = await login(ALICE);
+  let dialogs = 0;
+  page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  await page.goto(base + '/accounts');
+  await page.click('details summary');
+  const evil = '<script>alert(1)</script>';
+  await page.fill('#n-name', evil);
+  await page.fill('#n-postcode', '75011');
+  await Promise.all([page.waitForURL(/\/accounts\/[0-9a-f-]{36}$/), page.click('form[method=post][action="/accounts"] button[type=submit]')]);
+  assert.equal(await page.locator('h1').innerText(), evil);
+  assert.ok((await page.content()).includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+  assert.equal(dialogs, 0);
+  const csp = (await ctx.request.get(page.url())).headers()['content-security-policy'];
+  assert.match(csp, /default-src 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  const cookie = (await ctx.cookies()).find((c) => c.name === 'carnet_session');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+
+  const notes = page.url() + '/notes';
+  const without = await ctx.request.post(notes, { form: { body: 'no token' }, maxRedirects: 0 });
+  assert.equal(without.status(), 403);
+  const token = await page.locator('input[name=csrf]').first().inputValue();
+  const withToken = await ctx.request.post(notes, { form: { body: 'with token', csrf: token }, maxRedirects: 0 });
+  assert.equal(withToken.status(), 303);
+  await ctx.close();
+
+  const anon = await browser.newContext();
+  for (let i = 1; i <= 11; i++) {
+    const r = await anon.request.post(base + '/login', { form: { email: CHLOE, password: 'wrong-' + i }, maxRedirects: 0 });
+    assert.equal(r.status(), i <= 10 ? 401 : 429, `attempt ${i}`);
+  }
+  await anon.close();
+});
+
+test('the printed to-do list holds the overdue actions, in order', async () => {
+  const today = new Date().toISOString().slice(0, 10);
+  const until = new Date(Date.now() + 7 * 86400e3).toISOString().slice(0, 10);
+  const expected = [];
+  for (const f of files(stores[ALICE])) {
+    for (const a of f.actions) {
+      if (a.assignee === ALICE && !a.done_on && a.due && a.due <= until) {
+        expected.push({ due: a.due, account: f.account.name, subject: a.subject });
+      }
+    }
+  }
+  expected.sort((x, y) => (x.due + x.account).localeCompare(y.due + y.account));
+  assert.ok(expected.some((e) => e.due < today), 'the demo seeds overdue actions');
+  const { ctx, page } = await login(ALICE);
+  await page.goto(`${base}/print/todo?to=${until}`);
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('header.top').isVisible(), false, 'no navigation in print');
+  assert.equal(await page.locator('footer.print-footer').isVisible(), true);
+  const rows = await page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.innerText.trim())));
+  const fr = (iso) => iso.split('-').reverse().join('/');
+  assert.deepEqual(rows.map((r) => [r[0].slice(0, 10), r[1]]), expected.map((e) => [fr(e.due), e.account]));
+  await shot(page, 'print-todo');
+  await page.pdf({ path: join(SHOTS, 'print-todo.pdf'), format: 'A4' });
+  await ctx.close();
+});
+
+test('every page passes axe-core with no serious or critical violation', async () => {
+  const axe = require.resolve('axe-core/axe.min.js');
+  const account = JSON.parse(cliOk(stores[MANAGER], ['account', 'list', '--json']))[0].id;
+  // axe is injected as a script: this context alone bypasses the CSP.
+  const { ctx, page } = await login(ADMIN, { bypassCSP: true });
+  const pages = {
+    day: '/day', accounts: '/accounts', 'account-file-admin': `/accounts/${account}`, pipeline: '/pipeline',
+    'dashboard-admin': '/dashboard', forecast: '/forecast', commissions: `/commissions?rep=${ALICE}`,
+    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users',
+    'print-todo-admin': '/print/todo', 'print-account': `/print/accounts/${account}`,
+  };
+  const failures = [];
+  for (const [name, path] of Object.entries(pages)) {
+    await page.goto(base + path);
+    await page.addScriptTag({ path: axe });
+    const result = await page.evaluate(async () => await window.axe.run(document));
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    for (const v of bad) failures.push(`${path}: ${v.id} (${v.impact}) ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await shot(page, name);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+  await ctx.close();
+  const anon = await browser.newContext({ bypassCSP: true });
+  const lp = await anon.newPage();
+  await lp.goto(base + '/login');
+  await lp.addScriptTag({ path: axe });
+  const r = await lp.evaluate(async () => await window.axe.run(document));
+  for (const v of r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) failures.push(`/login: ${v.id}`);
+  await shot(lp, 'login');
+  await anon.close();
+  assert.deepEqual(failures, []);
+});
