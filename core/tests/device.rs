@@ -294,6 +294,28 @@ fn quote_totals_accept_into_order_and_count_toward_target_and_commission() {
         d.variance("rep@carnet.test", nov).unwrap().target,
         Some(200_000)
     );
+    // The dashboard, offline: the default layout, the order beside its
+    // target, and the chart ending with the period.
+    let dash = d.dashboard(nov, &d.me()).unwrap();
+    let orders = &dash.figures[0];
+    assert_eq!(
+        orders.indicator,
+        carnet_core::reports::Indicator::OrdersValue
+    );
+    assert_eq!(orders.actual, 142_955);
+    assert_eq!(orders.target, Some(200_000));
+    assert_eq!(orders.variance, Some(-57_045));
+    assert_eq!(dash.figures.len(), 8);
+    assert_eq!(dash.chart.last().unwrap().period, "2026-11");
+    assert_eq!(dash.chart.last().unwrap().actual, 142_955);
+    let other = d
+        .dashboard(
+            nov,
+            &carnet_core::reports::Scope::User("x@carnet.test".into()),
+        )
+        .unwrap();
+    assert_eq!(other.figures[0].actual, 0);
+    assert_eq!(other.figures[0].target, None);
 }
 
 #[test]

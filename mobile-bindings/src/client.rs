@@ -408,6 +408,22 @@ impl CarnetClient {
         })
     }
 
+    /// The dashboard of `period` for `scope`: the device's user (`None` or
+    /// `me`), everything the device holds (`everyone`), or one user (an
+    /// email). Offline: computed from the index, the plans and the layout
+    /// saved in the directory.
+    pub fn dashboard(&self, period: String, scope: Option<String>) -> Result<Dashboard> {
+        let p = parse_period(&period)?;
+        self.with(|d| {
+            let scope = match scope.as_deref().map(str::trim) {
+                None | Some("") | Some("me") => d.me(),
+                Some("everyone") => d.scope(true),
+                Some(user) => carnet_core::reports::Scope::User(user.to_string()),
+            };
+            Ok(d.dashboard(p, &scope)?.into())
+        })
+    }
+
     pub fn commission(&self, period: String, user: Option<String>) -> Result<Commission> {
         let p = parse_period(&period)?;
         self.with(|d| {

@@ -16,8 +16,9 @@ pub use carnet_core::model::{
     Contact, NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, Note, VisitReport,
 };
 use carnet_core::reports::{
-    Commission as CoreCommission, Forecast as CoreForecast, ForecastBucket as CoreBucket,
-    MyDay as CoreDay, Pipeline as CorePipeline, TargetReport as CoreTarget, TodoItem as CoreTodo,
+    Commission as CoreCommission, Dashboard as CoreDashboard, Forecast as CoreForecast,
+    ForecastBucket as CoreBucket, MyDay as CoreDay, Pipeline as CorePipeline,
+    TargetReport as CoreTarget, TodoItem as CoreTodo,
 };
 pub use carnet_core::sync::SyncPhase;
 use chrono::NaiveDate;
@@ -747,6 +748,83 @@ impl From<CoreTarget> for TargetReport {
             orders: count(t.orders),
             variance_cents: t.variance,
             attainment_pct: t.attainment_pct.map(|p| p.to_string()),
+        }
+    }
+}
+
+/// One dashboard indicator beside its target. `unit` says how to read
+/// the integers: `money` (cents), `count`, `percent` (hundredths of a
+/// percent).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct DashboardFigure {
+    /// `orders_value`, `orders_count`, `new_clients`, `visits`,
+    /// `quotes_sent`, `conversion`, `pipeline_raw`, `pipeline_weighted`.
+    pub indicator: String,
+    pub unit: String,
+    pub actual: i64,
+    pub target: Option<i64>,
+    /// actual − target.
+    pub variance: Option<i64>,
+    /// (actual − target) ÷ target × 100, two decimals.
+    pub variance_pct: Option<String>,
+}
+
+/// One period of the dashboard's chart.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct DashboardPoint {
+    pub period: String,
+    pub actual: i64,
+    pub target: Option<i64>,
+}
+
+/// The dashboard of a period, in the user's saved layout (the same one
+/// the web app shows), with the last 12 periods of its first indicator.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Dashboard {
+    pub period: String,
+    pub currency: String,
+    pub figures: Vec<DashboardFigure>,
+    pub chart_indicator: String,
+    pub chart: Vec<DashboardPoint>,
+}
+
+fn unit_code(u: carnet_core::reports::Unit) -> String {
+    use carnet_core::reports::Unit;
+    match u {
+        Unit::Money => "money",
+        Unit::Count => "count",
+        Unit::Percent => "percent",
+    }
+    .to_string()
+}
+
+impl From<CoreDashboard> for Dashboard {
+    fn from(d: CoreDashboard) -> Self {
+        Dashboard {
+            period: d.period,
+            currency: d.currency,
+            figures: d
+                .figures
+                .into_iter()
+                .map(|f| DashboardFigure {
+                    indicator: f.indicator.code().to_string(),
+                    unit: unit_code(f.unit),
+                    actual: f.actual,
+                    target: f.target,
+                    variance: f.variance,
+                    variance_pct: f.variance_pct.map(|p| p.to_string()),
+                })
+                .collect(),
+            chart_indicator: d.chart_indicator.code().to_string(),
+            chart: d
+                .chart
+                .into_iter()
+                .map(|p| DashboardPoint {
+                    period: p.period,
+                    actual: p.actual,
+                    target: p.target,
+                })
+                .collect(),
         }
     }
 }

@@ -293,6 +293,7 @@ async fn serve(
     });
     // Tests and scripts wait for this line.
     println!("listening on http://{addr}");
+    println!("web app: open http://{addr}/ in a browser");
     tracing::info!(%addr, "serving");
     let result = http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;

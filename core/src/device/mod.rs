@@ -28,7 +28,8 @@ use crate::model::{
 use crate::ops::{self, EditCtx, RawFields};
 use crate::persist::{self, DocWrite};
 use crate::reports::{
-    self, Commission, Forecast, MyDay, Period, Pipeline, Scope, TargetReport, TodoItem,
+    self, Commission, DashScope, Dashboard, Forecast, Indicator, MyDay, Period, Pipeline, Scope,
+    TargetReport, TodoItem,
 };
 use crate::schema::RecordKind;
 use crate::store::{Batch, Durability, SledStore, Store};
@@ -702,6 +703,47 @@ impl<S: Store> Device<S> {
             &self.index,
             user,
             period,
+        ))
+    }
+
+    /// The dashboard of `period` for `scope` (the user's own records, or
+    /// every file this device holds), with the user's saved layout (their
+    /// directory record, synced from the web app) and the chart of the
+    /// last 12 periods of its first indicator. Works offline: the index,
+    /// the plans and the directory are all on the device.
+    pub fn dashboard(&self, period: Period, scope: &Scope) -> Result<Dashboard> {
+        let layout_text = self
+            .directory()?
+            .users
+            .into_iter()
+            .find(|u| u.email == self.identity.user)
+            .and_then(|u| u.dashboard)
+            .unwrap_or_default();
+        let layout = Indicator::layout(&layout_text);
+        let (users, planned): (Option<std::collections::BTreeSet<String>>, Vec<String>) =
+            match scope {
+                Scope::User(u) => (Some([u.clone()].into()), vec![u.clone()]),
+                Scope::All => (
+                    None,
+                    self.index
+                        .iter()
+                        .filter_map(|(_, r)| r.plan_user.clone())
+                        .collect(),
+                ),
+            };
+        let mut plans = Vec::new();
+        for u in &planned {
+            plans.push(self.plan(u)?);
+        }
+        let accounts = self.index.accounts().map(|(_, _, r)| r).collect();
+        Ok(reports::dashboard(
+            &DashScope { accounts, users },
+            &self.settings,
+            &plans,
+            period,
+            &layout,
+            layout[0],
+            12,
         ))
     }
 

@@ -119,6 +119,10 @@ public final class Carnet: @unchecked Sendable {
     public func variance(period: String, user: String? = nil) async throws -> TargetReport {
         try await local { try $0.variance(period: period, user: user) }
     }
+    /// The dashboard of `period` for `scope`: `nil`/`"me"`, `"everyone"`, or a user's email.
+    public func dashboard(period: String, scope: String? = nil) async throws -> Dashboard {
+        try await local { try $0.dashboard(period: period, scope: scope) }
+    }
     public func commission(period: String, user: String? = nil) async throws -> Commission {
         try await local { try $0.commission(period: period, user: user) }
     }

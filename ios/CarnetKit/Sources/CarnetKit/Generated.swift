@@ -639,6 +639,14 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      */
     func createQuote(accountId: String, quote: NewQuote) throws  -> String
     
+    /**
+     * The dashboard of `period` for `scope`: the device's user (`None` or
+     * `me`), everything the device holds (`everyone`), or one user (an
+     * email). Offline: computed from the index, the plans and the layout
+     * saved in the directory.
+     */
+    func dashboard(period: String, scope: String?) throws  -> Dashboard
+    
     func forecast(months: UInt32, everyone: Bool) throws  -> Forecast
     
     /**
@@ -1018,6 +1026,23 @@ open func createQuote(accountId: String, quote: NewQuote)throws  -> String  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(accountId),
         FfiConverterTypeNewQuote_lower(quote),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The dashboard of `period` for `scope`: the device's user (`None` or
+     * `me`), everything the device holds (`everyone`), or one user (an
+     * email). Offline: computed from the index, the plans and the layout
+     * saved in the directory.
+     */
+open func dashboard(period: String, scope: String?)throws  -> Dashboard  {
+    return try  FfiConverterTypeDashboard_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_dashboard(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(period),
+        FfiConverterOptionString.lower(scope),uniffiCallStatus
     )
 })
 }
@@ -2704,6 +2729,232 @@ public func FfiConverterTypeContact_lift(_ buf: RustBuffer) throws -> Contact {
 #endif
 public func FfiConverterTypeContact_lower(_ value: Contact) -> RustBuffer {
     return FfiConverterTypeContact.lower(value)
+}
+
+
+/**
+ * The dashboard of a period, in the user's saved layout (the same one
+ * the web app shows), with the last 12 periods of its first indicator.
+ */
+public struct Dashboard: Equatable, Hashable {
+    public var period: String
+    public var currency: String
+    public var figures: [DashboardFigure]
+    public var chartIndicator: String
+    public var chart: [DashboardPoint]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(period: String, currency: String, figures: [DashboardFigure], chartIndicator: String, chart: [DashboardPoint]) {
+        self.period = period
+        self.currency = currency
+        self.figures = figures
+        self.chartIndicator = chartIndicator
+        self.chart = chart
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Dashboard: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDashboard: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Dashboard {
+        return
+            try Dashboard(
+                period: FfiConverterString.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf), 
+                figures: FfiConverterSequenceTypeDashboardFigure.read(from: &buf), 
+                chartIndicator: FfiConverterString.read(from: &buf), 
+                chart: FfiConverterSequenceTypeDashboardPoint.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Dashboard, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.period, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+        FfiConverterSequenceTypeDashboardFigure.write(value.figures, into: &buf)
+        FfiConverterString.write(value.chartIndicator, into: &buf)
+        FfiConverterSequenceTypeDashboardPoint.write(value.chart, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboard_lift(_ buf: RustBuffer) throws -> Dashboard {
+    return try FfiConverterTypeDashboard.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboard_lower(_ value: Dashboard) -> RustBuffer {
+    return FfiConverterTypeDashboard.lower(value)
+}
+
+
+/**
+ * One dashboard indicator beside its target. `unit` says how to read
+ * the integers: `money` (cents), `count`, `percent` (hundredths of a
+ * percent).
+ */
+public struct DashboardFigure: Equatable, Hashable {
+    /**
+     * `orders_value`, `orders_count`, `new_clients`, `visits`,
+     * `quotes_sent`, `conversion`, `pipeline_raw`, `pipeline_weighted`.
+     */
+    public var indicator: String
+    public var unit: String
+    public var actual: Int64
+    public var target: Int64?
+    /**
+     * actual − target.
+     */
+    public var variance: Int64?
+    /**
+     * (actual − target) ÷ target × 100, two decimals.
+     */
+    public var variancePct: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `orders_value`, `orders_count`, `new_clients`, `visits`,
+         * `quotes_sent`, `conversion`, `pipeline_raw`, `pipeline_weighted`.
+         */indicator: String, unit: String, actual: Int64, target: Int64?, 
+        /**
+         * actual − target.
+         */variance: Int64?, 
+        /**
+         * (actual − target) ÷ target × 100, two decimals.
+         */variancePct: String?) {
+        self.indicator = indicator
+        self.unit = unit
+        self.actual = actual
+        self.target = target
+        self.variance = variance
+        self.variancePct = variancePct
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DashboardFigure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDashboardFigure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DashboardFigure {
+        return
+            try DashboardFigure(
+                indicator: FfiConverterString.read(from: &buf), 
+                unit: FfiConverterString.read(from: &buf), 
+                actual: FfiConverterInt64.read(from: &buf), 
+                target: FfiConverterOptionInt64.read(from: &buf), 
+                variance: FfiConverterOptionInt64.read(from: &buf), 
+                variancePct: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DashboardFigure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.indicator, into: &buf)
+        FfiConverterString.write(value.unit, into: &buf)
+        FfiConverterInt64.write(value.actual, into: &buf)
+        FfiConverterOptionInt64.write(value.target, into: &buf)
+        FfiConverterOptionInt64.write(value.variance, into: &buf)
+        FfiConverterOptionString.write(value.variancePct, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboardFigure_lift(_ buf: RustBuffer) throws -> DashboardFigure {
+    return try FfiConverterTypeDashboardFigure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboardFigure_lower(_ value: DashboardFigure) -> RustBuffer {
+    return FfiConverterTypeDashboardFigure.lower(value)
+}
+
+
+/**
+ * One period of the dashboard's chart.
+ */
+public struct DashboardPoint: Equatable, Hashable {
+    public var period: String
+    public var actual: Int64
+    public var target: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(period: String, actual: Int64, target: Int64?) {
+        self.period = period
+        self.actual = actual
+        self.target = target
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DashboardPoint: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDashboardPoint: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DashboardPoint {
+        return
+            try DashboardPoint(
+                period: FfiConverterString.read(from: &buf), 
+                actual: FfiConverterInt64.read(from: &buf), 
+                target: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DashboardPoint, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.period, into: &buf)
+        FfiConverterInt64.write(value.actual, into: &buf)
+        FfiConverterOptionInt64.write(value.target, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboardPoint_lift(_ buf: RustBuffer) throws -> DashboardPoint {
+    return try FfiConverterTypeDashboardPoint.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDashboardPoint_lower(_ value: DashboardPoint) -> RustBuffer {
+    return FfiConverterTypeDashboardPoint.lower(value)
 }
 
 
@@ -5499,6 +5750,56 @@ fileprivate struct FfiConverterSequenceTypeContact: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDashboardFigure: FfiConverterRustBuffer {
+    typealias SwiftType = [DashboardFigure]
+
+    public static func write(_ value: [DashboardFigure], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDashboardFigure.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DashboardFigure] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DashboardFigure]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDashboardFigure.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDashboardPoint: FfiConverterRustBuffer {
+    typealias SwiftType = [DashboardPoint]
+
+    public static func write(_ value: [DashboardPoint], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDashboardPoint.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DashboardPoint] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DashboardPoint]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDashboardPoint.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeal: FfiConverterRustBuffer {
     typealias SwiftType = [Deal]
 
@@ -5978,6 +6279,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_create_quote() != 2738) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() != 54127) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_forecast() != 32125) {

@@ -370,6 +370,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_create_account(uint64_t p
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_create_quote(uint64_t ptr, RustBuffer account_id, RustBuffer quote, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_DASHBOARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_DASHBOARD
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_dashboard(uint64_t ptr, RustBuffer period, RustBuffer scope, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_forecast(uint64_t ptr, uint32_t months, int8_t everyone, RustCallStatus *_Nonnull out_status
@@ -907,6 +912,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_create_account(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_CREATE_QUOTE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_CREATE_QUOTE
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_create_quote(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_DASHBOARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_DASHBOARD
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_dashboard(void
     
 );
 #endif

@@ -111,6 +111,28 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertTrue(try manager.run(["account", "show", target.id, "--json"]).contains("01 02 03 04 05"))
     }
 
+    func testTheManagersDashboardWorksOfflineAgainstTheDemosTargets() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-marc"))
+        _ = try await carnet.login(server: server.url, email: marc, password: demoPassword, deviceName: "iPad")
+        try await carnet.syncNow()
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let lastMonth = utc.date(byAdding: .month, value: -1, to: Date())!
+        let c = utc.dateComponents([.year, .month], from: lastMonth)
+        let period = String(format: "%04d-%02d", c.year!, c.month!)
+        let dash = try await carnet.dashboard(period: period, scope: alice)
+        let orders = try XCTUnwrap(dash.figures.first { $0.indicator == "orders_value" })
+        XCTAssertEqual(orders.unit, "money")
+        XCTAssertEqual(orders.target, 2_000_000)
+        let variance = try await carnet.variance(period: period, user: alice)
+        XCTAssertEqual(orders.actual, variance.actualCents)
+        XCTAssertEqual(orders.variance, orders.actual - 2_000_000)
+        XCTAssertEqual(dash.chart.count, 12)
+        XCTAssertEqual(dash.chart.last?.period, period)
+    }
+
     func testAListenerReceivesAChangeMadeByASecondClient() async throws {
         let server = try TestServer()
         defer { server.stop() }

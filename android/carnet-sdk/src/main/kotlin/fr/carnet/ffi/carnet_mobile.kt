@@ -756,6 +756,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_create_quote(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_dashboard(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_forecast(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_history(
@@ -883,6 +885,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_mobile_fn_method_carnetclient_create_account(`ptr`: Long,`account`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_create_quote(`ptr`: Long,`accountId`: RustBuffer.ByValue,`quote`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_dashboard(`ptr`: Long,`period`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_forecast(`ptr`: Long,`months`: Int,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1122,6 +1126,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_create_quote() and 0xFFFF) != 2738) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() and 0xFFFF) != 54127) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_forecast() and 0xFFFF) != 32125) {
@@ -1749,6 +1756,14 @@ public interface CarnetClientInterface {
      */
     fun `createQuote`(`accountId`: kotlin.String, `quote`: NewQuote): kotlin.String
     
+    /**
+     * The dashboard of `period` for `scope`: the device's user (`None` or
+     * `me`), everything the device holds (`everyone`), or one user (an
+     * email). Offline: computed from the index, the plans and the layout
+     * saved in the directory.
+     */
+    fun `dashboard`(`period`: kotlin.String, `scope`: kotlin.String?): Dashboard
+    
     fun `forecast`(`months`: kotlin.UInt, `everyone`: kotlin.Boolean): Forecast
     
     /**
@@ -2234,6 +2249,28 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         
         FfiConverterString.lower(`accountId`),
         FfiConverterTypeNewQuote.lower(`quote`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The dashboard of `period` for `scope`: the device's user (`None` or
+     * `me`), everything the device holds (`everyone`), or one user (an
+     * email). Offline: computed from the index, the plans and the layout
+     * saved in the directory.
+     */
+    @Throws(CarnetException::class)override fun `dashboard`(`period`: kotlin.String, `scope`: kotlin.String?): Dashboard {
+            return FfiConverterTypeDashboard.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_dashboard(
+        it,
+        
+        FfiConverterString.lower(`period`),
+        FfiConverterOptionalString.lower(`scope`),_status)
 }
     }
     )
@@ -4194,6 +4231,182 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterBoolean.write(value.`consentEmail`, buf)
             FfiConverterBoolean.write(value.`consentPhone`, buf)
             FfiConverterString.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * The dashboard of a period, in the user's saved layout (the same one
+ * the web app shows), with the last 12 periods of its first indicator.
+ */
+data class Dashboard (
+    var `period`: kotlin.String
+    , 
+    var `currency`: kotlin.String
+    , 
+    var `figures`: List<DashboardFigure>
+    , 
+    var `chartIndicator`: kotlin.String
+    , 
+    var `chart`: List<DashboardPoint>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDashboard: FfiConverterRustBuffer<Dashboard> {
+    override fun read(buf: ByteBuffer): Dashboard {
+        return Dashboard(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDashboardFigure.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDashboardPoint.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Dashboard) = (
+            FfiConverterString.allocationSize(value.`period`) +
+            FfiConverterString.allocationSize(value.`currency`) +
+            FfiConverterSequenceTypeDashboardFigure.allocationSize(value.`figures`) +
+            FfiConverterString.allocationSize(value.`chartIndicator`) +
+            FfiConverterSequenceTypeDashboardPoint.allocationSize(value.`chart`)
+    )
+
+    override fun write(value: Dashboard, buf: ByteBuffer) {
+            FfiConverterString.write(value.`period`, buf)
+            FfiConverterString.write(value.`currency`, buf)
+            FfiConverterSequenceTypeDashboardFigure.write(value.`figures`, buf)
+            FfiConverterString.write(value.`chartIndicator`, buf)
+            FfiConverterSequenceTypeDashboardPoint.write(value.`chart`, buf)
+    }
+}
+
+
+
+/**
+ * One dashboard indicator beside its target. `unit` says how to read
+ * the integers: `money` (cents), `count`, `percent` (hundredths of a
+ * percent).
+ */
+data class DashboardFigure (
+    /**
+     * `orders_value`, `orders_count`, `new_clients`, `visits`,
+     * `quotes_sent`, `conversion`, `pipeline_raw`, `pipeline_weighted`.
+     */
+    var `indicator`: kotlin.String
+    , 
+    var `unit`: kotlin.String
+    , 
+    var `actual`: kotlin.Long
+    , 
+    var `target`: kotlin.Long?
+    , 
+    /**
+     * actual − target.
+     */
+    var `variance`: kotlin.Long?
+    , 
+    /**
+     * (actual − target) ÷ target × 100, two decimals.
+     */
+    var `variancePct`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDashboardFigure: FfiConverterRustBuffer<DashboardFigure> {
+    override fun read(buf: ByteBuffer): DashboardFigure {
+        return DashboardFigure(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DashboardFigure) = (
+            FfiConverterString.allocationSize(value.`indicator`) +
+            FfiConverterString.allocationSize(value.`unit`) +
+            FfiConverterLong.allocationSize(value.`actual`) +
+            FfiConverterOptionalLong.allocationSize(value.`target`) +
+            FfiConverterOptionalLong.allocationSize(value.`variance`) +
+            FfiConverterOptionalString.allocationSize(value.`variancePct`)
+    )
+
+    override fun write(value: DashboardFigure, buf: ByteBuffer) {
+            FfiConverterString.write(value.`indicator`, buf)
+            FfiConverterString.write(value.`unit`, buf)
+            FfiConverterLong.write(value.`actual`, buf)
+            FfiConverterOptionalLong.write(value.`target`, buf)
+            FfiConverterOptionalLong.write(value.`variance`, buf)
+            FfiConverterOptionalString.write(value.`variancePct`, buf)
+    }
+}
+
+
+
+/**
+ * One period of the dashboard's chart.
+ */
+data class DashboardPoint (
+    var `period`: kotlin.String
+    , 
+    var `actual`: kotlin.Long
+    , 
+    var `target`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDashboardPoint: FfiConverterRustBuffer<DashboardPoint> {
+    override fun read(buf: ByteBuffer): DashboardPoint {
+        return DashboardPoint(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DashboardPoint) = (
+            FfiConverterString.allocationSize(value.`period`) +
+            FfiConverterLong.allocationSize(value.`actual`) +
+            FfiConverterOptionalLong.allocationSize(value.`target`)
+    )
+
+    override fun write(value: DashboardPoint, buf: ByteBuffer) {
+            FfiConverterString.write(value.`period`, buf)
+            FfiConverterLong.write(value.`actual`, buf)
+            FfiConverterOptionalLong.write(value.`target`, buf)
     }
 }
 
@@ -6669,6 +6882,62 @@ public object FfiConverterSequenceTypeContact: FfiConverterRustBuffer<List<Conta
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeContact.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDashboardFigure: FfiConverterRustBuffer<List<DashboardFigure>> {
+    override fun read(buf: ByteBuffer): List<DashboardFigure> {
+        val len = buf.getInt()
+        return List<DashboardFigure>(len) {
+            FfiConverterTypeDashboardFigure.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DashboardFigure>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDashboardFigure.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DashboardFigure>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDashboardFigure.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDashboardPoint: FfiConverterRustBuffer<List<DashboardPoint>> {
+    override fun read(buf: ByteBuffer): List<DashboardPoint> {
+        val len = buf.getInt()
+        return List<DashboardPoint>(len) {
+            FfiConverterTypeDashboardPoint.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DashboardPoint>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDashboardPoint.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DashboardPoint>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDashboardPoint.write(it, buf)
         }
     }
 }

@@ -8,6 +8,7 @@ import fr.carnet.ffi.CarnetException
 import fr.carnet.ffi.ChangeListener
 import fr.carnet.ffi.Commission
 import fr.carnet.ffi.Conflict
+import fr.carnet.ffi.Dashboard
 import fr.carnet.ffi.Forecast
 import fr.carnet.ffi.HistoryEntry
 import fr.carnet.ffi.LoginInfo
@@ -126,6 +127,8 @@ class Carnet private constructor(
         local { forecast(months.coerceAtLeast(1).toUInt(), everyone) }
     suspend fun variance(period: String, user: String? = null): TargetReport = local { variance(period, user) }
     suspend fun commission(period: String, user: String? = null): Commission = local { commission(period, user) }
+    /** The dashboard of [period] for [scope]: `null`/`"me"`, `"everyone"`, or a user's email. */
+    suspend fun dashboard(period: String, scope: String? = null): Dashboard = local { dashboard(period, scope) }
 
     // ----- conflicts and history ------------------------------------------------
 

@@ -156,6 +156,27 @@ class CarnetSdkTest {
     }
 
     @Test
+    fun `the manager's dashboard works offline against the demo's targets`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            Carnet.open(tempDir("carnet-marc-").path).use { carnet ->
+                carnet.login(server.url, MARC, DEMO_PASSWORD, "Tablette")
+                carnet.syncNow()
+                val last = java.time.YearMonth.now(java.time.ZoneOffset.UTC).minusMonths(1).toString()
+                val dash = carnet.dashboard(last, ALICE)
+                val orders = dash.figures.first { it.indicator == "orders_value" }
+                assertEquals("money", orders.unit)
+                // The demo sets Alice 20,000.00 a month; the actual is what
+                // the variance report (another path) counts.
+                assertEquals(2_000_000L, orders.target)
+                assertEquals(carnet.variance(last, ALICE).actualCents, orders.actual)
+                assertEquals(orders.actual - 2_000_000L, orders.variance)
+                assertEquals(12, dash.chart.size)
+                assertEquals(last, dash.chart.last().period)
+            }
+        }
+    }
+
+    @Test
     fun `a listener receives a change made by a second client`() = runBlocking<Unit> {
         TestServer().use { server ->
             Carnet.open(tempDir("carnet-live-").path).use { carnet ->
