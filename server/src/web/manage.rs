@@ -433,8 +433,9 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
                     select #to name="to" { @for u in &users { option value=(u) { (u) } } } }
                 @for (t, accounts) in &caught {
                     fieldset {
+                        @if accounts.len() > REASSIGN_LISTED { p { (accounts.len() - REASSIGN_LISTED) (tr(l, " clients de plus : filtrez la liste des clients par secteur.", " more accounts: filter the accounts list by territory.")) } }
                         legend { @if t.is_empty() { (tr(l, "Hors secteur", "No territory")) } @else { (t) } }
-                        @for (id, name, owner) in accounts.iter().take(300) {
+                        @for (id, name, owner) in accounts.iter().take(REASSIGN_LISTED) {
                             div.check { input type="checkbox" id={ "ra-" (id) } name="account" value=(id);
                                 label for={ "ra-" (id) } { (name) " — " (owner) } }
                         }
@@ -451,6 +452,9 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
         body,
     ))
 }
+
+/// Accounts offered for reassignment per territory on one page.
+pub const REASSIGN_LISTED: usize = 100;
 
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')

@@ -22,6 +22,10 @@ pub fn routes() -> Router<Web> {
         .route("/deals/{id}/stage", post(move_deal))
 }
 
+/// Deals shown per column, biggest first (keeps the page under 100 KB
+/// whatever the pipeline's size; the column's count and sums are whole).
+pub const CARDS: usize = 15;
+
 #[derive(Deserialize, Default)]
 struct Q {
     mine: Option<String>,
@@ -72,7 +76,7 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
                     h2 id={ "st-" (s.code) } { (s.label) }
                     p.colsum { (s.count) " — " (money(s.amount, l)) @if s.weighted != s.amount { br; (tr(l, "pondéré ", "weighted ")) (money(s.weighted, l)) } }
                     ul {
-                        @for (doc, name, d) in cols[i].iter().take(50) {
+                        @for (doc, name, d) in cols[i].iter().take(CARDS) {
                             li.card {
                                 a href={ "/accounts/" (doc) } { (name) } br;
                                 (d.title) br;
@@ -87,7 +91,7 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
                                 }
                             }
                         }
-                        @if cols[i].len() > 50 { li { "… " (cols[i].len() - 50) (tr(l, " de plus", " more")) } }
+                        @if cols[i].len() > CARDS { li { "… " (cols[i].len() - CARDS) (tr(l, " de plus", " more")) } }
                     }
                 }
             }
