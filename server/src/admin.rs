@@ -182,6 +182,65 @@ impl Tenant {
         reps: &[String],
     ) -> Result<()> {
         let name = carnet_core::validate::non_empty("name", name).map_err(invalid)?;
+        let (prefixes, rep_emails) = self.territory_rules(postcodes, reps)?;
+        let dir = self
+            .singleton(DocKind::Directory)
+            .ok_or(TenantError::NotInitialised)?;
+        self.edit_as_server(dir, DocKind::Directory, move |d| {
+            d.create_record(
+                &["territories"],
+                &RecordId::new().to_string(),
+                RecordKind::Territory,
+                &[
+                    ("name", FieldValue::Str(name)),
+                    ("postcodes", FieldValue::Str(prefixes.join(","))),
+                    ("reps", FieldValue::Tags(rep_emails)),
+                ],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a territory's rules (its postcode or department prefixes,
+    /// its reps) in one change, checked as when it was added. Devices that
+    /// lose files by it drop them on their next sync.
+    pub async fn edit_territory(
+        &self,
+        id: &str,
+        postcodes: &[String],
+        reps: &[String],
+    ) -> Result<()> {
+        if !self.acl().territories().iter().any(|t| t.id == id) {
+            return Err(invalid(format!("no territory {id}")));
+        }
+        let (prefixes, reps) = self.territory_rules(postcodes, reps)?;
+        let dir = self
+            .singleton(DocKind::Directory)
+            .ok_or(TenantError::NotInitialised)?;
+        let path = |field: &str| {
+            carnet_core::schema::resolve(DocKind::Directory, &format!("territories/{id}/{field}"))
+        };
+        let (postcodes, reps_path) = (
+            path("postcodes").map_err(invalid)?,
+            path("reps").map_err(invalid)?,
+        );
+        self.edit_as_server(dir, DocKind::Directory, move |d| {
+            d.put_field(&postcodes, &FieldValue::Str(prefixes.join(",")))?;
+            d.put_field(&reps_path, &FieldValue::Tags(reps))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A territory's rules, checked: postcode or department prefixes (up to
+    /// five digits, `2A`/`2B` for Corsica), and reps who are users.
+    fn territory_rules(
+        &self,
+        postcodes: &[String],
+        reps: &[String],
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut prefixes = Vec::new();
         for p in postcodes.iter().flat_map(|p| p.split(',')) {
             let p = p.trim();
@@ -206,24 +265,7 @@ impl Tenant {
             }
             rep_emails.push(r);
         }
-        let dir = self
-            .singleton(DocKind::Directory)
-            .ok_or(TenantError::NotInitialised)?;
-        self.edit_as_server(dir, DocKind::Directory, move |d| {
-            d.create_record(
-                &["territories"],
-                &RecordId::new().to_string(),
-                RecordKind::Territory,
-                &[
-                    ("name", FieldValue::Str(name)),
-                    ("postcodes", FieldValue::Str(prefixes.join(","))),
-                    ("reps", FieldValue::Tags(rep_emails)),
-                ],
-            )?;
-            Ok(())
-        })
-        .await?;
-        Ok(())
+        Ok((prefixes, rep_emails))
     }
 
     /// Checks a password and issues a device token. Throttled per account
@@ -237,26 +279,11 @@ impl Tenant {
         device_name: &str,
         addr: Option<IpAddr>,
     ) -> std::result::Result<(DeviceRecord, String), LoginRefused> {
-        let email = email.trim().to_lowercase();
-        // Counted as a failure from here on (so parallel guesses count
-        // too); forgiven once the password proves right.
-        self.logins.attempt(&email, addr)?;
-        if email.len() > MAX_EMAIL_BYTES || password.len() > MAX_PASSWORD_BYTES {
-            return Err(LoginRefused::Wrong);
-        }
-        let t = self.clone();
-        let (e, p, name) = (
-            email.clone(),
-            password.to_string(),
-            device_name.chars().take(100).collect::<String>(),
-        );
-        let issued = self
-            .logins
-            .hash(move || t.check_and_issue(&e, &p, &name))
-            .await?
-            .ok_or(LoginRefused::Wrong)?;
-        self.logins.forgive(&email, addr);
-        Ok(issued)
+        let name = device_name.chars().take(100).collect::<String>();
+        self.guarded_login(email, password, addr, move |t, e, p| {
+            t.check_and_issue(e, p, &name)
+        })
+        .await
     }
 
     /// Checks a password for the web app (no device token): the same
@@ -268,18 +295,38 @@ impl Tenant {
         password: &str,
         addr: Option<IpAddr>,
     ) -> std::result::Result<String, LoginRefused> {
+        self.guarded_login(email, password, addr, |t, e, p| {
+            t.password_ok(e, p).then(|| e.to_string())
+        })
+        .await
+    }
+
+    /// The one login path: throttled per account and address before any
+    /// hashing, bounded fields, `check` (which verifies the password) on
+    /// the hashing threads, the failure forgiven once it succeeds.
+    async fn guarded_login<T: Send + 'static>(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+        check: impl FnOnce(&Tenant, &str, &str) -> Option<T> + Send + 'static,
+    ) -> std::result::Result<T, LoginRefused> {
         let email = email.trim().to_lowercase();
+        // Counted as a failure from here on (so parallel guesses count
+        // too); forgiven once the password proves right.
         self.logins.attempt(&email, addr)?;
         if email.len() > MAX_EMAIL_BYTES || password.len() > MAX_PASSWORD_BYTES {
             return Err(LoginRefused::Wrong);
         }
         let t = self.clone();
         let (e, p) = (email.clone(), password.to_string());
-        if !self.logins.hash(move || t.password_ok(&e, &p)).await? {
-            return Err(LoginRefused::Wrong);
-        }
+        let done = self
+            .logins
+            .hash(move || check(&t, &e, &p))
+            .await?
+            .ok_or(LoginRefused::Wrong)?;
         self.logins.forgive(&email, addr);
-        Ok(email)
+        Ok(done)
     }
 
     /// The password is right and the user active.

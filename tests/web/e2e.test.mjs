@@ -216,6 +216,14 @@ test("an account reassigned in the browser leaves the losing rep's device", asyn
   await page.selectOption('#to', BRUNO);
   await Promise.all([page.waitForURL(base + '/territories'), page.click('form[action="/territories/reassign"] button[type=submit]')]);
   await shot(page, 'territories');
+  // A rule that is not a postcode prefix is refused, and nothing changes.
+  const form = page.locator('form[action^="/territories/"]:not([action$="reassign"])').first();
+  const input = form.locator('input[name=postcodes]');
+  const before = await input.inputValue();
+  await input.fill('75,abc');
+  await Promise.all([page.waitForURL(/\/territories\?error=/), input.press('Enter')]);
+  assert.match(await page.locator('[role=alert]').innerText(), /abc/);
+  assert.equal(await page.locator('form[action^="/territories/"]:not([action$="reassign"])').first().locator('input[name=postcodes]').inputValue(), before);
   await ctx.close();
   cliOk(store, ['sync']);
   const left = JSON.parse(cliOk(store, ['account', 'list', '--json']));
@@ -275,6 +283,18 @@ test('markup is escaped, forms need their CSRF token, and guessing passwords is 
   const token = await page.locator('input[name=csrf]').first().inputValue();
   const withToken = await ctx.request.post(notes, { form: { body: 'with token', csrf: token }, maxRedirects: 0 });
   assert.equal(withToken.status(), 303);
+  // Hostile sizes are refused before anything reads them, and the server
+  // keeps serving: a body over 64 KiB, a field over 10,000 characters.
+  const huge = await ctx.request.post(notes, { form: { body: 'x'.repeat(70 * 1024), csrf: token }, maxRedirects: 0 });
+  assert.equal(huge.status(), 413);
+  const long = await ctx.request.post(notes, { form: { body: 'x'.repeat(10_001), csrf: token }, maxRedirects: 0 });
+  assert.equal(long.status(), 413);
+  assert.equal((await ctx.request.get(base + '/day')).status(), 200);
+  // An admin's form posted by a rep answers like a missing page.
+  const users = await ctx.request.post(base + '/users', {
+    form: { email: 'x@demo.carnet.fr', role: 'admin', password: 'password-123', csrf: token }, maxRedirects: 0,
+  });
+  assert.equal(users.status(), 404);
   await ctx.close();
 
   const anon = await browser.newContext();

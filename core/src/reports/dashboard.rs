@@ -277,8 +277,19 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
     out
 }
 
+/// Targets combined: their sum, or their mean for a rate; `None` when
+/// there are none.
+fn combine(indicator: Indicator, targets: impl Iterator<Item = i64>) -> Option<i64> {
+    let (sum, n) = targets.fold((0i64, 0i64), |(s, n), t| (s + t, n + 1));
+    match (n, indicator.unit()) {
+        (0, _) => None,
+        (n, Unit::Percent) => Some(sum / n),
+        _ => Some(sum),
+    }
+}
+
 /// One plan's target for an indicator and period: set for the period, or
-/// the sum of its months.
+/// combined from its months (not for a month: a month is set or not).
 pub fn plan_target(plan: &Plan, indicator: Indicator, period: Period) -> Option<i64> {
     if let Some(t) = plan.targets.get(&indicator.target_key(&period.to_string())) {
         return Some(*t);
@@ -286,36 +297,23 @@ pub fn plan_target(plan: &Plan, indicator: Indicator, period: Period) -> Option<
     if matches!(period, Period::Month(..)) {
         return None;
     }
-    let months: Vec<i64> = period
-        .months()
-        .iter()
-        .filter_map(|m| plan.targets.get(&indicator.target_key(m)).copied())
-        .collect();
-    if months.is_empty() {
-        return None;
-    }
-    let sum: i64 = months.iter().sum();
-    Some(match indicator.unit() {
-        Unit::Percent => sum / months.len() as i64,
-        _ => sum,
-    })
+    combine(
+        indicator,
+        period
+            .months()
+            .iter()
+            .filter_map(|m| plan.targets.get(&indicator.target_key(m)).copied()),
+    )
 }
 
-/// The scope's target: the sum of its plans' (the mean for a rate); `None`
-/// when no plan has one.
+/// The scope's target: its plans' combined; `None` when no plan has one.
 pub fn scope_target(plans: &[Plan], indicator: Indicator, period: Period) -> Option<i64> {
-    let set: Vec<i64> = plans
-        .iter()
-        .filter_map(|p| plan_target(p, indicator, period))
-        .collect();
-    if set.is_empty() {
-        return None;
-    }
-    let sum: i64 = set.iter().sum();
-    Some(match indicator.unit() {
-        Unit::Percent => sum / set.len() as i64,
-        _ => sum,
-    })
+    combine(
+        indicator,
+        plans
+            .iter()
+            .filter_map(|p| plan_target(p, indicator, period)),
+    )
 }
 
 fn figure(indicator: Indicator, actual: i64, target: Option<i64>) -> Figure {

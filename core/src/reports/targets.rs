@@ -29,22 +29,10 @@ pub struct TargetReport {
     pub attainment_pct: Option<Decimal>,
 }
 
-/// The target of a period: set for that period exactly, else the sum of the
-/// monthly targets inside it (`None` when there are none).
+/// The orders target of a period: set for that period exactly, else the
+/// sum of the monthly targets inside it (`None` when there are none).
 pub fn target_for(plan: &Plan, period: Period) -> Option<i64> {
-    if let Some(t) = plan.targets.get(&period.to_string()) {
-        return Some(*t);
-    }
-    let months: Vec<i64> = period
-        .months()
-        .iter()
-        .filter_map(|m| plan.targets.get(m).copied())
-        .collect();
-    if months.is_empty() || matches!(period, Period::Month(..)) {
-        None
-    } else {
-        Some(months.iter().sum())
-    }
+    super::plan_target(plan, super::Indicator::OrdersValue, period)
 }
 
 /// Σ net of `user`'s orders in `period` (cancelled ones excluded), and their count.

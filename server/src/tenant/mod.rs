@@ -506,14 +506,7 @@ impl Tenant {
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<()>,
     ) -> Result<u64> {
         let parts = self.edit_parts();
-        let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
-        let ctx = EditCtx {
-            writer: w,
-            vocab: self.vocab(),
-            settings: &parts.settings,
-            catalog: &parts.catalog,
-            today: today.date_naive(),
-        };
+        let ctx = parts.ctx(w, self.vocab());
         self.edit_as(w, doc, kind, |d| f(d, &ctx)).await
     }
 

@@ -8,7 +8,7 @@
 //! no second commit path.
 
 use carnet_core::doc::{CrmDoc, Writer};
-use carnet_core::model::{Catalog, Settings};
+use carnet_core::model::{Catalog, Plan, Settings};
 use carnet_core::ops::EditCtx;
 use carnet_core::persist;
 use carnet_core::{DocId, DocKind};
@@ -43,6 +43,21 @@ pub struct EditParts {
     pub catalog: Catalog,
 }
 
+impl EditParts {
+    /// What the domain's operations read, for a change by `w` (dated by
+    /// its clock).
+    pub fn ctx<'a>(&'a self, w: &'a Writer, vocab: carnet_core::doc::Vocab) -> EditCtx<'a> {
+        let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
+        EditCtx {
+            writer: w,
+            vocab,
+            settings: &self.settings,
+            catalog: &self.catalog,
+            today: today.date_naive(),
+        }
+    }
+}
+
 impl Tenant {
     /// Runs `f` on document `doc` as `w.user`, as one change, and stores it
     /// if the judge accepts it. `create`: the document is new (of `kind`);
@@ -56,14 +71,7 @@ impl Tenant {
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> carnet_core::Result<T>,
     ) -> Result<T, EditError> {
         let parts = self.edit_parts();
-        let today = chrono::DateTime::from_timestamp(w.now, 0).unwrap_or_default();
-        let ctx = EditCtx {
-            writer: w,
-            vocab: self.vocab(),
-            settings: &parts.settings,
-            catalog: &parts.catalog,
-            today: today.date_naive(),
-        };
+        let ctx = parts.ctx(w, self.vocab());
         let judge = self.judge(&w.user);
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
@@ -155,6 +163,36 @@ impl Tenant {
                 out.put(id, rows.clone());
             }
         });
+        out
+    }
+
+    /// The customer file holding record `id`, if the user may see it.
+    pub fn account_of_record(&self, user: &str, id: &str) -> Option<DocId> {
+        let doc = self.doc_of_record(id.trim())?;
+        self.visible(user, doc).then_some(doc)
+    }
+
+    /// The plans of `users` (empty plans, in the tenant's currency, for
+    /// those without one).
+    pub async fn plans_of(&self, users: &[String]) -> Vec<Plan> {
+        let currency = self.edit_parts().settings.currency.clone();
+        let mut out = Vec::new();
+        for u in users {
+            let id = self.rows_plan_of(u);
+            let plan = match id {
+                Some(id) => self
+                    .read_for(u, id, DocKind::Plan, |d| Plan::read(d))
+                    .await
+                    .ok()
+                    .flatten(),
+                None => None,
+            };
+            out.push(plan.unwrap_or_else(|| Plan {
+                user: u.clone(),
+                currency: currency.clone(),
+                ..Plan::default()
+            }));
+        }
         out
     }
 }

@@ -1,7 +1,6 @@
 //! Accounts: the filtered list and its CSV export, the account file (read,
 //! edit, add records, resolve conflicts) and its print view.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +17,7 @@ use serde::Deserialize;
 
 use super::day::{today, Msg};
 use super::page::{self, day, money, tr, Nav};
-use super::{back, edit_failed, html_page, not_found, Form, Viewer, Web};
+use super::{back, edit_failed, html_page, not_found, Posted, Viewer, Web};
 use carnet_core::text::{self, Lang};
 
 pub fn routes() -> Router<Web> {
@@ -166,7 +165,7 @@ async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Re
     let territories: Vec<String> = acl.territory_names();
     let owners: Vec<String> = acl.users();
     let body = html! {
-        (page::flash(f.error.as_deref(), true))
+        (page::error(f.error.as_deref()))
         form.filters method="get" action="/accounts" role="search" {
             p { label for="q" { (tr(l, "Recherche", "Search")) } input #q type="search" name="q" value=(f.q); }
             p { label for="status" { (tr(l, "Statut", "Status")) }
@@ -299,11 +298,7 @@ fn doc_id(s: &str) -> Option<DocId> {
     s.parse().ok()
 }
 
-async fn create(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn create(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let raw = f.raw(&["name", "postcode", "city", "phone"]);
     let id = DocId::new();
     match web
@@ -553,7 +548,7 @@ async fn file(
     let l = v.lang;
     let title = fv.file.account.name.clone();
     let body = html! {
-        (page::flash(m.error.as_deref(), true))
+        (page::error(m.error.as_deref()))
         p.no-print { a href={ "/print/accounts/" (fv.file.account.id) } { (tr(l, "Imprimer le dossier client", "Print the customer file")) } }
         (sections(&fv, &v, false))
     };
@@ -597,14 +592,9 @@ async fn edit_file<T>(
 
 async fn set_field(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let (field, value) = (f.text("field"), f.get("value").unwrap_or("").to_string());
     edit_file(&web, &v, &id, |d, ctx| {
         ops::set_field(d, ctx, &format!("account/{field}"), &value)
@@ -614,14 +604,9 @@ async fn set_field(
 
 async fn resolve(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let (path, value) = (f.text("path"), f.get("value").unwrap_or("").to_string());
     edit_file(&web, &v, &id, |d, ctx| {
         ops::set_field(d, ctx, &path, &value)
@@ -631,56 +616,36 @@ async fn resolve(
 
 async fn add_contact(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let raw = f.raw(&["name", "role", "phone", "email"]);
     edit_file(&web, &v, &id, |d, ctx| ops::add_contact(d, ctx, &raw)).await
 }
 
 async fn add_deal(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let raw = f.raw(&["title", "amount", "close_date", "stage"]);
     edit_file(&web, &v, &id, |d, ctx| ops::add_deal(d, ctx, &raw)).await
 }
 
 async fn add_action(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let raw = f.raw(&["type", "subject", "due"]);
     edit_file(&web, &v, &id, |d, ctx| ops::add_action(d, ctx, &raw)).await
 }
 
 async fn add_note(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let text = f.text("body");
     edit_file(&web, &v, &id, |d, ctx| ops::add_note(d, ctx, &text)).await
 }
@@ -688,14 +653,9 @@ async fn add_note(
 /// A draft quote with one line; the server numbers it like a device's.
 async fn add_quote(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let line = NewQuoteLine {
         qty: f.text("qty"),
         product: None,

@@ -7,21 +7,17 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use carnet_core::model::Plan;
-use carnet_core::ops;
 use carnet_core::reports::{self, DashScope, Indicator, Period, Unit};
 use carnet_core::text::{self, Lang};
-use carnet_core::DocKind;
 use maud::html;
 use serde::Deserialize;
 
 use super::page::{self, tr, Nav};
-use super::{back, html_page, not_found, Form, Viewer, Web};
+use super::{back, html_page, not_found, Posted, Viewer, Web};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -101,30 +97,6 @@ pub fn choose_scope(web: &Web, v: &Viewer, code: &str) -> Option<Chosen> {
             _ => return None,
         },
     })
-}
-
-impl crate::tenant::Tenant {
-    /// The plans of `users` (empty plans for those without one).
-    pub async fn plans_of(&self, users: &[String]) -> Vec<Plan> {
-        let mut out = Vec::new();
-        for u in users {
-            let id = self.rows_plan_of(u);
-            let plan = match id {
-                Some(id) => self
-                    .read_for(u, id, DocKind::Plan, |d| Plan::read(d))
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            };
-            out.push(plan.unwrap_or_else(|| Plan {
-                user: u.clone(),
-                currency: "EUR".into(),
-                ..Plan::default()
-            }));
-        }
-        out
-    }
 }
 
 async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response {
@@ -254,11 +226,7 @@ async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response
     ))
 }
 
-async fn save_layout(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn save_layout(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let mut chosen: Vec<(i64, Indicator)> = f
         .all("show")
         .into_iter()
@@ -270,21 +238,17 @@ async fn save_layout(State(web): State<Web>, v: Viewer, body: Bytes) -> Response
         .collect();
     chosen.sort_by_key(|(p, i)| (*p, Indicator::ALL.iter().position(|x| x == i)));
     let layout: Vec<Indicator> = chosen.into_iter().map(|(_, i)| i).collect();
+    // Read back through `Indicator::layout`: each indicator once, the
+    // default layout when none is ticked.
     let text = Indicator::layout_text(&Indicator::layout(&Indicator::layout_text(&layout)));
     let Some(record) = web.tenant.acl().record_of(&v.user).map(str::to_string) else {
         return not_found(&v);
     };
-    let Some(dir) = web.tenant.singleton(DocKind::Directory) else {
-        return not_found(&v);
-    };
     // The directory is the server's to write: it writes the user's own
     // record, one field, for them.
-    let w = web.tenant.server_writer();
     match web
         .tenant
-        .edit_as_user(&w, dir, DocKind::Directory, |d, ctx| {
-            ops::set_field(d, ctx, &format!("users/{record}/dashboard"), &text)
-        })
+        .set_directory_field(&format!("users/{record}/dashboard"), &text)
         .await
     {
         Ok(_) => back("/dashboard"),

@@ -2,20 +2,19 @@
 //! answer; an action is ticked done with its outcome. And the printable
 //! to-do list ("édition des actions à effectuer") for a date range.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::ops;
 use carnet_core::reports::{self, Scope, TodoItem};
-use carnet_core::{DocId, DocKind};
+use carnet_core::DocKind;
 use chrono::NaiveDate;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::page::{self, day, money, tr, Nav};
-use super::{back, edit_failed, html_page, not_found, Form, Viewer, Web};
+use super::{back, edit_failed, html_page, not_found, Posted, Viewer, Web};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -83,7 +82,7 @@ async fn my_day(State(web): State<Web>, v: Viewer, Query(m): Query<Msg>) -> Resp
     }
     awaiting.sort_by_key(|x| x.2.date);
     let body = html! {
-        (page::flash(m.error.as_deref(), true))
+        (page::error(m.error.as_deref()))
         p.no-print { a href="/print/todo" { (tr(l, "Imprimer les actions à effectuer", "Print the to-do list")) } }
         section aria-labelledby="h-todo" {
             h2 #h-todo { (tr(l, "À faire", "To do")) " (" (d.todo.len()) ")" }
@@ -109,11 +108,7 @@ async fn my_day(State(web): State<Web>, v: Viewer, Query(m): Query<Msg>) -> Resp
     ))
 }
 
-async fn done(State(web): State<Web>, v: Viewer, Path(id): Path<String>, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn done(State(web): State<Web>, Path(id): Path<String>, Posted { v, f }: Posted) -> Response {
     let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
         return not_found(&v);
     };
@@ -191,12 +186,4 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
         tr(l, "Édition des actions à effectuer", "Actions to do"),
         body,
     ))
-}
-
-impl crate::tenant::Tenant {
-    /// The customer file holding record `id`, if the user may see it.
-    pub fn account_of_record(&self, user: &str, id: &str) -> Option<DocId> {
-        let doc = self.doc_of_record(id.trim())?;
-        self.visible(user, doc).then_some(doc)
-    }
 }

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::model::Order;
@@ -20,7 +19,9 @@ use serde::Deserialize;
 use super::dashboard::{label, value};
 use super::day::{today, Msg};
 use super::page::{self, day, money, tr, Nav};
-use super::{back, edit_failed, html_page, not_found, with_error, Form, Viewer, Web};
+use super::{
+    back, edit_failed, enc, html_page, not_found, with_error, AdminPosted, Posted, Viewer, Web,
+};
 use crate::acl::Role;
 
 pub fn routes() -> Router<Web> {
@@ -223,7 +224,7 @@ async fn targets(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respo
         None => None,
     };
     let body = html! {
-        (page::flash(q.error.as_deref(), true))
+        (page::error(q.error.as_deref()))
         form.filters method="get" action="/targets" {
             p { label for="rep" { (tr(l, "Commercial", "Rep")) }
                 select #rep name="rep" { @for u in &team { option value=(u) selected[rep.as_deref() == Some(u.as_str())] { (u) } } } }
@@ -319,11 +320,7 @@ async fn edit_plan(
         .await
 }
 
-async fn set_target(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn set_target(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let (rep, period) = (f.text("rep"), f.text("period"));
     let to = format!("/targets?rep={}&period={}", enc(&rep), enc(&period));
     let (Ok(p), Some(i)) = (
@@ -352,11 +349,7 @@ async fn set_target(State(web): State<Web>, v: Viewer, body: Bytes) -> Response 
     }
 }
 
-async fn set_tiers(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn set_tiers(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let rep = f.text("rep");
     let tiers: Vec<(String, String)> = f
         .all("from")
@@ -370,10 +363,6 @@ async fn set_tiers(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
         Ok(()) => back(&to),
         Err(e) => edit_failed(&v, e, &to),
     }
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 // ----- territories ---------------------------------------------------------
@@ -401,7 +390,7 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
     });
     let users = acl.users();
     let body = html! {
-        (page::flash(q.error.as_deref(), true))
+        (page::error(q.error.as_deref()))
         @for t in acl.territories() {
             section.territory aria-labelledby={ "t-" (t.id) } {
                 h2 id={ "t-" (t.id) } { (t.name) " (" (caught.get(&t.name).map_or(0, |v| v.len())) (tr(l, " clients)", " accounts)")) }
@@ -463,11 +452,7 @@ fn list(raw: &str) -> Vec<String> {
         .collect()
 }
 
-async fn add_territory(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn add_territory(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     if !v.is_manager() {
         return not_found(&v);
     }
@@ -487,43 +472,26 @@ async fn add_territory(State(web): State<Web>, v: Viewer, body: Bytes) -> Respon
 
 async fn edit_territory(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    if !v.is_manager() || !web.tenant.acl().territories().iter().any(|t| t.id == id) {
+    if !v.is_manager() {
         return not_found(&v);
     }
-    let postcodes = list(&f.text("postcodes")).join(",");
-    let reps = list(&f.text("reps")).join(",");
-    let acl = web.tenant.acl();
-    if let Some(bad) = list(&reps).into_iter().find(|r| acl.role(r).is_none()) {
-        return back(&with_error("/territories", &format!("{bad} ?")));
+    match web
+        .tenant
+        .edit_territory(&id, &list(&f.text("postcodes")), &list(&f.text("reps")))
+        .await
+    {
+        Ok(()) => back("/territories"),
+        Err(e) => back(&with_error("/territories", &e.to_string())),
     }
-    for (field, value) in [("postcodes", postcodes), ("reps", reps)] {
-        if let Err(e) = web
-            .tenant
-            .set_directory_field(&format!("territories/{id}/{field}"), &value)
-            .await
-        {
-            return back(&with_error("/territories", &e.to_string()));
-        }
-    }
-    back("/territories")
 }
 
 /// Gives the chosen accounts to a new owner, each as one change by the
 /// viewer, judged like any other (giving away is allowed, taking is not).
 /// Devices that lose an account drop it on their next sync.
-async fn reassign(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn reassign(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     if !v.is_manager() {
         return not_found(&v);
     }
@@ -563,7 +531,7 @@ async fn users(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Respo
     let acl = web.tenant.acl();
     let all = acl.directory_users();
     let body = html! {
-        (page::flash(q.error.as_deref(), true))
+        (page::error(q.error.as_deref()))
         table {
             thead { tr {
                 th scope="col" { "E-mail" }
@@ -627,19 +595,7 @@ async fn users(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Respo
     ))
 }
 
-fn admin_form(v: &Viewer, body: &Bytes) -> Result<Form, super::Rejected> {
-    let f = Form::parse(v, body)?;
-    if v.role != Role::Admin {
-        return Err(super::Rejected::Hidden(Box::new(v.clone())));
-    }
-    Ok(f)
-}
-
-async fn add_user(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    let f = match admin_form(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn add_user(State(web): State<Web>, AdminPosted(Posted { f, .. }): AdminPosted) -> Response {
     let manager = Some(f.text("manager")).filter(|m| !m.is_empty());
     let name = Some(f.text("name")).filter(|m| !m.is_empty());
     match web
@@ -660,14 +616,9 @@ async fn add_user(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
 
 async fn set_role(
     State(web): State<Web>,
-    v: Viewer,
     Path(email): Path<String>,
-    body: Bytes,
+    AdminPosted(Posted { v, f }): AdminPosted,
 ) -> Response {
-    let f = match admin_form(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let Some(record) = web.tenant.acl().record_of(&email).map(str::to_string) else {
         return not_found(&v);
     };
@@ -685,13 +636,9 @@ async fn set_role(
 
 async fn deactivate(
     State(web): State<Web>,
-    v: Viewer,
     Path(email): Path<String>,
-    body: Bytes,
+    AdminPosted(Posted { v, .. }): AdminPosted,
 ) -> Response {
-    if let Err(r) = admin_form(&v, &body) {
-        return r.into_response();
-    }
     if email == v.user {
         return back(&with_error(
             "/users",
@@ -713,13 +660,9 @@ async fn deactivate(
 
 async fn revoke(
     State(web): State<Web>,
-    v: Viewer,
     Path((email, device)): Path<(String, String)>,
-    body: Bytes,
+    AdminPosted(Posted { v, .. }): AdminPosted,
 ) -> Response {
-    if let Err(r) = admin_form(&v, &body) {
-        return r.into_response();
-    }
     let Ok(device) = device.parse() else {
         return not_found(&v);
     };

@@ -24,7 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -44,6 +44,8 @@ use session::{Sessions, COOKIE};
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 /// Longest value of one form field.
 pub const MAX_FIELD_CHARS: usize = 10_000;
+/// Most fields in one form.
+pub const MAX_FIELDS: usize = 200;
 
 #[derive(Clone)]
 pub struct Web {
@@ -197,8 +199,6 @@ pub enum Rejected {
     /// No CSRF token, or not the session's.
     Csrf(Lang),
     TooLarge,
-    /// Not the viewer's to post (a hidden answer).
-    Hidden(Box<Viewer>),
 }
 
 impl IntoResponse for Rejected {
@@ -206,34 +206,77 @@ impl IntoResponse for Rejected {
         match self {
             Rejected::Csrf(l) => forbidden(l),
             Rejected::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
-            Rejected::Hidden(v) => not_found(&v),
         }
     }
 }
 
-impl Form {
-    /// Parses an urlencoded body and checks its CSRF token against the
-    /// session's; bounds every field.
-    pub fn parse(v: &Viewer, body: &Bytes) -> Result<Form, Rejected> {
-        let fields: Vec<(String, String)> = form_urlencoded::parse(body)
-            .map(|(k, val)| (k.into_owned(), val.into_owned()))
-            .collect();
-        let token = fields
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        if !crate::auth::same_secret(token, &v.csrf) {
-            return Err(Rejected::Csrf(v.lang));
+/// A POST from a logged-in user: who, and their form, CSRF-checked. The
+/// body is read within `MAX_FORM_BYTES` (the router's body limit).
+pub struct Posted {
+    pub v: Viewer,
+    pub f: Form,
+}
+
+impl FromRequest<Web> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, web: &Web) -> Result<Posted, Response> {
+        let (mut parts, body) = req.into_parts();
+        let v = Viewer::from_request_parts(&mut parts, web).await?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), web)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let f = Form::parse(&v, &body).map_err(IntoResponse::into_response)?;
+        Ok(Posted { v, f })
+    }
+}
+
+/// A `Posted` from an admin; anyone else gets the hidden answer.
+pub struct AdminPosted(pub Posted);
+
+impl FromRequest<Web> for AdminPosted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, web: &Web) -> Result<AdminPosted, Response> {
+        let posted = Posted::from_request(req, web).await?;
+        if posted.v.role != Role::Admin {
+            return Err(not_found(&posted.v));
         }
-        if fields.len() > 200
-            || fields
+        Ok(AdminPosted(posted))
+    }
+}
+
+impl Form {
+    /// The fields of an urlencoded body.
+    fn decode(body: &[u8]) -> Form {
+        Form(
+            form_urlencoded::parse(body)
+                .map(|(k, val)| (k.into_owned(), val.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// At most `MAX_FIELDS` fields of at most `MAX_FIELD_CHARS` each.
+    fn bounded(self) -> Result<Form, Rejected> {
+        if self.0.len() > MAX_FIELDS
+            || self
+                .0
                 .iter()
                 .any(|(_, x)| x.chars().count() > MAX_FIELD_CHARS)
         {
             return Err(Rejected::TooLarge);
         }
-        Ok(Form(fields))
+        Ok(self)
+    }
+
+    /// Parses an urlencoded body and checks its CSRF token against the
+    /// session's; bounds every field.
+    pub fn parse(v: &Viewer, body: &Bytes) -> Result<Form, Rejected> {
+        let form = Form::decode(body);
+        if !crate::auth::same_secret(form.get("csrf").unwrap_or(""), &v.csrf) {
+            return Err(Rejected::Csrf(v.lang));
+        }
+        form.bounded()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -340,8 +383,12 @@ pub fn edit_failed(v: &Viewer, e: EditError, to: &str) -> Response {
 /// `to` with an `error` query parameter.
 pub fn with_error(to: &str, msg: &str) -> String {
     let sep = if to.contains('?') { '&' } else { '?' };
-    let enc: String = form_urlencoded::byte_serialize(msg.as_bytes()).collect();
-    format!("{to}{sep}error={enc}")
+    format!("{to}{sep}error={}", enc(msg))
+}
+
+/// `s` encoded for a URL's query.
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 // ----- login --------------------------------------------------------------
@@ -352,7 +399,7 @@ async fn login_form(headers: HeaderMap) -> Response {
 
 fn login_page(l: Lang, error: Option<&str>, status: StatusCode) -> Response {
     let body = html! {
-        (page::flash(error, true))
+        (page::error(error))
         form method="post" action="/login" {
             p {
                 label for="email" { (tr(l, "Adresse e-mail", "Email address")) }
@@ -383,20 +430,16 @@ async fn login(
     body: Bytes,
 ) -> Response {
     let l = browser_lang(&headers);
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .take(10)
-        .collect();
-    let get = |n: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (email, password, public) = (get("email"), get("password"), get("public") == "1");
+    // No session yet, so no CSRF token: the login form is the one POST
+    // without it (SameSite=Strict keeps other sites' cookies out anyway).
+    let f = Form::decode(&body);
+    let (email, password) = (
+        f.get("email").unwrap_or(""),
+        f.get("password").unwrap_or(""),
+    );
+    let public = f.get("public") == Some("1");
     let addr: Option<IpAddr> = Some(peer.ip());
-    match web.tenant.check_password(&email, &password, addr).await {
+    match web.tenant.check_password(email, password, addr).await {
         Ok(user) => {
             let token = web.sessions.open(&user, public, l);
             (
@@ -429,10 +472,7 @@ async fn login(
     }
 }
 
-async fn logout(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
-    if let Err(r) = Form::parse(&v, &body) {
-        return r.into_response();
-    }
+async fn logout(State(web): State<Web>, Posted { v, .. }: Posted) -> Response {
     web.sessions.close(&v.token);
     (
         [(header::SET_COOKIE, session::clear_cookie(v.secure))],
@@ -441,11 +481,7 @@ async fn logout(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
         .into_response()
 }
 
-async fn set_lang(State(web): State<Web>, v: Viewer, headers: HeaderMap, body: Bytes) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+async fn set_lang(State(web): State<Web>, headers: HeaderMap, Posted { v, f }: Posted) -> Response {
     let lang = if f.text("lang") == "en" {
         Lang::En
     } else {

@@ -4,7 +4,7 @@
 
 use carnet_core::text::{self, Lang};
 use chrono::NaiveDate;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 
 use super::Viewer;
 use crate::acl::Role;
@@ -111,12 +111,7 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang_code(l)) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Carnet" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head(title))
             body {
                 a.skip href="#main" { (tr(l, "Aller au contenu", "Skip to content")) }
                 header.top.no-print {
@@ -161,6 +156,18 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// Every page's `<head>`: the one stylesheet, no script.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " — Carnet" }
+            link rel="stylesheet" href="/assets/style.css";
+        }
+    }
+}
+
 /// The CSRF field every state-changing form carries.
 pub fn csrf(v: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(v.csrf); }
@@ -171,12 +178,7 @@ pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang_code(lang)) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Carnet" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
+            (head(title))
             body {
                 main #main.narrow {
                     h1 { (title) }
@@ -187,13 +189,9 @@ pub fn bare(lang: Lang, title: &str, body: Markup) -> Markup {
     }
 }
 
-/// A short message block (`role=status`, or `alert` for errors).
-pub fn flash(msg: Option<&str>, error: bool) -> Markup {
-    match msg {
-        Some(m) if error => html! { p.flash.error role="alert" { (m) } },
-        Some(m) => html! { p.flash role="status" { (m) } },
-        None => html! {},
-    }
+/// The error a redirect brought back (`?error=…`), as an alert.
+pub fn error(msg: Option<&str>) -> Markup {
+    html! { @if let Some(m) = msg { p.flash.error role="alert" { (m) } } }
 }
 
 /// A number with a sign and the French decimal comma (variances).
@@ -205,8 +203,4 @@ pub fn signed_pct(p: rust_decimal::Decimal, lang: Lang) -> String {
         s
     };
     format!("{s}\u{a0}%")
-}
-
-pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
-    PreEscaped(s)
 }

@@ -2,9 +2,8 @@
 //! and the weighted total. A deal moves with a select and a button, so the
 //! keyboard alone does it.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::ops;
@@ -14,7 +13,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::page::{self, day, money, tr, Nav};
-use super::{back, edit_failed, html_page, not_found, Form, Viewer, Web};
+use super::{back, edit_failed, html_page, not_found, Posted, Viewer, Web};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -61,7 +60,7 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
         c.sort_by(|a, b| b.2.amount.cmp(&a.2.amount).then(a.2.id.cmp(&b.2.id)));
     }
     let body = html! {
-        (page::flash(q.error.as_deref(), true))
+        (page::error(q.error.as_deref()))
         p {
             (tr(l, "Ouvert : ", "Open: ")) strong { (money(p.open_amount, l)) } " HT — "
             (tr(l, "pondéré : ", "weighted: ")) strong #weighted { (money(p.open_weighted, l)) } " HT — "
@@ -107,14 +106,9 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
 
 async fn move_deal(
     State(web): State<Web>,
-    v: Viewer,
     Path(id): Path<String>,
-    body: Bytes,
+    Posted { v, f }: Posted,
 ) -> Response {
-    let f = match Form::parse(&v, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
     let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
         return not_found(&v);
     };
