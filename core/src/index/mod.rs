@@ -288,6 +288,31 @@ impl DocRows {
     }
 }
 
+/// What reports read: the customer files' rows, from a whole index or a
+/// part of one (`Index::filtered`).
+pub trait AccountRows {
+    fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)>;
+}
+
+impl AccountRows for Index {
+    fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
+        self.accounts()
+    }
+}
+
+/// The documents of an index that `keep` accepts (what one user may see),
+/// read in place, without copying rows.
+pub struct Filtered<'a, F> {
+    index: &'a Index,
+    keep: F,
+}
+
+impl<F: Fn(&DocRows) -> bool> AccountRows for Filtered<'_, F> {
+    fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
+        self.index.accounts().filter(|(_, _, r)| (self.keep)(r))
+    }
+}
+
 /// The in-memory index of every document in a store.
 #[derive(Debug, Default, Clone)]
 pub struct Index {
@@ -340,6 +365,11 @@ impl Index {
         self.docs
             .iter()
             .filter_map(|(id, r)| r.account.as_ref().map(|a| (*id, a, r)))
+    }
+
+    /// This index seen through `keep`.
+    pub fn filtered<F: Fn(&DocRows) -> bool>(&self, keep: F) -> Filtered<'_, F> {
+        Filtered { index: self, keep }
     }
 
     pub fn len(&self) -> usize {

@@ -658,6 +658,32 @@ mod tests {
     }
 
     #[test]
+    fn reports_on_a_filtered_index_see_only_what_it_keeps() {
+        let mut index = crate::index::Index::new();
+        for rows in fixture() {
+            index.put(crate::DocId::new(), rows);
+        }
+        let nov: Period = "2026-11".parse().unwrap();
+        assert_eq!(
+            super::super::actual_orders(&index, "alice", nov),
+            (150_000, 2)
+        );
+        let bruno_only = index.filtered(|r| r.account.as_ref().is_some_and(|a| a.owner == "bruno"));
+        assert_eq!(
+            super::super::actual_orders(&bruno_only, "alice", nov),
+            (0, 0)
+        );
+        assert_eq!(
+            super::super::actual_orders(&bruno_only, "bruno", nov),
+            (20_000, 1)
+        );
+        let all = super::super::pipeline(&index, &settings(), &super::super::Scope::All);
+        let none = super::super::pipeline(&bruno_only, &settings(), &super::super::Scope::All);
+        assert_eq!(all.open_amount, 1_000_000);
+        assert_eq!(none.open_amount, 0);
+    }
+
+    #[test]
     fn layouts_parse_known_codes_once_in_order() {
         assert_eq!(
             Indicator::layout("visits, orders_value,visits,bogus"),

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Scope;
-use crate::index::Index;
+use crate::index::AccountRows;
 use crate::model::{Settings, StageOutcome};
 use crate::money::percent_of;
 
@@ -39,7 +39,7 @@ fn month_index(d: NaiveDate) -> i64 {
 }
 
 pub fn forecast(
-    index: &Index,
+    index: &impl AccountRows,
     settings: &Settings,
     scope: &Scope,
     today: NaiveDate,
@@ -68,7 +68,7 @@ pub fn forecast(
         .iter()
         .map(|s| (s.code.as_str(), (s.outcome, s.probability)))
         .collect();
-    for (_, _, rows) in index.accounts() {
+    for (_, _, rows) in index.account_rows() {
         for d in rows.deals.iter().filter(|d| scope.covers(&d.owner)) {
             let (outcome, default_p) = stages
                 .get(d.stage.as_str())

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Scope;
-use crate::index::{DealRow, Index};
+use crate::index::{AccountRows, DealRow};
 use crate::model::{Settings, StageOutcome};
 use crate::money::percent_of;
 
@@ -43,7 +43,7 @@ pub fn deal_probability(deal: &DealRow, settings: &Settings) -> Decimal {
     })
 }
 
-pub fn pipeline(index: &Index, settings: &Settings, scope: &Scope) -> Pipeline {
+pub fn pipeline(index: &impl AccountRows, settings: &Settings, scope: &Scope) -> Pipeline {
     let mut stages: Vec<PipelineStage> = settings
         .stages
         .iter()
@@ -62,7 +62,7 @@ pub fn pipeline(index: &Index, settings: &Settings, scope: &Scope) -> Pipeline {
         .enumerate()
         .map(|(i, s)| (s.code.clone(), i))
         .collect();
-    for (_, _, rows) in index.accounts() {
+    for (_, _, rows) in index.account_rows() {
         for d in rows.deals.iter().filter(|d| scope.covers(&d.owner)) {
             let pos = match position.get(d.stage.as_str()).copied() {
                 Some(p) => p,

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::Period;
-use crate::index::Index;
+use crate::index::AccountRows;
 use crate::model::{Plan, Tier};
 use crate::money::{percent_of, round_cents};
 
@@ -36,10 +36,10 @@ pub fn target_for(plan: &Plan, period: Period) -> Option<i64> {
 }
 
 /// Σ net of `user`'s orders in `period` (cancelled ones excluded), and their count.
-pub fn actual_orders(index: &Index, user: &str, period: Period) -> (i64, usize) {
+pub fn actual_orders(index: &impl AccountRows, user: &str, period: Period) -> (i64, usize) {
     let mut total = 0;
     let mut n = 0;
-    for (_, _, rows) in index.accounts() {
+    for (_, _, rows) in index.account_rows() {
         for o in &rows.orders {
             if o.owner == user
                 && o.status != "cancelled"
@@ -53,7 +53,7 @@ pub fn actual_orders(index: &Index, user: &str, period: Period) -> (i64, usize) 
     (total, n)
 }
 
-pub fn variance(plan: &Plan, index: &Index, user: &str, period: Period) -> TargetReport {
+pub fn variance(plan: &Plan, index: &impl AccountRows, user: &str, period: Period) -> TargetReport {
     let target = target_for(plan, period);
     let (actual, orders) = actual_orders(index, user, period);
     TargetReport {

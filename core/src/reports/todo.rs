@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Scope;
 use crate::ids::DocId;
-use crate::index::{ActionRow, Index};
+use crate::index::{AccountRows, ActionRow};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TodoItem {
@@ -30,7 +30,7 @@ pub struct MyDay {
 }
 
 /// `user`'s day on `today`.
-pub fn my_day(index: &Index, user: &str, today: NaiveDate) -> MyDay {
+pub fn my_day(index: &impl AccountRows, user: &str, today: NaiveDate) -> MyDay {
     let todo = self::todo(index, &Scope::User(user.to_string()), today, today);
     let visits = todo
         .iter()
@@ -46,10 +46,15 @@ pub fn my_day(index: &Index, user: &str, today: NaiveDate) -> MyDay {
 
 /// Open actions in `scope` due on or before `until`, oldest first (so the
 /// overdue ones lead), then by account name.
-pub fn todo(index: &Index, scope: &Scope, until: NaiveDate, today: NaiveDate) -> Vec<TodoItem> {
+pub fn todo(
+    index: &impl AccountRows,
+    scope: &Scope,
+    until: NaiveDate,
+    today: NaiveDate,
+) -> Vec<TodoItem> {
     // Select and sort borrowed rows first; allocate only the result.
     let mut hits: Vec<(NaiveDate, &str, &str, DocId, &ActionRow)> = Vec::new();
-    for (doc, account, rows) in index.accounts() {
+    for (doc, account, rows) in index.account_rows() {
         for a in &rows.actions {
             let Some(due) = a.due else { continue };
             if a.done_on.is_some() || due > until || !scope.covers(&a.assignee) {

@@ -73,7 +73,7 @@ pub struct Slot {
 pub struct Tenant {
     pub store: SledStore,
     pub info: TenantInfo,
-    rows: RwLock<Index>,
+    pub(crate) rows: RwLock<Index>,
     acl: RwLock<Acl>,
     vocab: RwLock<Vocab>,
     parts: RwLock<Arc<EditParts>>,

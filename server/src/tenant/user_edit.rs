@@ -8,6 +8,7 @@
 //! no second commit path.
 
 use carnet_core::doc::{CrmDoc, Writer};
+use carnet_core::index::{DocRows, Filtered};
 use carnet_core::model::{Catalog, Plan, Settings};
 use carnet_core::ops::EditCtx;
 use carnet_core::persist;
@@ -153,17 +154,19 @@ impl Tenant {
         })
     }
 
-    /// The index restricted to what `user` may see (an admin's is the
-    /// whole index). Reports run on it, so no page counts a hidden record.
-    pub fn index_for(&self, user: &str) -> carnet_core::index::Index {
+    /// Runs `f` on the index as `user` may see it (filtered by the `Acl`
+    /// in place, under the index's read lock: keep `f` to computing, no
+    /// I/O). Reports and lists run on it, so no page counts a hidden
+    /// record.
+    pub fn with_visible<T>(
+        &self,
+        user: &str,
+        f: impl FnOnce(&Filtered<'_, &dyn Fn(&DocRows) -> bool>) -> T,
+    ) -> T {
         let acl = self.acl();
-        let mut out = carnet_core::index::Index::new();
-        self.for_each_row(|id, rows| {
-            if acl.can_see(user, rows) {
-                out.put(id, rows.clone());
-            }
-        });
-        out
+        let keep = |rows: &DocRows| acl.can_see(user, rows);
+        let index = self.rows.read().unwrap_or_else(|p| p.into_inner());
+        f(&index.filtered(&keep as &dyn Fn(&DocRows) -> bool))
     }
 
     /// The customer file holding record `id`, if the user may see it.

@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use carnet_core::index::AccountRows;
 use carnet_core::reports::{self, DashScope, Indicator, Period, Unit};
 use carnet_core::text::{self, Lang};
 use maud::html;
@@ -121,17 +122,6 @@ async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response
         .and_then(Indicator::parse)
         .unwrap_or(layout[0]);
     let parts = web.tenant.edit_parts();
-    let idx = web.tenant.index_for(&v.user);
-    let accounts: Vec<&carnet_core::index::DocRows> = idx
-        .accounts()
-        .filter(|(_, a, _)| {
-            scope.territory.as_deref().is_none_or(|t| {
-                acl.territory_of(a.postcode.as_deref())
-                    .is_some_and(|x| x.name == t)
-            })
-        })
-        .map(|(_, _, r)| r)
-        .collect();
     let planned: Vec<String> = match &scope.users {
         Some(u) => u.iter().cloned().collect(),
         None => match &scope.territory {
@@ -145,18 +135,30 @@ async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response
         },
     };
     let plans = web.tenant.plans_of(&planned).await;
-    let dash = reports::dashboard(
-        &DashScope {
-            accounts,
-            users: scope.users.clone(),
-        },
-        &parts.settings,
-        &plans,
-        period,
-        &layout,
-        chart,
-        12,
-    );
+    let dash = web.tenant.with_visible(&v.user, |idx| {
+        let accounts = idx
+            .account_rows()
+            .filter(|(_, a, _)| {
+                scope.territory.as_deref().is_none_or(|t| {
+                    acl.territory_of(a.postcode.as_deref())
+                        .is_some_and(|x| x.name == t)
+                })
+            })
+            .map(|(_, _, r)| r)
+            .collect();
+        reports::dashboard(
+            &DashScope {
+                accounts,
+                users: scope.users.clone(),
+            },
+            &parts.settings,
+            &plans,
+            period,
+            &layout,
+            chart,
+            12,
+        )
+    });
     let team = acl.team_of(&v.user);
     let body = html! {
         form.filters method="get" action="/dashboard" {

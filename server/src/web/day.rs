@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use carnet_core::index::AccountRows;
 use carnet_core::ops;
 use carnet_core::reports::{self, Scope, TodoItem};
 use carnet_core::DocKind;
@@ -70,16 +71,17 @@ fn todo_table(v: &Viewer, items: &[TodoItem], tick: bool) -> Markup {
 
 async fn my_day(State(web): State<Web>, v: Viewer, Query(m): Query<Msg>) -> Response {
     let l = v.lang;
-    let idx = web.tenant.index_for(&v.user);
-    let d = reports::my_day(&idx, &v.user, today());
-    let mut awaiting = Vec::new();
-    for (doc, a, rows) in idx.accounts() {
-        for q in &rows.quotes {
-            if q.status == "sent" && q.owner == v.user {
-                awaiting.push((doc, a.name.clone(), q.clone()));
+    let (d, mut awaiting) = web.tenant.with_visible(&v.user, |idx| {
+        let mut awaiting = Vec::new();
+        for (doc, a, rows) in idx.account_rows() {
+            for q in &rows.quotes {
+                if q.status == "sent" && q.owner == v.user {
+                    awaiting.push((doc, a.name.clone(), q.clone()));
+                }
             }
         }
-    }
+        (reports::my_day(idx, &v.user, today()), awaiting)
+    });
     awaiting.sort_by_key(|x| x.2.date);
     let body = html! {
         (page::error(m.error.as_deref()))
@@ -160,8 +162,9 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
     } else {
         Scope::User(v.user.clone())
     };
-    let idx = web.tenant.index_for(&v.user);
-    let items: Vec<TodoItem> = reports::todo(&idx, &scope, to, today())
+    let items: Vec<TodoItem> = web
+        .tenant
+        .with_visible(&v.user, |idx| reports::todo(idx, &scope, to, today()))
         .into_iter()
         .filter(|t| from.is_none_or(|f| t.due >= f))
         .collect();

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use carnet_core::index::AccountRows;
 use carnet_core::model::Order;
 use carnet_core::ops;
 use carnet_core::reports::{self, Indicator, Period, Scope, Unit};
@@ -56,12 +57,19 @@ async fn forecast(State(web): State<Web>, v: Viewer) -> Response {
     if !v.is_manager() {
         return not_found(&v);
     }
-    let idx = web.tenant.index_for(&v.user);
     let parts = web.tenant.edit_parts();
     let team = web.tenant.acl().team_of(&v.user);
     let plans = web.tenant.plans_of(&team).await;
     let months = 6;
-    let all = reports::forecast(&idx, &parts.settings, &Scope::All, today(), months);
+    let (all, by_rep) = web.tenant.with_visible(&v.user, |idx| {
+        let forecast =
+            |scope: &Scope| reports::forecast(idx, &parts.settings, scope, today(), months);
+        let by_rep: Vec<_> = team
+            .iter()
+            .map(|u| forecast(&Scope::User(u.clone())))
+            .collect();
+        (forecast(&Scope::All), by_rep)
+    });
     let body = html! {
         p { (tr(l, "Affaires ouvertes pondérées par mois de clôture prévue, et objectif de commandes du mois.", "Open deals weighted by month of expected close, and the month's orders target.")) }
         table {
@@ -70,8 +78,7 @@ async fn forecast(State(web): State<Web>, v: Viewer) -> Response {
                 @for b in &all.months { th scope="col" { (b.month) } }
             } }
             tbody {
-                @for (u, plan) in team.iter().zip(&plans) {
-                    @let f = reports::forecast(&idx, &parts.settings, &Scope::User(u.clone()), today(), months);
+                @for ((u, plan), f) in team.iter().zip(&plans).zip(&by_rep) {
                     tr {
                         th scope="row" { (u) }
                         @for b in &f.months {
@@ -104,44 +111,55 @@ async fn commissions(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> R
         return not_found(&v);
     }
     let period = period_or_month(q.period.as_deref());
-    let idx = web.tenant.index_for(&v.user);
     let team = web.tenant.acl().team_of(&v.user);
     let plans = web.tenant.plans_of(&team).await;
     let rep = q.rep.clone().filter(|r| team.contains(r));
-    // The chosen rep's orders of the period, with their lines.
-    let mut traced: Vec<(DocId, String, Order)> = Vec::new();
-    if let Some(r) = &rep {
-        for (doc, a, rows) in idx.accounts() {
-            let ids: Vec<String> = rows
-                .orders
-                .iter()
-                .filter(|o| {
-                    &o.owner == r
-                        && o.status != "cancelled"
-                        && o.date.is_some_and(|d| period.contains(d))
-                })
-                .map(|o| o.id.clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let file = web
-                .tenant
-                .read_for(&v.user, doc, DocKind::Account, |d| {
-                    carnet_core::model::AccountFile::read(d).ok()
-                })
-                .await
-                .ok()
-                .flatten()
-                .flatten();
-            for o in file.map(|f| f.orders).unwrap_or_default() {
-                if ids.contains(&o.id) {
-                    traced.push((doc, a.name.clone(), o));
+    // Each rep's revenue of the period; for the chosen rep, the files
+    // holding their orders of the period (read next, for the lines).
+    type Held = Vec<(DocId, String, Vec<String>)>;
+    let (revenues, held): (Vec<(i64, usize)>, Held) = web.tenant.with_visible(&v.user, |idx| {
+        let revenues = team
+            .iter()
+            .map(|u| reports::actual_orders(idx, u, period))
+            .collect();
+        let mut held = Vec::new();
+        if let Some(r) = &rep {
+            for (doc, a, rows) in idx.account_rows() {
+                let ids: Vec<String> = rows
+                    .orders
+                    .iter()
+                    .filter(|o| {
+                        &o.owner == r
+                            && o.status != "cancelled"
+                            && o.date.is_some_and(|d| period.contains(d))
+                    })
+                    .map(|o| o.id.clone())
+                    .collect();
+                if !ids.is_empty() {
+                    held.push((doc, a.name.clone(), ids));
                 }
             }
         }
-        traced.sort_by(|a, b| a.2.date.cmp(&b.2.date).then(a.2.number.cmp(&b.2.number)));
+        (revenues, held)
+    });
+    let mut traced: Vec<(DocId, String, Order)> = Vec::new();
+    for (doc, name, ids) in held {
+        let file = web
+            .tenant
+            .read_for(&v.user, doc, DocKind::Account, |d| {
+                carnet_core::model::AccountFile::read(d).ok()
+            })
+            .await
+            .ok()
+            .flatten()
+            .flatten();
+        for o in file.map(|f| f.orders).unwrap_or_default() {
+            if ids.contains(&o.id) {
+                traced.push((doc, name.clone(), o));
+            }
+        }
     }
+    traced.sort_by(|a, b| a.2.date.cmp(&b.2.date).then(a.2.number.cmp(&b.2.number)));
     let body = html! {
         form.filters method="get" action="/commissions" {
             p { label for="period" { (tr(l, "Période", "Period")) } input #period type="text" name="period" value=(period.to_string()); }
@@ -156,9 +174,9 @@ async fn commissions(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> R
                 th scope="col" { (tr(l, "Détail", "Detail")) }
             } }
             tbody {
-                @for (u, plan) in team.iter().zip(&plans) {
+                @for ((u, plan), (revenue, n)) in team.iter().zip(&plans).zip(&revenues) {
+                    @let (revenue, n) = (*revenue, *n);
                     @let target = reports::target_for(plan, period);
-                    @let (revenue, n) = reports::actual_orders(&idx, u, period);
                     @let c = reports::commission(&plan.tiers, target, revenue);
                     tr {
                         th scope="row" { (u) }

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use carnet_core::index::AccountRows;
 use carnet_core::ops;
 use carnet_core::reports::{self, Scope};
 use carnet_core::DocKind;
@@ -33,7 +34,6 @@ struct Q {
 
 async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response {
     let l = v.lang;
-    let idx = web.tenant.index_for(&v.user);
     let parts = web.tenant.edit_parts();
     let settings = &parts.settings;
     let mine = q.mine.is_some() || !v.is_manager();
@@ -42,23 +42,37 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
     } else {
         Scope::All
     };
-    let p = reports::pipeline(&idx, settings, &scope);
-    // The deals of each column (index rows), biggest first.
-    let mut cols: Vec<Vec<(carnet_core::DocId, String, carnet_core::index::DealRow)>> =
-        vec![Vec::new(); settings.stages.len()];
-    for (doc, a, rows) in idx.accounts() {
-        for d in &rows.deals {
-            if !scope.covers(&d.owner) {
-                continue;
-            }
-            if let Some(i) = settings.stages.iter().position(|s| s.code == d.stage) {
-                cols[i].push((doc, a.name.clone(), d.clone()));
+    // The pipeline, and each column's biggest deals (with how many there
+    // are): only those leave the index, copied.
+    type Card = (carnet_core::DocId, String, carnet_core::index::DealRow);
+    let (p, cols) = web.tenant.with_visible(&v.user, |idx| {
+        let mut cols: Vec<Vec<(carnet_core::DocId, &str, &carnet_core::index::DealRow)>> =
+            vec![Vec::new(); settings.stages.len()];
+        for (doc, a, rows) in idx.account_rows() {
+            for d in &rows.deals {
+                if !scope.covers(&d.owner) {
+                    continue;
+                }
+                if let Some(i) = settings.stages.iter().position(|s| s.code == d.stage) {
+                    cols[i].push((doc, a.name.as_str(), d));
+                }
             }
         }
-    }
-    for c in &mut cols {
-        c.sort_by(|a, b| b.2.amount.cmp(&a.2.amount).then(a.2.id.cmp(&b.2.id)));
-    }
+        let cols: Vec<(Vec<Card>, usize)> = cols
+            .into_iter()
+            .map(|mut c| {
+                c.sort_by(|a, b| b.2.amount.cmp(&a.2.amount).then(a.2.id.cmp(&b.2.id)));
+                let total = c.len();
+                let shown = c
+                    .into_iter()
+                    .take(CARDS)
+                    .map(|(doc, name, d)| (doc, name.to_string(), d.clone()))
+                    .collect();
+                (shown, total)
+            })
+            .collect();
+        (reports::pipeline(idx, settings, &scope), cols)
+    });
     let body = html! {
         (page::error(q.error.as_deref()))
         p {
@@ -75,7 +89,7 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
                     h2 id={ "st-" (s.code) } { (s.label) }
                     p.colsum { (s.count) " — " (money(s.amount, l)) @if s.weighted != s.amount { br; (tr(l, "pondéré ", "weighted ")) (money(s.weighted, l)) } }
                     ul {
-                        @for (doc, name, d) in cols[i].iter().take(CARDS) {
+                        @for (doc, name, d) in &cols[i].0 {
                             li.card {
                                 a href={ "/accounts/" (doc) } { (name) } br;
                                 (d.title) br;
@@ -90,7 +104,7 @@ async fn board(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respons
                                 }
                             }
                         }
-                        @if cols[i].len() > CARDS { li { "… " (cols[i].len() - CARDS) (tr(l, " de plus", " more")) } }
+                        @if cols[i].1 > CARDS { li { "… " (cols[i].1 - CARDS) (tr(l, " de plus", " more")) } }
                     }
                 }
             }
