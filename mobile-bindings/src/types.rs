@@ -788,16 +788,6 @@ pub struct Dashboard {
     pub chart: Vec<DashboardPoint>,
 }
 
-fn unit_code(u: carnet_core::reports::Unit) -> String {
-    use carnet_core::reports::Unit;
-    match u {
-        Unit::Money => "money",
-        Unit::Count => "count",
-        Unit::Percent => "percent",
-    }
-    .to_string()
-}
-
 impl From<CoreDashboard> for Dashboard {
     fn from(d: CoreDashboard) -> Self {
         Dashboard {
@@ -808,7 +798,7 @@ impl From<CoreDashboard> for Dashboard {
                 .into_iter()
                 .map(|f| DashboardFigure {
                     indicator: f.indicator.code().to_string(),
-                    unit: unit_code(f.unit),
+                    unit: f.unit.code().to_string(),
                     actual: f.actual,
                     target: f.target,
                     variance: f.variance,

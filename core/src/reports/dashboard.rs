@@ -53,6 +53,17 @@ pub enum Unit {
     Percent,
 }
 
+impl Unit {
+    /// The unit's name as serialized (`money`, `count`, `percent`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Unit::Money => "money",
+            Unit::Count => "count",
+            Unit::Percent => "percent",
+        }
+    }
+}
+
 impl Indicator {
     pub const ALL: [Indicator; 8] = [
         Indicator::OrdersValue,
@@ -681,6 +692,13 @@ mod tests {
         let none = super::super::pipeline(&bruno_only, &settings(), &super::super::Scope::All);
         assert_eq!(all.open_amount, 1_000_000);
         assert_eq!(none.open_amount, 0);
+    }
+
+    #[test]
+    fn unit_codes_are_their_serialized_names() {
+        for u in [Unit::Money, Unit::Count, Unit::Percent] {
+            assert_eq!(serde_json::to_value(u).unwrap(), u.code());
+        }
     }
 
     #[test]
