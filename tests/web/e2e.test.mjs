@@ -289,6 +289,13 @@ test('markup is escaped, forms need their CSRF token, and guessing passwords is 
   assert.equal(huge.status(), 413);
   const long = await ctx.request.post(notes, { form: { body: 'x'.repeat(10_001), csrf: token }, maxRedirects: 0 });
   assert.equal(long.status(), 413);
+  const fields = { csrf: token };
+  for (let i = 0; i < 200; i++) fields[`f${i}`] = 'x';
+  const many = await ctx.request.post(notes, { form: fields, maxRedirects: 0 });
+  assert.equal(many.status(), 413, 'more than 200 fields');
+  // A filter number that would overflow date arithmetic is ignored.
+  const idle = await ctx.request.get(base + '/accounts?idle=9223372036854775807');
+  assert.equal(idle.status(), 200);
   assert.equal((await ctx.request.get(base + '/day')).status(), 200);
   // An admin's form posted by a rep answers like a missing page.
   const users = await ctx.request.post(base + '/users', {

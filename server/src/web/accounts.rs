@@ -35,6 +35,9 @@ pub fn routes() -> Router<Web> {
         .route("/print/accounts/{id}", get(print_file))
 }
 
+/// Largest "not visited for N days" filter (larger ones are ignored).
+pub const MAX_IDLE_DAYS: u64 = 36_500;
+
 /// Rows shown on one list page (the CSV export has them all).
 pub const LIST_ROWS: usize = 200;
 
@@ -91,8 +94,10 @@ pub fn matching(web: &Web, user: &str, f: &Filters) -> Vec<Listed> {
     let acl = web.tenant.acl();
     let q = fold(f.q.trim());
     let city = fold(f.city.trim());
-    let idle: Option<i64> = f.idle.trim().parse().ok().filter(|n| *n >= 0);
-    let cutoff = idle.map(|n| today() - chrono::Duration::days(n));
+    // Days are bounded (a century) before any date arithmetic, which would
+    // panic on a huge number.
+    let idle: Option<u64> = f.idle.trim().parse().ok().filter(|n| *n <= MAX_IDLE_DAYS);
+    let cutoff = idle.and_then(|n| today().checked_sub_days(chrono::Days::new(n)));
     let mut out = Vec::new();
     web.tenant.for_each_row(|id, rows: &DocRows| {
         let Some(a) = &rows.account else { return };
