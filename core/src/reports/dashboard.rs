@@ -13,6 +13,9 @@
 //! - pipeline: open deals expected to close in the period, raw and
 //!   weighted by probability.
 //!
+//! Sums saturate: documents come from devices, and a hostile one must not
+//! make a report overflow.
+//!
 //! Targets live in the users' plans: `2026-11` (orders value, as before)
 //! or `<indicator>:2026-11`; a quarter or year without its own target sums
 //! its months; a scope's target sums its users' (rates average them).
@@ -241,7 +244,7 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
                 continue;
             }
             if let Some(i) = slot(o.date) {
-                out[i].orders_value += o.net;
+                out[i].orders_value = out[i].orders_value.saturating_add(o.net);
                 out[i].orders_count += 1;
             }
         }
@@ -280,8 +283,10 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
                 continue;
             }
             if let Some(i) = slot(d.close_date) {
-                out[i].pipeline_raw += d.amount;
-                out[i].pipeline_weighted += percent_of(d.amount, deal_probability(d, settings));
+                out[i].pipeline_raw = out[i].pipeline_raw.saturating_add(d.amount);
+                out[i].pipeline_weighted = out[i]
+                    .pipeline_weighted
+                    .saturating_add(percent_of(d.amount, deal_probability(d, settings)));
             }
         }
     }
@@ -291,7 +296,7 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
 /// Targets combined: their sum, or their mean for a rate; `None` when
 /// there are none.
 fn combine(indicator: Indicator, targets: impl Iterator<Item = i64>) -> Option<i64> {
-    let (sum, n) = targets.fold((0i64, 0i64), |(s, n), t| (s + t, n + 1));
+    let (sum, n) = targets.fold((0i64, 0i64), |(s, n), t| (s.saturating_add(t), n + 1));
     match (n, indicator.unit()) {
         (0, _) => None,
         (n, Unit::Percent) => Some(sum / n),
@@ -333,9 +338,9 @@ fn figure(indicator: Indicator, actual: i64, target: Option<i64>) -> Figure {
         unit: indicator.unit(),
         actual,
         target,
-        variance: target.map(|t| actual - t),
+        variance: target.map(|t| actual.saturating_sub(t)),
         variance_pct: target.filter(|t| *t != 0).map(|t| {
-            (Decimal::from(actual - t) * Decimal::ONE_HUNDRED / Decimal::from(t))
+            ((Decimal::from(actual) - Decimal::from(t)) * Decimal::ONE_HUNDRED / Decimal::from(t))
                 .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
         }),
     }
@@ -692,6 +697,31 @@ mod tests {
         let none = super::super::pipeline(&bruno_only, &settings(), &super::super::Scope::All);
         assert_eq!(all.open_amount, 1_000_000);
         assert_eq!(none.open_amount, 0);
+    }
+
+    #[test]
+    fn huge_targets_from_hostile_plans_saturate_instead_of_overflowing() {
+        let rows = fixture();
+        let scope = DashScope {
+            accounts: rows.iter().collect(),
+            users: None,
+        };
+        let plans = [
+            plan("alice", &[("2026-11", i64::MAX)]),
+            plan("bruno", &[("2026-11", i64::MAX)]),
+        ];
+        let nov: Period = "2026-11".parse().unwrap();
+        let dash = dashboard(
+            &scope,
+            &settings(),
+            &plans,
+            nov,
+            &[Indicator::OrdersValue],
+            Indicator::OrdersValue,
+            1,
+        );
+        assert_eq!(dash.figures[0].target, Some(i64::MAX));
+        assert_eq!(dash.figures[0].variance, Some(170_000 - i64::MAX));
     }
 
     #[test]
