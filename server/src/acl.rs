@@ -79,7 +79,14 @@ fn access_key(rows: &DocRows) -> (Option<&str>, Option<&str>) {
 pub struct Acl {
     roles: HashMap<String, Role>,
     managers: HashMap<String, String>,
+    /// Everyone each user is above (directly or not), sorted.
+    below: HashMap<String, Vec<String>>,
     territories: Vec<Territory>,
+    /// Each prefix's territory (the first by name when several share it),
+    /// and the longest prefix: `territory_of` looks a postcode's prefixes
+    /// up instead of scanning every rule.
+    by_prefix: HashMap<String, usize>,
+    longest_prefix: usize,
     /// Each user's directory record id and dashboard layout.
     records: HashMap<String, (String, Option<String>)>,
 }
@@ -107,18 +114,47 @@ impl Acl {
     }
 
     pub fn new(dir: &Directory, territories: Vec<Territory>) -> Acl {
+        let managers: HashMap<String, String> = dir
+            .users
+            .iter()
+            .filter_map(|u| u.manager.clone().map(|m| (u.email.clone(), m)))
+            .collect();
+        // Who is above whom: each user's first 16 managers up the chain
+        // (a cycle in the directory ends there).
+        let mut below: HashMap<String, Vec<String>> = HashMap::new();
+        for u in managers.keys() {
+            let mut cur = u;
+            for _ in 0..16 {
+                let Some(m) = managers.get(cur) else { break };
+                below.entry(m.clone()).or_default().push(u.clone());
+                cur = m;
+            }
+        }
+        for v in below.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        let mut by_prefix: HashMap<String, usize> = HashMap::new();
+        for (i, t) in territories.iter().enumerate() {
+            for p in t.prefixes.iter().filter(|p| !p.is_empty()) {
+                let e = by_prefix.entry(p.clone()).or_insert(i);
+                if t.name < territories[*e].name {
+                    *e = i;
+                }
+            }
+        }
+        let longest_prefix = by_prefix.keys().map(String::len).max().unwrap_or(0);
         Acl {
+            by_prefix,
+            longest_prefix,
             roles: dir
                 .users
                 .iter()
                 .filter(|u| !u.disabled)
                 .map(|u| (u.email.clone(), Role::parse(&u.role)))
                 .collect(),
-            managers: dir
-                .users
-                .iter()
-                .filter_map(|u| u.manager.clone().map(|m| (u.email.clone(), m)))
-                .collect(),
+            managers,
+            below,
             territories,
             records: dir
                 .users
@@ -191,37 +227,28 @@ impl Acl {
         self.roles.get(user).copied()
     }
 
-    /// The territory whose longest prefix matches the postcode.
+    /// The territory whose longest prefix matches the postcode (the first
+    /// by name when two rules share it).
     pub fn territory_of(&self, postcode: Option<&str>) -> Option<&Territory> {
         let pc = postcode?;
-        self.territories
-            .iter()
-            .filter_map(|t| {
-                t.prefixes
-                    .iter()
-                    .filter(|p| !p.is_empty() && pc.starts_with(p.as_str()))
-                    .map(|p| p.len())
-                    .max()
-                    .map(|len| (len, t))
-            })
-            .max_by_key(|(len, t)| (*len, std::cmp::Reverse(t.name.clone())))
-            .map(|(_, t)| t)
+        // Prefix ends, longest first; none longer than the longest rule
+        // (a hostile postcode of any length costs a few look-ups).
+        (1..=pc.len().min(self.longest_prefix))
+            .rev()
+            .filter(|end| pc.is_char_boundary(*end))
+            .find_map(|end| self.by_prefix.get(&pc[..end]))
+            .and_then(|i| self.territories.get(*i))
     }
 
     /// Is `manager` above `user` (directly or through several levels)?
-    fn manages(&self, manager: &str, user: &str) -> bool {
-        let mut cur = user;
-        for _ in 0..16 {
-            match self.managers.get(cur) {
-                Some(m) if m == manager => return true,
-                Some(m) => cur = m,
-                None => return false,
-            }
-        }
-        false
+    pub fn manages(&self, manager: &str, user: &str) -> bool {
+        self.below
+            .get(manager)
+            .is_some_and(|v| v.binary_search_by(|x| x.as_str().cmp(user)).is_ok())
     }
 
-    fn account_people<'a>(&'a self, a: &'a AccountRow) -> impl Iterator<Item = &'a str> + 'a {
+    /// The people an account names: its owner and its territory's reps.
+    pub fn account_people<'a>(&'a self, a: &'a AccountRow) -> impl Iterator<Item = &'a str> + 'a {
         let reps = self
             .territory_of(a.postcode.as_deref())
             .map(|t| t.reps.iter().map(String::as_str))
@@ -231,24 +258,17 @@ impl Acl {
     }
 
     pub fn can_see(&self, user: &str, rows: &DocRows) -> bool {
-        let Some(role) = self.role(user) else {
-            return false;
-        };
-        if role == Role::Admin {
-            return true;
-        }
-        match rows.kind {
-            DocKind::Settings | DocKind::Catalog | DocKind::Directory | DocKind::Library => true,
-            DocKind::Plan => match rows.plan_user.as_deref() {
-                Some(p) => p == user || self.manages(user, p),
-                None => false,
-            },
-            DocKind::Account => match &rows.account {
-                Some(a) => self
-                    .account_people(a)
-                    .any(|p| p == user || (role == Role::Manager && self.manages(user, p))),
-                None => false,
-            },
+        self.seer(user).sees(rows)
+    }
+
+    /// `user`'s view, to test many documents (`Seer::sees` is `can_see`,
+    /// with the user's role and reports looked up once).
+    pub fn seer<'a>(&'a self, user: &'a str) -> Seer<'a> {
+        Seer {
+            acl: self,
+            user,
+            role: self.role(user),
+            below: self.below.get(user).map_or(&[], Vec::as_slice),
         }
     }
 
@@ -322,8 +342,46 @@ impl Acl {
     }
 }
 
+/// One user's view of documents: what `Acl::can_see` decides, with the
+/// user's role and the people they are above looked up once.
+pub struct Seer<'a> {
+    acl: &'a Acl,
+    user: &'a str,
+    role: Option<Role>,
+    below: &'a [String],
+}
+
+impl Seer<'_> {
+    fn above(&self, p: &str) -> bool {
+        self.below.binary_search_by(|x| x.as_str().cmp(p)).is_ok()
+    }
+
+    pub fn sees(&self, rows: &DocRows) -> bool {
+        let Some(role) = self.role else {
+            return false;
+        };
+        if role == Role::Admin {
+            return true;
+        }
+        match rows.kind {
+            DocKind::Settings | DocKind::Catalog | DocKind::Directory | DocKind::Library => true,
+            DocKind::Plan => match rows.plan_user.as_deref() {
+                Some(p) => p == self.user || self.above(p),
+                None => false,
+            },
+            DocKind::Account => match &rows.account {
+                Some(a) => self
+                    .acl
+                    .account_people(a)
+                    .any(|p| p == self.user || (role == Role::Manager && self.above(p))),
+                None => false,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use carnet_core::model::User;
 
@@ -339,7 +397,7 @@ mod tests {
         }
     }
 
-    fn acl() -> Acl {
+    pub(crate) fn acl() -> Acl {
         let dir = Directory {
             users: vec![
                 user("boss@x.fr", "admin", None),
@@ -374,7 +432,7 @@ mod tests {
         )
     }
 
-    fn account(postcode: &str, owner: &str) -> DocRows {
+    pub(crate) fn account(postcode: &str, owner: &str) -> DocRows {
         let mut r: DocRows = serde_json::from_value(serde_json::json!({
             "kind": "account", "account": null, "contacts": [], "deals": [], "actions": [],
             "quotes": [], "orders": [], "plan_user": null, "conflicts": 0
@@ -395,6 +453,38 @@ mod tests {
             search: String::new(),
         });
         r
+    }
+
+    #[test]
+    fn territory_is_the_longest_prefix_then_the_first_name() {
+        let t = |name: &str, prefixes: &[&str]| Territory {
+            id: String::new(),
+            name: name.into(),
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            reps: HashSet::new(),
+        };
+        let dir = Directory { users: vec![] };
+        let acl = Acl::new(
+            &dir,
+            vec![
+                t("Sud", &["13", "83"]),
+                t("Marseille", &["13"]),
+                t("Vieux-Port", &["13002"]),
+                t("Évry", &["91"]),
+            ],
+        );
+        let of = |pc: &str| acl.territory_of(Some(pc)).map(|t| t.name.as_str());
+        assert_eq!(of("13008"), Some("Marseille"));
+        assert_eq!(of("13002"), Some("Vieux-Port"));
+        assert_eq!(of("83000"), Some("Sud"));
+        assert_eq!(of("91000"), Some("Évry"));
+        assert_eq!(of("75011"), None);
+        assert_eq!(of("1"), None);
+        assert_eq!(of(""), None);
+        // Non-ASCII and very long postcodes cost a few look-ups, no panic.
+        assert_eq!(of("1é3"), None);
+        assert_eq!(of(&"9".repeat(1_000_000)), None);
+        assert_eq!(acl.territory_of(None).map(|t| t.name.as_str()), None);
     }
 
     #[test]

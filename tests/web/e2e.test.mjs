@@ -211,10 +211,14 @@ test("an account reassigned in the browser leaves the losing rep's device", asyn
   const id = cliOk(store, ['account', 'add', '--name', 'Export Nantes', '--postcode', '44000', '--city', 'Nantes']).trim();
   cliOk(store, ['sync']);
   const { ctx, page } = await login(MANAGER);
+  // Accounts outside every territory are offered for reassignment.
   await page.goto(base + '/territories');
+  await page.selectOption('#of', '-');
+  await page.fill('#rq', 'Export');
+  await Promise.all([page.waitForURL(/of=-/), page.click('form[action="/territories"][method="get"] button[type=submit]')]);
   await page.check(`#ra-${id}`);
   await page.selectOption('#to', BRUNO);
-  await Promise.all([page.waitForURL(base + '/territories'), page.click('form[action="/territories/reassign"] button[type=submit]')]);
+  await Promise.all([page.waitForURL(/\/territories\?of=-&q=Export$/), page.click('form[action="/territories/reassign"] button[type=submit]')]);
   await shot(page, 'territories');
   // A rule that is not a postcode prefix is refused, and nothing changes.
   const form = page.locator('form[action^="/territories/"]:not([action$="reassign"])').first();

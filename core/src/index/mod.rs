@@ -300,16 +300,25 @@ impl AccountRows for Index {
     }
 }
 
-/// The documents of an index that `keep` accepts (what one user may see),
-/// read in place, without copying rows.
-pub struct Filtered<'a, F> {
-    index: &'a Index,
-    keep: F,
+/// The documents of an index that a filter kept (what one user may see):
+/// references into the index, collected in one pass, so a page that reads
+/// them several times tests each document once.
+pub struct Filtered<'a> {
+    docs: Vec<(DocId, &'a DocRows)>,
 }
 
-impl<F: Fn(&DocRows) -> bool> AccountRows for Filtered<'_, F> {
+impl<'a> Filtered<'a> {
+    /// Every kept document.
+    pub fn docs(&self) -> impl Iterator<Item = (DocId, &'a DocRows)> + '_ {
+        self.docs.iter().copied()
+    }
+}
+
+impl AccountRows for Filtered<'_> {
     fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
-        self.index.accounts().filter(|(_, _, r)| (self.keep)(r))
+        self.docs
+            .iter()
+            .filter_map(|(id, r)| r.account.as_ref().map(|a| (*id, a, *r)))
     }
 }
 
@@ -368,8 +377,28 @@ impl Index {
     }
 
     /// This index seen through `keep`.
-    pub fn filtered<F: Fn(&DocRows) -> bool>(&self, keep: F) -> Filtered<'_, F> {
-        Filtered { index: self, keep }
+    pub fn filtered(&self, keep: impl Fn(&DocRows) -> bool) -> Filtered<'_> {
+        Filtered {
+            docs: self
+                .docs
+                .iter()
+                .filter(|(_, r)| keep(r))
+                .map(|(id, r)| (*id, r))
+                .collect(),
+        }
+    }
+
+    /// This index's documents among `ids`, seen through `keep` (ids the
+    /// index does not hold are skipped): a narrower candidate set, such as
+    /// the files one user can reach, read instead of the whole index.
+    pub fn filtered_among(&self, ids: &[DocId], keep: impl Fn(&DocRows) -> bool) -> Filtered<'_> {
+        Filtered {
+            docs: ids
+                .iter()
+                .filter_map(|id| self.docs.get(id).map(|r| (*id, r)))
+                .filter(|(_, r)| keep(r))
+                .collect(),
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -147,12 +147,6 @@ pub struct DashScope<'a> {
     pub users: Option<BTreeSet<String>>,
 }
 
-impl DashScope<'_> {
-    fn covers(&self, user: &str) -> bool {
-        self.users.as_ref().is_none_or(|u| u.contains(user))
-    }
-}
-
 /// One indicator for the period, beside its target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Figure {
@@ -223,10 +217,25 @@ impl Tally {
 /// The tallies of each of `periods` (disjoint), in one pass over the rows.
 fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<Tally> {
     let ranges: Vec<(NaiveDate, NaiveDate)> = periods.iter().map(|p| p.range()).collect();
+    let (first, last) = (
+        ranges.iter().map(|r| r.0).min(),
+        ranges.iter().map(|r| r.1).max(),
+    );
     let slot = |d: Option<NaiveDate>| -> Option<usize> {
         let d = d?;
+        // Most records fall outside the periods or in one of a dozen:
+        // bounds first, then the period.
+        if first.is_none_or(|f| d < f) || last.is_none_or(|l| d >= l) {
+            return None;
+        }
         ranges.iter().position(|(s, e)| d >= *s && d < *e)
     };
+    let users: Option<Vec<&str>> = scope.users.as_ref().map(|u| {
+        let mut v: Vec<&str> = u.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    });
+    let covers = |who: &str| users.as_ref().is_none_or(|u| u.binary_search(&who).is_ok());
     let outcome: HashMap<&str, StageOutcome> = settings
         .stages
         .iter()
@@ -240,7 +249,7 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
                 (Some(f), Some(d)) => Some(f.min(d)),
                 (f, d) => f.or(d),
             };
-            if !scope.covers(&o.owner) {
+            if !covers(&o.owner) {
                 continue;
             }
             if let Some(i) = slot(o.date) {
@@ -248,24 +257,21 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
                 out[i].orders_count += 1;
             }
         }
-        let owner_in = rows
-            .account
-            .as_ref()
-            .is_some_and(|a| scope.covers(&a.owner));
+        let owner_in = rows.account.as_ref().is_some_and(|a| covers(&a.owner));
         if owner_in {
             if let Some(i) = slot(first_order) {
                 out[i].new_clients += 1;
             }
         }
         for a in &rows.actions {
-            if a.action_type == "visit" && scope.covers(&a.assignee) {
+            if a.action_type == "visit" && covers(&a.assignee) {
                 if let Some(i) = slot(a.done_on) {
                     out[i].visits += 1;
                 }
             }
         }
         for q in &rows.quotes {
-            if q.status == "draft" || !scope.covers(&q.owner) {
+            if q.status == "draft" || !covers(&q.owner) {
                 continue;
             }
             if let Some(i) = slot(q.date) {
@@ -279,7 +285,7 @@ fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<
             let open = outcome
                 .get(d.stage.as_str())
                 .is_none_or(|o| *o == StageOutcome::Open);
-            if !open || !scope.covers(&d.owner) {
+            if !open || !covers(&d.owner) {
                 continue;
             }
             if let Some(i) = slot(d.close_date) {

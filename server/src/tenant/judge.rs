@@ -22,7 +22,7 @@ pub const NUMBERS_BY_SERVER: &str = "quote and order numbers are assigned by the
 /// The rules in force for one user, copied out of the tenant.
 pub struct Judge {
     pub user: String,
-    pub acl: Acl,
+    pub acl: std::sync::Arc<Acl>,
     pub vocab: Vocab,
 }
 

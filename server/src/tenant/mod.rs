@@ -5,6 +5,7 @@
 
 mod exchange;
 mod judge;
+pub mod reach;
 mod user_edit;
 mod writer;
 
@@ -74,7 +75,9 @@ pub struct Tenant {
     pub store: SledStore,
     pub info: TenantInfo,
     pub(crate) rows: RwLock<Index>,
-    acl: RwLock<Acl>,
+    /// Who reaches which account; lock it after `rows`, never before.
+    pub(crate) reach: RwLock<reach::Reach>,
+    acl: RwLock<Arc<Acl>>,
     vocab: RwLock<Vocab>,
     parts: RwLock<Arc<EditParts>>,
     docs: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
@@ -212,7 +215,8 @@ impl Tenant {
             store,
             info,
             rows: RwLock::new(index),
-            acl: RwLock::new(Acl::default()),
+            reach: RwLock::new(reach::Reach::default()),
+            acl: RwLock::new(Arc::new(Acl::default())),
             vocab: RwLock::new(Vocab::default()),
             parts: RwLock::new(Arc::new(EditParts::default())),
             docs: Mutex::new(HashMap::new()),
@@ -271,8 +275,12 @@ impl Tenant {
         self.vocab.read().map(|v| v.clone()).unwrap_or_default()
     }
 
-    pub fn acl(&self) -> Acl {
-        self.acl.read().map(|a| a.clone()).unwrap_or_default()
+    /// The access rules in force (shared: a new set replaces them whole).
+    pub fn acl(&self) -> Arc<Acl> {
+        self.acl
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn rows(&self, doc: DocId) -> Option<DocRows> {
@@ -321,7 +329,14 @@ impl Tenant {
             *v = Settings::read(&d).vocab();
         }
         if let (Some(d), Ok(mut a)) = (self.singleton_doc(DocKind::Directory)?, self.acl.write()) {
-            *a = Acl::read(&d);
+            *a = Arc::new(Acl::read(&d));
+        }
+        let acl = self.acl();
+        let stale = self.reach.read().map_or(true, |r| !r.built_for(&acl));
+        if stale {
+            let rows = self.rows.read().unwrap_or_else(|p| p.into_inner());
+            let mut reach = self.reach.write().unwrap_or_else(|p| p.into_inner());
+            *reach = reach::Reach::build(&rows, &acl);
         }
         self.refresh_parts()
     }

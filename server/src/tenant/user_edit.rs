@@ -154,19 +154,25 @@ impl Tenant {
         })
     }
 
-    /// Runs `f` on the index as `user` may see it (filtered by the `Acl`
-    /// in place, under the index's read lock: keep `f` to computing, no
-    /// I/O). Reports and lists run on it, so no page counts a hidden
-    /// record.
-    pub fn with_visible<T>(
-        &self,
-        user: &str,
-        f: impl FnOnce(&Filtered<'_, &dyn Fn(&DocRows) -> bool>) -> T,
-    ) -> T {
+    /// Runs `f` on the customer files `user` may see (filtered by the
+    /// `Acl` in place, under the index's read lock: keep `f` to computing,
+    /// no I/O). Reports and lists run on it, so no page counts a hidden
+    /// record. Only the files the user can reach are read (`Reach`), and
+    /// each still passes `Acl::can_see`.
+    pub fn with_visible<T>(&self, user: &str, f: impl FnOnce(&Filtered<'_>) -> T) -> T {
         let acl = self.acl();
-        let keep = |rows: &DocRows| acl.can_see(user, rows);
+        let seer = acl.seer(user);
+        let keep = |rows: &DocRows| seer.sees(rows);
         let index = self.rows.read().unwrap_or_else(|p| p.into_inner());
-        f(&index.filtered(&keep as &dyn Fn(&DocRows) -> bool))
+        let among = self
+            .reach
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .accounts_of(&acl, user);
+        match &among {
+            Some(ids) => f(&index.filtered_among(ids, keep)),
+            None => f(&index.filtered(keep)),
+        }
     }
 
     /// The customer file holding record `id`, if the user may see it.

@@ -103,8 +103,11 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                             docseq.insert(r.write.doc, *seq);
                         }
                     }
+                    let acl = tenant.acl();
                     if let Ok(mut rows) = tenant.rows.write() {
+                        let mut reach = tenant.reach.write().unwrap_or_else(|p| p.into_inner());
                         for r in &group {
+                            reach.put(r.write.doc, &r.write.rows, &acl);
                             rows.put(r.write.doc, r.write.rows.clone());
                         }
                     }

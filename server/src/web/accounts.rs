@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::doc::Conflict;
-use carnet_core::index::{fold, AccountRow, DocRows};
+use carnet_core::index::{fold, AccountRow, AccountRows, DocRows};
 use carnet_core::model::{AccountFile, NewQuoteLine};
 use carnet_core::ops;
 use carnet_core::{DocId, DocKind};
 use chrono::NaiveDate;
 use maud::{html, Markup};
 use serde::Deserialize;
+use std::collections::{BinaryHeap, HashMap};
 
 use super::day::{today, Msg};
 use super::page::{self, day, money, tr, Nav};
@@ -89,70 +90,103 @@ pub struct Listed {
     pub last_visit: Option<NaiveDate>,
 }
 
-/// The accounts `user` may see that pass the filters, by name.
-pub fn matching(web: &Web, user: &str, f: &Filters) -> Vec<Listed> {
+/// The accounts `user` may see that pass the filters: how many, and the
+/// first `limit` by name. Only the shown rows are copied: a list of 200
+/// out of 50,000 keeps 200 (a bounded heap while scanning).
+pub fn matching(web: &Web, user: &str, f: &Filters, limit: usize) -> (usize, Vec<Listed>) {
     let acl = web.tenant.acl();
     let q = fold(f.q.trim());
     let city = fold(f.city.trim());
+    let tag = fold(f.tag.trim());
     // Days are bounded (a century) before any date arithmetic, which would
     // panic on a huge number.
     let idle: Option<u64> = f.idle.trim().parse().ok().filter(|n| *n <= MAX_IDLE_DAYS);
     let cutoff = idle.and_then(|n| today().checked_sub_days(chrono::Days::new(n)));
-    let mut out = Vec::new();
-    web.tenant.for_each_row(|id, rows: &DocRows| {
-        let Some(a) = &rows.account else { return };
-        if !acl.can_see(user, rows) {
-            return;
-        }
-        if !q.is_empty()
-            && !a.search.contains(&q)
-            && !rows.contacts.iter().any(|c| c.search.contains(&q))
-        {
-            return;
-        }
-        if !f.status.is_empty() && a.status != f.status {
-            return;
-        }
-        if !f.owner.is_empty() && a.owner != f.owner {
-            return;
-        }
-        if !f.tag.trim().is_empty() && !a.tags.iter().any(|t| fold(t) == fold(f.tag.trim())) {
-            return;
-        }
-        if !city.is_empty() && !a.city.as_deref().is_some_and(|c| fold(c).contains(&city)) {
-            return;
-        }
-        let territory = acl
-            .territory_of(a.postcode.as_deref())
-            .map(|t| t.name.clone());
-        if !f.territory.is_empty() && territory.as_deref() != Some(f.territory.as_str()) {
-            return;
-        }
-        let last_visit = rows
-            .actions
+    let territory_of = |a: &AccountRow| {
+        acl.territory_of(a.postcode.as_deref())
+            .map(|t| t.name.clone())
+    };
+    let last_visit = |rows: &DocRows| {
+        rows.actions
             .iter()
             .filter(|x| x.action_type == "visit")
             .filter_map(|x| x.done_on)
-            .max();
-        if let Some(c) = cutoff {
-            if last_visit.is_some_and(|d| d > c) {
-                return;
+            .max()
+    };
+    let mut total = 0;
+    // The `limit` smallest (folded name, id) so far; the largest on top.
+    let mut heap: BinaryHeap<(String, DocId)> = BinaryHeap::new();
+    let mut kept: HashMap<DocId, Listed> = HashMap::new();
+    web.tenant.with_visible(user, |idx| {
+        for (id, a, rows) in idx.account_rows() {
+            if !q.is_empty()
+                && !a.search.contains(&q)
+                && !rows.contacts.iter().any(|c| c.search.contains(&q))
+            {
+                continue;
             }
+            if !f.status.is_empty() && a.status != f.status {
+                continue;
+            }
+            if !f.owner.is_empty() && a.owner != f.owner {
+                continue;
+            }
+            if !tag.is_empty() && !a.tags.iter().any(|t| fold(t) == tag) {
+                continue;
+            }
+            if !city.is_empty() && !a.city.as_deref().is_some_and(|c| fold(c).contains(&city)) {
+                continue;
+            }
+            if !f.territory.is_empty() {
+                let t = territory_of(a);
+                let wanted = if f.territory == NO_TERRITORY {
+                    t.is_none()
+                } else {
+                    t.as_deref() == Some(f.territory.as_str())
+                };
+                if !wanted {
+                    continue;
+                }
+            }
+            if let Some(c) = cutoff {
+                if last_visit(rows).is_some_and(|d| d > c) {
+                    continue;
+                }
+            }
+            total += 1;
+            let key = (fold(&a.name), id);
+            if heap.len() >= limit {
+                match heap.peek() {
+                    Some(top) if key < *top => {
+                        if let Some((_, out)) = heap.pop() {
+                            kept.remove(&out);
+                        }
+                    }
+                    _ => continue,
+                }
+            }
+            heap.push(key);
+            kept.insert(
+                id,
+                Listed {
+                    id,
+                    row: a.clone(),
+                    territory: territory_of(a),
+                    last_visit: last_visit(rows),
+                },
+            );
         }
-        out.push(Listed {
-            id,
-            row: a.clone(),
-            territory,
-            last_visit,
-        });
     });
-    out.sort_by(|x, y| {
-        fold(&x.row.name)
-            .cmp(&fold(&y.row.name))
-            .then(x.id.cmp(&y.id))
-    });
-    out
+    let shown = heap
+        .into_sorted_vec()
+        .into_iter()
+        .filter_map(|(_, id)| kept.remove(&id))
+        .collect();
+    (total, shown)
 }
+
+/// The territory filter's value for accounts outside every territory.
+pub const NO_TERRITORY: &str = "-";
 
 fn status_label(s: &str, l: Lang) -> &'static str {
     match s {
@@ -165,7 +199,7 @@ fn status_label(s: &str, l: Lang) -> &'static str {
 
 async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Response {
     let l = v.lang;
-    let rows = matching(&web, &v.user, &f);
+    let (total, rows) = matching(&web, &v.user, &f, LIST_ROWS);
     let acl = web.tenant.acl();
     let territories: Vec<String> = acl.territory_names();
     let owners: Vec<String> = acl.users();
@@ -182,6 +216,7 @@ async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Re
                 select #territory name="territory" {
                     option value="" { (tr(l, "Tous", "All")) }
                     @for t in &territories { option value=(t) selected[f.territory == *t] { (t) } }
+                    option value=(NO_TERRITORY) selected[f.territory == NO_TERRITORY] { (tr(l, "Hors secteur", "No territory")) }
                 } }
             p { label for="tag" { (tr(l, "Segment / étiquette", "Segment / tag")) } input #tag type="text" name="tag" value=(f.tag); }
             p { label for="owner" { (tr(l, "Responsable", "Owner")) }
@@ -194,8 +229,8 @@ async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Re
             p { button type="submit" { (tr(l, "Filtrer", "Filter")) } }
         }
         p {
-            (rows.len()) (tr(l, " clients", " accounts"))
-            @if rows.len() > LIST_ROWS { " (" (tr(l, "les ", "first ")) (LIST_ROWS) (tr(l, " premiers affichés", " shown")) ")" }
+            (total) (tr(l, " clients", " accounts"))
+            @if total > LIST_ROWS { " (" (tr(l, "les ", "first ")) (LIST_ROWS) (tr(l, " premiers affichés", " shown")) ")" }
             " — " a href={ "/accounts.csv?" (f.query()) } download { (tr(l, "Exporter en CSV", "Export as CSV")) }
         }
         table {
@@ -208,7 +243,7 @@ async fn list(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Re
                 th scope="col" { (tr(l, "Dernière visite", "Last visit")) }
             } }
             tbody {
-                @for r in rows.iter().take(LIST_ROWS) {
+                @for r in &rows {
                     tr {
                         td { a href={ "/accounts/" (r.id) } { (r.row.name) } }
                         td { (status_label(&r.row.status, l)) }
@@ -256,7 +291,7 @@ fn csv_field(s: &str) -> String {
 }
 
 async fn csv(State(web): State<Web>, v: Viewer, Query(f): Query<Filters>) -> Response {
-    let rows = matching(&web, &v.user, &f);
+    let (_, rows) = matching(&web, &v.user, &f, usize::MAX);
     // Semicolons and a BOM: what a French spreadsheet opens as columns.
     let mut out = String::from("\u{feff}id;nom;statut;code_postal;ville;secteur;responsable;telephone;email;siret;etiquettes;derniere_visite\r\n");
     for r in &rows {

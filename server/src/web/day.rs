@@ -28,6 +28,13 @@ pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// Rows of each list on "my day" (the to-do print view has them all).
+pub const DAY_ROWS: usize = 50;
+
+/// Actions on one sheet of the printed to-do list (the next sheets follow
+/// by link), so a long list stays a page of bounded size.
+pub const PRINT_ROWS: usize = 250;
+
 #[derive(Deserialize, Default)]
 pub struct Msg {
     pub error: Option<String>,
@@ -89,15 +96,19 @@ async fn my_day(State(web): State<Web>, v: Viewer, Query(m): Query<Msg>) -> Resp
         section aria-labelledby="h-todo" {
             h2 #h-todo { (tr(l, "À faire", "To do")) " (" (d.todo.len()) ")" }
             @if d.todo.is_empty() { p { (tr(l, "Rien d'échu aujourd'hui.", "Nothing due today.")) } }
-            @else { (todo_table(&v, &d.todo, true)) }
+            @else {
+                (todo_table(&v, &d.todo[..d.todo.len().min(DAY_ROWS)], true))
+                @if d.todo.len() > DAY_ROWS { p { (d.todo.len() - DAY_ROWS) (tr(l, " de plus : ", " more: ")) a href="/print/todo" { (tr(l, "la liste complète", "the whole list")) } } }
+            }
         }
         section aria-labelledby="h-visits" {
             h2 #h-visits { (tr(l, "Visites du jour", "Today's visits")) " (" (d.visits.len()) ")" }
-            ul { @for t in &d.visits { li { a href={ "/accounts/" (t.account_id) } { (t.account) } " — " (t.subject) } } }
+            ul { @for t in d.visits.iter().take(DAY_ROWS) { li { a href={ "/accounts/" (t.account_id) } { (t.account) } " — " (t.subject) } } }
         }
         section aria-labelledby="h-quotes" {
             h2 #h-quotes { (tr(l, "Devis en attente de réponse", "Quotes awaiting an answer")) " (" (awaiting.len()) ")" }
-            ul { @for (doc, name, q) in &awaiting {
+            @if awaiting.len() > DAY_ROWS { p { (tr(l, "Les plus anciens d'abord ; ", "Oldest first; ")) (DAY_ROWS) (tr(l, " affichés.", " shown.")) } }
+            ul { @for (doc, name, q) in awaiting.iter().take(DAY_ROWS) {
                 li { a href={ "/accounts/" (doc) } { (name) } " — " (q.number) " — " (money(q.net, l)) " HT — " (day(q.date, l)) }
             } }
         }
@@ -144,6 +155,7 @@ struct Range {
     from: Option<String>,
     to: Option<String>,
     everyone: Option<String>,
+    page: Option<String>,
 }
 
 /// "Édition des actions à effectuer": open actions due up to `to` (and
@@ -168,6 +180,26 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
         .into_iter()
         .filter(|t| from.is_none_or(|f| t.due >= f))
         .collect();
+    let pages = items.len().div_ceil(PRINT_ROWS).max(1);
+    let sheet = r
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let shown = &items[(sheet - 1) * PRINT_ROWS..(sheet * PRINT_ROWS).min(items.len())];
+    let next = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(f) = from {
+            q.append_pair("from", &f.to_string());
+        }
+        q.append_pair("to", &to.to_string());
+        if everyone {
+            q.append_pair("everyone", "1");
+        }
+        q.append_pair("page", &(sheet + 1).to_string());
+        q.finish()
+    };
     let body = html! {
         form.no-print method="get" action="/print/todo" {
             label for="from" { (tr(l, "Du", "From")) }
@@ -180,8 +212,10 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
             }
             button type="submit" { (tr(l, "Afficher", "Show")) }
         }
-        p { (tr(l, "Actions ouvertes jusqu'au ", "Open actions up to ")) (day(Some(to), l)) " : " (items.len()) }
-        (todo_table(&v, &items, false))
+        p { (tr(l, "Actions ouvertes jusqu'au ", "Open actions up to ")) (day(Some(to), l)) " : " (items.len())
+            @if pages > 1 { " — " (tr(l, "feuille ", "sheet ")) (sheet) " / " (pages) } }
+        (todo_table(&v, shown, false))
+        @if sheet < pages { p.no-print { a href={ "/print/todo?" (next) } { (tr(l, "Feuille suivante", "Next sheet")) } } }
     };
     html_page(page::page(
         &v,

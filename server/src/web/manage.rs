@@ -3,7 +3,7 @@
 //! territories (rules, accounts caught, reps, bulk reassignment), users and
 //! devices.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -17,6 +17,7 @@ use carnet_core::{DocId, DocKind};
 use maud::html;
 use serde::Deserialize;
 
+use super::accounts::{matching, Filters, NO_TERRITORY};
 use super::dashboard::{label, value};
 use super::day::{today, Msg};
 use super::page::{self, day, money, tr, Nav};
@@ -385,33 +386,56 @@ async fn set_tiers(State(web): State<Web>, Posted { v, f }: Posted) -> Response 
 
 // ----- territories ---------------------------------------------------------
 
-async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Response {
+#[derive(Deserialize, Default)]
+struct TerritoriesQ {
+    error: Option<String>,
+    /// The territory whose accounts are offered for reassignment (`-`: none).
+    of: Option<String>,
+    /// A search within them.
+    #[serde(default)]
+    q: String,
+}
+
+async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<TerritoriesQ>) -> Response {
     let l = v.lang;
     if !v.is_manager() {
         return not_found(&v);
     }
     let acl = web.tenant.acl();
-    let mut caught: BTreeMap<String, Vec<(DocId, String, String)>> = BTreeMap::new();
-    web.tenant.for_each_row(|id, rows| {
-        if let Some(a) = &rows.account {
-            if acl.can_see(&v.user, rows) {
-                let t = acl
-                    .territory_of(a.postcode.as_deref())
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default();
-                caught
-                    .entry(t)
-                    .or_default()
-                    .push((id, a.name.clone(), a.owner.clone()));
-            }
+    // How many visible accounts each territory catches ("" for none).
+    let mut caught: HashMap<String, usize> = HashMap::new();
+    web.tenant.with_visible(&v.user, |idx| {
+        for (_, a, _) in idx.account_rows() {
+            let t = acl.territory_of(a.postcode.as_deref());
+            *caught
+                .entry(t.map(|t| t.name.clone()).unwrap_or_default())
+                .or_default() += 1;
         }
     });
+    let of = q.of.clone().unwrap_or_default();
+    let filters = Filters {
+        q: q.q.clone(),
+        territory: of.clone(),
+        ..Filters::default()
+    };
+    let (total, offered) = if of.is_empty() {
+        (0, Vec::new())
+    } else {
+        matching(&web, &v.user, &filters, REASSIGN_LISTED)
+    };
     let users = acl.users();
+    let names = acl.territory_names();
     let body = html! {
         (page::error(q.error.as_deref()))
         @for t in acl.territories() {
+            @let n = caught.get(&t.name).copied().unwrap_or(0);
             section.territory aria-labelledby={ "t-" (t.id) } {
-                h2 id={ "t-" (t.id) } { (t.name) " (" (caught.get(&t.name).map_or(0, |v| v.len())) (tr(l, " clients)", " accounts)")) }
+                h2 id={ "t-" (t.id) } { (t.name) " (" (n) (tr(l, " clients)", " accounts)")) }
+                p.no-print {
+                    a href={ "/accounts?territory=" (enc(&t.name)) } { (tr(l, "Voir les clients de ce secteur", "See this territory's accounts")) }
+                    " — "
+                    a href={ "/territories?of=" (enc(&t.name)) "#h-reassign" } { (tr(l, "Réaffecter", "Reassign")) }
+                }
                 form method="post" action={ "/territories/" (t.id) } {
                     (page::csrf(&v))
                     p { label for={ "pc-" (t.id) } { (tr(l, "Codes postaux ou départements (préfixes, séparés par des virgules)", "Postcodes or departments (prefixes, comma-separated)")) }
@@ -422,6 +446,8 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
                 }
             }
         }
+        p { (caught.get("").copied().unwrap_or(0)) (tr(l, " clients hors secteur — ", " accounts outside every territory — "))
+            a href={ "/territories?of=" (NO_TERRITORY) "#h-reassign" } { (tr(l, "Réaffecter", "Reassign")) } }
         section aria-labelledby="h-new-t" {
             h2 #h-new-t { (tr(l, "Nouveau secteur", "New territory")) }
             form method="post" action="/territories" {
@@ -434,21 +460,37 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
         }
         section aria-labelledby="h-reassign" {
             h2 #h-reassign { (tr(l, "Réaffecter des clients", "Reassign accounts")) }
-            form method="post" action="/territories/reassign" {
-                (page::csrf(&v))
-                p { label for="to" { (tr(l, "Nouveau responsable", "New owner")) }
-                    select #to name="to" { @for u in &users { option value=(u) { (u) } } } }
-                @for (t, accounts) in &caught {
+            form.filters method="get" action="/territories" {
+                p { label for="of" { (tr(l, "Clients du secteur", "Accounts of territory")) }
+                    select #of name="of" {
+                        option value="" { "—" }
+                        @for n in &names { option value=(n) selected[of == *n] { (n) } }
+                        option value=(NO_TERRITORY) selected[of == NO_TERRITORY] { (tr(l, "Hors secteur", "No territory")) }
+                    } }
+                p { label for="rq" { (tr(l, "Recherche", "Search")) } input #rq type="search" name="q" value=(q.q); }
+                p { button type="submit" { (tr(l, "Afficher", "Show")) } }
+            }
+            @if !of.is_empty() {
+                form method="post" action="/territories/reassign" {
+                    (page::csrf(&v))
+                    input type="hidden" name="of" value=(of);
+                    input type="hidden" name="q" value=(q.q);
+                    p { label for="to" { (tr(l, "Nouveau responsable", "New owner")) }
+                        select #to name="to" { @for u in &users { option value=(u) { (u) } } } }
                     fieldset {
-                        @if accounts.len() > REASSIGN_LISTED { p { (accounts.len() - REASSIGN_LISTED) (tr(l, " clients de plus : filtrez la liste des clients par secteur.", " more accounts: filter the accounts list by territory.")) } }
-                        legend { @if t.is_empty() { (tr(l, "Hors secteur", "No territory")) } @else { (t) } }
-                        @for (id, name, owner) in accounts.iter().take(REASSIGN_LISTED) {
-                            div.check { input type="checkbox" id={ "ra-" (id) } name="account" value=(id);
-                                label for={ "ra-" (id) } { (name) " — " (owner) } }
+                        legend { (total) (tr(l, " clients", " accounts"))
+                            @if total > REASSIGN_LISTED { " (" (tr(l, "les ", "first ")) (REASSIGN_LISTED) (tr(l, " premiers affichés", " shown")) ")" } }
+                        @if total > 0 {
+                            div.check { input #ra-all type="checkbox" name="all" value="1";
+                                label for="ra-all" { (tr(l, "Toutes les fiches de cette liste (", "Every account of this list (")) (total) ")" } }
+                        }
+                        @for a in &offered {
+                            div.check { input type="checkbox" id={ "ra-" (a.id) } name="account" value=(a.id);
+                                label for={ "ra-" (a.id) } { (a.row.name) " — " (a.row.owner) } }
                         }
                     }
+                    button type="submit" { (tr(l, "Réaffecter la sélection", "Reassign the selection")) }
                 }
-                button type="submit" { (tr(l, "Réaffecter la sélection", "Reassign the selection")) }
             }
         }
     };
@@ -460,8 +502,11 @@ async fn territories(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) ->
     ))
 }
 
-/// Accounts offered for reassignment per territory on one page.
+/// Accounts offered one by one for reassignment on the page.
 pub const REASSIGN_LISTED: usize = 100;
+
+/// Accounts one reassignment may change (a bulk "all of them" included).
+pub const MAX_REASSIGN: usize = 5_000;
 
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -514,12 +559,39 @@ async fn reassign(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
         return not_found(&v);
     }
     let to = f.text("to");
-    let accounts: Vec<DocId> = f
-        .all("account")
-        .into_iter()
-        .filter_map(|a| a.parse().ok())
-        .take(5_000)
-        .collect();
+    let of = f.text("of");
+    let listed = with_query(
+        "/territories",
+        &[("of", of.as_str()), ("q", f.get("q").unwrap_or(""))],
+    );
+    let accounts: Vec<DocId> = if f.get("all") == Some("1") && !of.is_empty() {
+        // Every account of the list, as the viewer sees it now.
+        let filters = Filters {
+            q: f.text("q"),
+            territory: of.clone(),
+            ..Filters::default()
+        };
+        let (total, all) = matching(&web, &v.user, &filters, MAX_REASSIGN);
+        if total > MAX_REASSIGN {
+            let msg = format!(
+                "{} {MAX_REASSIGN} {}",
+                tr(v.lang, "Plus de", "More than"),
+                tr(
+                    v.lang,
+                    "clients : affinez la recherche.",
+                    "accounts: narrow the search."
+                )
+            );
+            return back(&with_error(&listed, &msg));
+        }
+        all.into_iter().map(|a| a.id).collect()
+    } else {
+        f.all("account")
+            .into_iter()
+            .filter_map(|a| a.parse().ok())
+            .take(MAX_REASSIGN)
+            .collect()
+    };
     let mut failed = 0;
     for doc in accounts {
         let r = web
@@ -533,9 +605,23 @@ async fn reassign(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
         }
     }
     if failed > 0 {
-        back(&with_error("/territories", &format!("{failed} ✕")))
+        back(&with_error(&listed, &format!("{failed} ✕")))
     } else {
-        back("/territories")
+        back(&listed)
+    }
+}
+
+/// `path?k=v&…`, skipping empty values.
+fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
     }
 }
 
