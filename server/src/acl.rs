@@ -370,12 +370,22 @@ impl Seer<'_> {
                 None => false,
             },
             DocKind::Account => match &rows.account {
-                Some(a) => self
-                    .acl
-                    .account_people(a)
-                    .any(|p| p == self.user || (role == Role::Manager && self.above(p))),
+                Some(a) => self.sees_people(self.acl.account_people(a)),
                 None => false,
             },
+        }
+    }
+
+    /// Whether the user sees an account naming these people (its owner
+    /// and its territory's reps): one of them is the user or, for a
+    /// manager, someone they are above. An admin sees every account.
+    pub fn sees_people<'p>(&self, mut people: impl Iterator<Item = &'p str>) -> bool {
+        match self.role {
+            None => false,
+            Some(Role::Admin) => true,
+            Some(role) => {
+                people.any(|p| p == self.user || (role == Role::Manager && self.above(p)))
+            }
         }
     }
 }

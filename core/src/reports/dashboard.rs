@@ -20,9 +20,9 @@
 //! or `<indicator>:2026-11`; a quarter or year without its own target sums
 //! its months; a scope's target sums its users' (rates average them).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -214,89 +214,168 @@ impl Tally {
     }
 }
 
-/// The tallies of each of `periods` (disjoint), in one pass over the rows.
-fn tally(scope: &DashScope<'_>, settings: &Settings, periods: &[Period]) -> Vec<Tally> {
-    let ranges: Vec<(NaiveDate, NaiveDate)> = periods.iter().map(|p| p.range()).collect();
-    let (first, last) = (
-        ranges.iter().map(|r| r.0).min(),
-        ranges.iter().map(|r| r.1).max(),
-    );
-    let slot = |d: Option<NaiveDate>| -> Option<usize> {
-        let d = d?;
-        // Most records fall outside the periods or in one of a dozen:
-        // bounds first, then the period.
-        if first.is_none_or(|f| d < f) || last.is_none_or(|l| d >= l) {
-            return None;
+/// A calendar month (year, month 1–12).
+type Month = (i32, u32);
+
+fn month_of(d: NaiveDate) -> Month {
+    (d.year(), d.month())
+}
+
+/// Exact sums of one person's records in one month. i128 and wrapping:
+/// removing what was added restores the sums exactly, whatever amounts a
+/// hostile device wrote; figures saturate to i64 only when read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Sums([i128; 8]);
+
+const ORDERS_VALUE: usize = 0;
+const ORDERS_COUNT: usize = 1;
+const NEW_CLIENTS: usize = 2;
+const VISITS: usize = 3;
+const QUOTES_SENT: usize = 4;
+const QUOTES_ACCEPTED: usize = 5;
+const PIPELINE_RAW: usize = 6;
+const PIPELINE_WEIGHTED: usize = 7;
+
+impl Sums {
+    fn add(&mut self, other: &Sums, sign: i128) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a = a.wrapping_add(b.wrapping_mul(sign));
         }
-        ranges.iter().position(|(s, e)| d >= *s && d < *e)
-    };
-    let users: Option<Vec<&str>> = scope.users.as_ref().map(|u| {
-        let mut v: Vec<&str> = u.iter().map(String::as_str).collect();
-        v.sort_unstable();
-        v
-    });
-    let covers = |who: &str| users.as_ref().is_none_or(|u| u.binary_search(&who).is_ok());
-    let outcome: HashMap<&str, StageOutcome> = settings
-        .stages
-        .iter()
-        .map(|s| (s.code.as_str(), s.outcome))
-        .collect();
-    let mut out = vec![Tally::default(); periods.len()];
-    for rows in &scope.accounts {
+    }
+}
+
+fn saturate(x: i128) -> i64 {
+    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Monthly sums by person: what a dashboard reads. Built from customer
+/// files' rows (`add`); a server keeps them current by removing a file's
+/// old rows and adding its new ones on each commit, and sums the parts a
+/// viewer may see (`merge`) instead of reading every file per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tallies {
+    by: HashMap<String, BTreeMap<Month, Sums>>,
+}
+
+impl Tallies {
+    /// Counts one customer file's records.
+    pub fn add(&mut self, rows: &DocRows, settings: &Settings) {
+        self.apply(rows, settings, 1);
+    }
+
+    /// Takes back what `add` counted for these rows.
+    pub fn remove(&mut self, rows: &DocRows, settings: &Settings) {
+        self.apply(rows, settings, -1);
+    }
+
+    pub fn merge(&mut self, other: &Tallies) {
+        for (who, months) in &other.by {
+            for (month, v) in months {
+                self.bump(who, *month, v, 1);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by.is_empty()
+    }
+
+    fn bump(&mut self, who: &str, month: Month, sums: &Sums, sign: i128) {
+        let months = match self.by.get_mut(who) {
+            Some(m) => m,
+            None => self.by.entry(who.to_string()).or_default(),
+        };
+        let e = months.entry(month).or_default();
+        e.add(sums, sign);
+        if *e == Sums::default() {
+            months.remove(&month);
+            if months.is_empty() {
+                self.by.remove(who);
+            }
+        }
+    }
+
+    fn one(&mut self, who: &str, date: Option<NaiveDate>, field: usize, value: i128, sign: i128) {
+        if let Some(d) = date {
+            let mut s = Sums::default();
+            s.0[field] = value;
+            self.bump(who, month_of(d), &s, sign);
+        }
+    }
+
+    /// Every record's contribution, by its person and month:
+    /// - orders: non-cancelled, by owner and date (value and count);
+    /// - new clients: the account's owner, in the month of its first
+    ///   non-cancelled order (whoever took it);
+    /// - visits: `visit` actions done, by assignee and day done;
+    /// - quotes sent: out of draft, by owner and date; accepted among them;
+    /// - pipeline: open deals by owner and expected close, raw and weighted.
+    fn apply(&mut self, rows: &DocRows, settings: &Settings, sign: i128) {
         let mut first_order: Option<NaiveDate> = None;
         for o in rows.orders.iter().filter(|o| o.status != "cancelled") {
             first_order = match (first_order, o.date) {
                 (Some(f), Some(d)) => Some(f.min(d)),
                 (f, d) => f.or(d),
             };
-            if !covers(&o.owner) {
-                continue;
-            }
-            if let Some(i) = slot(o.date) {
-                out[i].orders_value = out[i].orders_value.saturating_add(o.net);
-                out[i].orders_count += 1;
-            }
-        }
-        let owner_in = rows.account.as_ref().is_some_and(|a| covers(&a.owner));
-        if owner_in {
-            if let Some(i) = slot(first_order) {
-                out[i].new_clients += 1;
+            if let Some(d) = o.date {
+                let mut s = Sums::default();
+                s.0[ORDERS_VALUE] = i128::from(o.net);
+                s.0[ORDERS_COUNT] = 1;
+                self.bump(&o.owner, month_of(d), &s, sign);
             }
         }
-        for a in &rows.actions {
-            if a.action_type == "visit" && covers(&a.assignee) {
-                if let Some(i) = slot(a.done_on) {
-                    out[i].visits += 1;
-                }
-            }
+        if let Some(a) = &rows.account {
+            self.one(&a.owner, first_order, NEW_CLIENTS, 1, sign);
         }
-        for q in &rows.quotes {
-            if q.status == "draft" || !covers(&q.owner) {
-                continue;
-            }
-            if let Some(i) = slot(q.date) {
-                out[i].quotes_sent += 1;
-                if q.status == "accepted" {
-                    out[i].quotes_accepted += 1;
-                }
+        for a in rows.actions.iter().filter(|a| a.action_type == "visit") {
+            self.one(&a.assignee, a.done_on, VISITS, 1, sign);
+        }
+        for q in rows.quotes.iter().filter(|q| q.status != "draft") {
+            if let Some(d) = q.date {
+                let mut s = Sums::default();
+                s.0[QUOTES_SENT] = 1;
+                s.0[QUOTES_ACCEPTED] = i128::from(q.status == "accepted");
+                self.bump(&q.owner, month_of(d), &s, sign);
             }
         }
         for d in &rows.deals {
-            let open = outcome
-                .get(d.stage.as_str())
-                .is_none_or(|o| *o == StageOutcome::Open);
-            if !open || !covers(&d.owner) {
-                continue;
-            }
-            if let Some(i) = slot(d.close_date) {
-                out[i].pipeline_raw = out[i].pipeline_raw.saturating_add(d.amount);
-                out[i].pipeline_weighted = out[i]
-                    .pipeline_weighted
-                    .saturating_add(percent_of(d.amount, deal_probability(d, settings)));
+            let open = settings
+                .stages
+                .iter()
+                .find(|s| s.code == d.stage)
+                .is_none_or(|s| s.outcome == StageOutcome::Open);
+            if let (true, Some(close)) = (open, d.close_date) {
+                let mut s = Sums::default();
+                s.0[PIPELINE_RAW] = i128::from(d.amount);
+                s.0[PIPELINE_WEIGHTED] =
+                    i128::from(percent_of(d.amount, deal_probability(d, settings)));
+                self.bump(&d.owner, month_of(close), &s, sign);
             }
         }
     }
-    out
+
+    /// The tally of `period` for the people `covers` accepts.
+    fn period(&self, covers: &impl Fn(&str) -> bool, period: Period) -> Tally {
+        let (start, end) = period.range();
+        let (first, last) = (month_of(start), month_of(end));
+        let mut s = Sums::default();
+        for (_, months) in self.by.iter().filter(|(who, _)| covers(who)) {
+            for (_, v) in months.range(first..last) {
+                s.add(v, 1);
+            }
+        }
+        let v = s.0.map(saturate);
+        Tally {
+            orders_value: v[ORDERS_VALUE],
+            orders_count: v[ORDERS_COUNT],
+            new_clients: v[NEW_CLIENTS],
+            visits: v[VISITS],
+            quotes_sent: v[QUOTES_SENT],
+            quotes_accepted: v[QUOTES_ACCEPTED],
+            pipeline_raw: v[PIPELINE_RAW],
+            pipeline_weighted: v[PIPELINE_WEIGHTED],
+        }
+    }
 }
 
 /// Targets combined: their sum, or their mean for a rate; `None` when
@@ -364,16 +443,49 @@ pub fn dashboard(
     chart: Indicator,
     history: usize,
 ) -> Dashboard {
+    let mut tallies = Tallies::default();
+    for rows in &scope.accounts {
+        tallies.add(rows, settings);
+    }
+    dashboard_of(
+        &tallies,
+        scope.users.as_ref(),
+        &settings.currency,
+        plans,
+        period,
+        layout,
+        chart,
+        history,
+    )
+}
+
+/// The dashboard read from tallies already summed (what a viewer may see):
+/// the records of `users` (`None`: everyone's) in them.
+#[allow(clippy::too_many_arguments)]
+pub fn dashboard_of(
+    tallies: &Tallies,
+    users: Option<&BTreeSet<String>>,
+    currency: &str,
+    plans: &[Plan],
+    period: Period,
+    layout: &[Indicator],
+    chart: Indicator,
+    history: usize,
+) -> Dashboard {
     let history = history.clamp(1, 36);
     let periods: Vec<Period> = (0..history)
         .rev()
         .map(|back| period.shift(-(back as i32)))
         .collect();
-    let tallies = tally(scope, settings, &periods);
-    let now = tallies.last().copied().unwrap_or_default();
+    let covers = |who: &str| users.is_none_or(|u| u.contains(who));
+    let sums: Vec<Tally> = periods
+        .iter()
+        .map(|p| tallies.period(&covers, *p))
+        .collect();
+    let now = sums.last().copied().unwrap_or_default();
     Dashboard {
         period: period.to_string(),
-        currency: settings.currency.clone(),
+        currency: currency.to_string(),
         figures: layout
             .iter()
             .map(|i| figure(*i, now.get(*i), scope_target(plans, *i, period)))
@@ -381,7 +493,7 @@ pub fn dashboard(
         chart_indicator: chart,
         chart: periods
             .iter()
-            .zip(&tallies)
+            .zip(&sums)
             .map(|(p, t)| ChartPoint {
                 period: p.to_string(),
                 actual: t.get(chart),
@@ -551,6 +663,65 @@ mod tests {
             targets: targets.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             tiers: vec![],
         }
+    }
+
+    #[test]
+    fn tallies_kept_by_removing_old_rows_equal_tallies_built_afresh() {
+        let st = settings();
+        let docs = fixture();
+        let mut kept = Tallies::default();
+        for r in &docs {
+            kept.add(r, &st);
+        }
+        // The first file changes: an order cancelled, a new visit; then a
+        // hostile device writes the largest amounts there are.
+        let mut changed = docs[0].clone();
+        changed.orders[0].status = "cancelled".into();
+        changed.actions[0].done_on = Some(d("2026-10-09"));
+        let mut hostile = changed.clone();
+        hostile
+            .orders
+            .push(order("alice", "2026-11-05", i64::MAX, "confirmed"));
+        hostile
+            .orders
+            .push(order("alice", "2026-11-06", i64::MAX, "confirmed"));
+        for (old, new) in [(&docs[0], &hostile), (&hostile, &changed)] {
+            kept.remove(old, &st);
+            kept.add(new, &st);
+        }
+        let mut fresh = Tallies::default();
+        fresh.add(&changed, &st);
+        for r in &docs[1..] {
+            fresh.add(r, &st);
+        }
+        assert_eq!(kept, fresh);
+        // Merged parts read as the whole; removing everything leaves nothing.
+        let mut parts = Tallies::default();
+        for r in docs[1..].iter().chain([&changed]) {
+            let mut one = Tallies::default();
+            one.add(r, &st);
+            parts.merge(&one);
+        }
+        assert_eq!(parts, fresh);
+        kept.remove(&changed, &st);
+        for r in &docs[1..] {
+            kept.remove(r, &st);
+        }
+        assert!(kept.is_empty());
+        // While the hostile rows are in, the month's orders saturate.
+        let mut h = Tallies::default();
+        h.add(&hostile, &st);
+        let dash = dashboard_of(
+            &h,
+            None,
+            "EUR",
+            &[],
+            Period::Month(2026, 11),
+            &[Indicator::OrdersValue],
+            Indicator::OrdersValue,
+            1,
+        );
+        assert_eq!(dash.figures[0].actual, i64::MAX);
     }
 
     #[test]

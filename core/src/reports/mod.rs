@@ -11,7 +11,8 @@ mod targets;
 mod todo;
 
 pub use dashboard::{
-    dashboard, plan_target, scope_target, ChartPoint, DashScope, Dashboard, Figure, Indicator, Unit,
+    dashboard, dashboard_of, plan_target, scope_target, ChartPoint, DashScope, Dashboard, Figure,
+    Indicator, Tallies, Unit,
 };
 pub use forecast::{forecast, Forecast, ForecastBucket};
 pub use period::Period;

@@ -3,6 +3,7 @@
 //! per-tenant change sequence, and the group-commit writer that makes every
 //! acknowledged change durable before anyone hears of it.
 
+pub mod board;
 mod exchange;
 mod judge;
 pub mod reach;
@@ -77,6 +78,8 @@ pub struct Tenant {
     pub(crate) rows: RwLock<Index>,
     /// Who reaches which account; lock it after `rows`, never before.
     pub(crate) reach: RwLock<reach::Reach>,
+    /// Dashboard sums by who sees them; lock it after `rows`.
+    pub(crate) board: RwLock<board::Board>,
     acl: RwLock<Arc<Acl>>,
     vocab: RwLock<Vocab>,
     parts: RwLock<Arc<EditParts>>,
@@ -216,6 +219,7 @@ impl Tenant {
             info,
             rows: RwLock::new(index),
             reach: RwLock::new(reach::Reach::default()),
+            board: RwLock::new(board::Board::default()),
             acl: RwLock::new(Arc::new(Acl::default())),
             vocab: RwLock::new(Vocab::default()),
             parts: RwLock::new(Arc::new(EditParts::default())),
@@ -331,14 +335,27 @@ impl Tenant {
         if let (Some(d), Ok(mut a)) = (self.singleton_doc(DocKind::Directory)?, self.acl.write()) {
             *a = Arc::new(Acl::read(&d));
         }
+        self.refresh_parts()?;
+        // What reads the index by who may see it follows the new rules.
         let acl = self.acl();
-        let stale = self.reach.read().map_or(true, |r| !r.built_for(&acl));
-        if stale {
+        let settings = self.edit_parts().settings.clone();
+        let reach_stale = self.reach.read().map_or(true, |r| !r.built_for(&acl));
+        let board_stale = self
+            .board
+            .read()
+            .map_or(true, |b| !b.built_for(&acl, &settings));
+        if reach_stale || board_stale {
             let rows = self.rows.read().unwrap_or_else(|p| p.into_inner());
-            let mut reach = self.reach.write().unwrap_or_else(|p| p.into_inner());
-            *reach = reach::Reach::build(&rows, &acl);
+            if reach_stale {
+                let mut reach = self.reach.write().unwrap_or_else(|p| p.into_inner());
+                *reach = reach::Reach::build(&rows, &acl);
+            }
+            if board_stale {
+                let mut board = self.board.write().unwrap_or_else(|p| p.into_inner());
+                *board = board::Board::build(&rows, &acl, &settings);
+            }
         }
-        self.refresh_parts()
+        Ok(())
     }
 
     /// The slot of a document, loading it on first use. The cache is

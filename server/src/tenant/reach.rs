@@ -90,9 +90,9 @@ impl Reach {
     }
 }
 
-type Rules = Vec<(String, Vec<String>, Vec<String>)>;
+pub(crate) type Rules = Vec<(String, Vec<String>, Vec<String>)>;
 
-fn rules_of(acl: &Acl) -> Rules {
+pub(crate) fn rules_of(acl: &Acl) -> Rules {
     acl.territories()
         .iter()
         .map(|t| {

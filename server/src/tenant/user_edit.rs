@@ -12,6 +12,7 @@ use carnet_core::index::{DocRows, Filtered};
 use carnet_core::model::{Catalog, Plan, Settings};
 use carnet_core::ops::EditCtx;
 use carnet_core::persist;
+use carnet_core::reports::Tallies;
 use carnet_core::{DocId, DocKind};
 
 use super::judge::Before;
@@ -173,6 +174,19 @@ impl Tenant {
             Some(ids) => f(&index.filtered_among(ids, keep)),
             None => f(&index.filtered(keep)),
         }
+    }
+
+    /// The dashboard sums of the customer files `user` may see (those of
+    /// `territory` only, when given), from the groups the board keeps: the
+    /// same visibility test as `with_visible`, made once per group.
+    pub fn tallies_for(&self, user: &str, territory: Option<&str>) -> Tallies {
+        let acl = self.acl();
+        let seer = acl.seer(user);
+        let board = self.board.read().unwrap_or_else(|p| p.into_inner());
+        board.tallies(|g| {
+            territory.is_none_or(|t| g.territory.as_deref() == Some(t))
+                && seer.sees_people(g.people.iter().map(String::as_str))
+        })
     }
 
     /// The customer file holding record `id`, if the user may see it.

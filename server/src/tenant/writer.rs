@@ -106,9 +106,12 @@ pub async fn run(tenant: Arc<Tenant>, mut rx: mpsc::Receiver<WriteReq>) {
                     let acl = tenant.acl();
                     if let Ok(mut rows) = tenant.rows.write() {
                         let mut reach = tenant.reach.write().unwrap_or_else(|p| p.into_inner());
+                        let mut board = tenant.board.write().unwrap_or_else(|p| p.into_inner());
                         for r in &group {
-                            reach.put(r.write.doc, &r.write.rows, &acl);
-                            rows.put(r.write.doc, r.write.rows.clone());
+                            let doc = r.write.doc;
+                            reach.put(doc, &r.write.rows, &acl);
+                            board.put(doc, rows.get(doc), &r.write.rows, &acl);
+                            rows.put(doc, r.write.rows.clone());
                         }
                     }
                 }

@@ -11,8 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use carnet_core::index::AccountRows;
-use carnet_core::reports::{self, DashScope, Indicator, Period, Unit};
+use carnet_core::reports::{self, Indicator, Period, Unit};
 use carnet_core::text::{self, Lang};
 use maud::html;
 use serde::Deserialize;
@@ -135,30 +134,18 @@ async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response
         },
     };
     let plans = web.tenant.plans_of(&planned).await;
-    let dash = web.tenant.with_visible(&v.user, |idx| {
-        let accounts = idx
-            .account_rows()
-            .filter(|(_, a, _)| {
-                scope.territory.as_deref().is_none_or(|t| {
-                    acl.territory_of(a.postcode.as_deref())
-                        .is_some_and(|x| x.name == t)
-                })
-            })
-            .map(|(_, _, r)| r)
-            .collect();
-        reports::dashboard(
-            &DashScope {
-                accounts,
-                users: scope.users.clone(),
-            },
-            &parts.settings,
-            &plans,
-            period,
-            &layout,
-            chart,
-            12,
-        )
-    });
+    // The sums the board keeps for what the viewer sees, not every file.
+    let tallies = web.tenant.tallies_for(&v.user, scope.territory.as_deref());
+    let dash = reports::dashboard_of(
+        &tallies,
+        scope.users.as_ref(),
+        &parts.settings.currency,
+        &plans,
+        period,
+        &layout,
+        chart,
+        12,
+    );
     let team = acl.team_of(&v.user);
     let body = html! {
         form.filters method="get" action="/dashboard" {
