@@ -9,7 +9,7 @@ mod search;
 
 pub use search::{fold, SearchHit};
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -327,6 +327,8 @@ impl AccountRows for Filtered<'_> {
 pub struct Index {
     docs: HashMap<DocId, DocRows>,
     records: HashMap<Uuid, DocId>,
+    /// Each user's plan documents (one, unless created offline twice).
+    plans: HashMap<String, BTreeSet<DocId>>,
 }
 
 impl Index {
@@ -342,11 +344,22 @@ impl Index {
                 self.records.insert(u, doc);
             }
         }
+        if let (DocKind::Plan, Some(u)) = (rows.kind, &rows.plan_user) {
+            self.plans.entry(u.clone()).or_default().insert(doc);
+        }
         self.docs.insert(doc, rows);
     }
 
     pub fn remove(&mut self, doc: DocId) {
         if let Some(old) = self.docs.remove(&doc) {
+            if let Some(u) = &old.plan_user {
+                if let Some(set) = self.plans.get_mut(u) {
+                    set.remove(&doc);
+                    if set.is_empty() {
+                        self.plans.remove(u);
+                    }
+                }
+            }
             for id in old.record_ids() {
                 if let Ok(u) = Uuid::parse_str(id) {
                     self.records.remove(&u);
@@ -409,20 +422,54 @@ impl Index {
         self.docs.is_empty()
     }
 
+    /// The plan of `user`; the first by id if two exist for one user
+    /// (created offline twice), so every reader picks the same.
     pub fn plan_of(&self, user: &str) -> Option<DocId> {
-        let mut plans: Vec<DocId> = self
-            .docs
-            .iter()
-            .filter(|(_, r)| r.kind == DocKind::Plan && r.plan_user.as_deref() == Some(user))
-            .map(|(id, _)| *id)
-            .collect();
-        // Deterministic if two plans exist for one user (created offline twice).
-        plans.sort();
-        plans.into_iter().next()
+        self.plans.get(user)?.iter().next().copied()
     }
 
     /// Same content as `other`, whatever the insertion order.
     pub fn same_as(&self, other: &Index) -> bool {
         self.docs == other.docs && self.records == other.records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(user: &str) -> DocRows {
+        DocRows {
+            kind: DocKind::Plan,
+            account: None,
+            contacts: vec![],
+            deals: vec![],
+            actions: vec![],
+            quotes: vec![],
+            orders: vec![],
+            plan_user: Some(user.into()),
+            conflicts: 0,
+        }
+    }
+
+    #[test]
+    fn a_users_plan_is_found_by_lookup_and_follows_changes() {
+        let mut idx = Index::new();
+        let mut two = [DocId::new(), DocId::new()];
+        two.sort();
+        // Created offline twice: every reader picks the first by id.
+        idx.put(two[1], plan("alice"));
+        idx.put(two[0], plan("alice"));
+        assert_eq!(idx.plan_of("alice"), Some(two[0]));
+        assert_eq!(idx.plan_of("bob"), None);
+        // The first is handed to Bob: Alice keeps the other.
+        idx.put(two[0], plan("bob"));
+        assert_eq!(idx.plan_of("alice"), Some(two[1]));
+        assert_eq!(idx.plan_of("bob"), Some(two[0]));
+        idx.remove(two[1]);
+        assert_eq!(idx.plan_of("alice"), None);
+        let mut copy = Index::new();
+        copy.put(two[0], plan("bob"));
+        assert!(idx.same_as(&copy));
     }
 }
