@@ -133,7 +133,8 @@ async fn run(a: Args) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let t0 = Instant::now();
     let dir = a.data.clone().unwrap_or_else(|| tmp.path().join("server"));
-    let (tenant, files) = if dir.exists() {
+    let reused = dir.exists();
+    let (tenant, files) = if reused {
         reopen(&dir)
     } else {
         seed(&dir, a.accounts).await
@@ -155,9 +156,10 @@ async fn run(a: Args) {
         std::future::pending(),
     ));
     println!(
-        "# Web app load: {} reps, {} accounts (seeded in {:.0} s), {SESSIONS} sessions, wrk {} s per page",
+        "# Web app load: {} reps, {} accounts ({} in {:.0} s), {SESSIONS} sessions, wrk {} s per page",
         REPS,
-        a.accounts,
+        files.values().map(Vec::len).sum::<usize>(),
+        if reused { "reopened" } else { "seeded" },
         seeded.as_secs_f64(),
         a.seconds
     );

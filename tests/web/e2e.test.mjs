@@ -192,6 +192,10 @@ test("a rep's browser edit reaches their connected CLI device", async () => {
   await page.fill('#f-phone', '01 99 88 77 66');
   await Promise.all([page.waitForURL(`${base}/accounts/${id}`), page.locator('#f-phone').press('Enter')]);
   await shot(page, 'account-file');
+  // A yes/no field is a select; the page reads back what was saved.
+  await page.selectOption('#f-consent_email', 'true');
+  await Promise.all([page.waitForURL(`${base}/accounts/${id}`), page.locator('form:has(#f-consent_email) button').click()]);
+  assert.equal(await page.locator('#f-consent_email').inputValue(), 'true');
   const deadline = Date.now() + 20_000;
   while (!seen.includes(`changed ${id}`) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));

@@ -9,7 +9,7 @@ use axum::Router;
 use carnet_core::doc::Conflict;
 use carnet_core::index::{fold, AccountRow, AccountRows, DocRows};
 use carnet_core::model::{AccountFile, NewQuoteLine};
-use carnet_core::ops;
+use carnet_core::{ops, schema};
 use carnet_core::{DocId, DocKind};
 use chrono::NaiveDate;
 use maud::{html, Markup};
@@ -385,36 +385,150 @@ async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
         .flatten()
 }
 
-/// The account fields the page edits, with their labels.
-const EDITABLE: &[(&str, &str, &str)] = &[
-    ("name", "Nom", "Name"),
-    ("status", "Statut", "Status"),
-    ("phone", "Téléphone", "Phone"),
-    ("email", "E-mail", "Email"),
-    ("website", "Site web", "Website"),
-    ("address_line1", "Adresse", "Address"),
-    ("postcode", "Code postal", "Postcode"),
-    ("city", "Ville", "City"),
-    ("siret", "SIRET", "SIRET"),
-    ("tags", "Segments / étiquettes", "Segments / tags"),
-    ("owner", "Responsable", "Owner"),
+/// How a field is edited on the page.
+#[derive(Clone, Copy)]
+enum Input {
+    Text,
+    Choice(&'static [&'static str]),
+    YesNo,
+}
+
+/// The account fields the page edits (every writable field of the schema
+/// but the expectations, which have their own box), with their labels.
+const EDITABLE: &[(&str, &str, &str, Input)] = &[
+    ("name", "Nom", "Name", Input::Text),
+    ("kind", "Type", "Kind", Input::Choice(schema::ACCOUNT_KINDS)),
+    (
+        "status",
+        "Statut",
+        "Status",
+        Input::Choice(schema::ACCOUNT_STATUSES),
+    ),
+    ("phone", "Téléphone", "Phone", Input::Text),
+    ("email", "E-mail", "Email", Input::Text),
+    ("website", "Site web", "Website", Input::Text),
+    ("address_line1", "Adresse", "Address", Input::Text),
+    (
+        "address_line2",
+        "Complément d'adresse",
+        "Address line 2",
+        Input::Text,
+    ),
+    ("postcode", "Code postal", "Postcode", Input::Text),
+    ("city", "Ville", "City", Input::Text),
+    ("country", "Pays", "Country", Input::Text),
+    ("siret", "SIRET", "SIRET", Input::Text),
+    ("siren", "SIREN", "SIREN", Input::Text),
+    (
+        "vat_number",
+        "N° de TVA intracommunautaire",
+        "EU VAT number",
+        Input::Text,
+    ),
+    ("naf", "Code NAF", "NAF code", Input::Text),
+    (
+        "tags",
+        "Segments / étiquettes",
+        "Segments / tags",
+        Input::Text,
+    ),
+    ("source", "Origine", "Source", Input::Text),
+    ("owner", "Responsable", "Owner", Input::Text),
+    (
+        "returned_mail",
+        "Courrier revenu (NPAI)",
+        "Returned mail",
+        Input::YesNo,
+    ),
+    (
+        "consent_email",
+        "Accepte la prospection par e-mail",
+        "Accepts email prospecting",
+        Input::YesNo,
+    ),
+    (
+        "consent_phone",
+        "Accepte la prospection par téléphone",
+        "Accepts phone prospecting",
+        Input::YesNo,
+    ),
+    (
+        "consent_post",
+        "Accepte la prospection par courrier",
+        "Accepts postal prospecting",
+        Input::YesNo,
+    ),
 ];
 
 fn field_value(f: &AccountFile, key: &str) -> String {
     let a = &f.account;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let yes = |b: bool| if b { "true" } else { "false" }.to_string();
     match key {
         "name" => a.name.clone(),
+        "kind" => a.kind.clone(),
         "status" => a.status.clone(),
-        "phone" => a.phone.clone().unwrap_or_default(),
-        "email" => a.email.clone().unwrap_or_default(),
-        "website" => a.website.clone().unwrap_or_default(),
-        "address_line1" => a.address_line1.clone().unwrap_or_default(),
-        "postcode" => a.postcode.clone().unwrap_or_default(),
-        "city" => a.city.clone().unwrap_or_default(),
-        "siret" => a.siret.clone().unwrap_or_default(),
+        "phone" => opt(&a.phone),
+        "email" => opt(&a.email),
+        "website" => opt(&a.website),
+        "address_line1" => opt(&a.address_line1),
+        "address_line2" => opt(&a.address_line2),
+        "postcode" => opt(&a.postcode),
+        "city" => opt(&a.city),
+        "country" => opt(&a.country),
+        "siret" => opt(&a.siret),
+        "siren" => opt(&a.siren),
+        "vat_number" => opt(&a.vat_number),
+        "naf" => opt(&a.naf),
         "tags" => a.tags.join(", "),
+        "source" => opt(&a.source),
         "owner" => a.owner.clone(),
+        "returned_mail" => yes(a.returned_mail),
+        "consent_email" => yes(a.consent_email),
+        "consent_phone" => yes(a.consent_phone),
+        "consent_post" => yes(a.consent_post),
         _ => String::new(),
+    }
+}
+
+/// A field's value as read on the page (choices and yes/no in words).
+fn shown(key: &str, input: Input, value: &str, l: Lang) -> String {
+    match input {
+        Input::YesNo => tr(
+            l,
+            if value == "true" { "oui" } else { "non" },
+            if value == "true" { "yes" } else { "no" },
+        )
+        .to_string(),
+        Input::Choice(_) => choice_label(key, value, l).to_string(),
+        Input::Text => value.to_string(),
+    }
+}
+
+fn choice_label<'a>(key: &str, value: &'a str, l: Lang) -> &'a str {
+    match (key, value) {
+        ("status", s) => status_label(s, l),
+        ("kind", "company") => tr(l, "Entreprise", "Company"),
+        ("kind", "person") => tr(l, "Particulier", "Person"),
+        _ => value,
+    }
+}
+
+fn field_input(key: &str, input: Input, value: &str, l: Lang) -> Markup {
+    let id = format!("f-{key}");
+    match input {
+        Input::Text => html! { input id=(id) type="text" name="value" value=(value); },
+        Input::Choice(options) => html! {
+            select id=(id) name="value" {
+                @for o in options { option value=(o) selected[*o == value] { (choice_label(key, o, l)) } }
+            }
+        },
+        Input::YesNo => html! {
+            select id=(id) name="value" {
+                option value="true" selected[value == "true"] { (tr(l, "oui", "yes")) }
+                option value="false" selected[value != "true"] { (tr(l, "non", "no")) }
+            }
+        },
     }
 }
 
@@ -463,15 +577,15 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
         section.sheet aria-labelledby="h-identity" {
             h2 #h-identity { (tr(l, "Identité", "Identity")) }
             @if print {
-                dl { @for (k, fr, en) in EDITABLE { dt { (tr(l, fr, en)) } dd { (field_value(f, k)) } } }
+                dl { @for (k, fr, en, input) in EDITABLE { dt { (tr(l, fr, en)) } dd { (shown(k, *input, &field_value(f, k), l)) } } }
             } @else {
                 table.fields { tbody {
-                    @for (k, fr, en) in EDITABLE {
+                    @for (k, fr, en, input) in EDITABLE {
                         tr { th scope="row" { label for={ "f-" (k) } { (tr(l, fr, en)) } }
                             td { form.inline method="post" action={ "/accounts/" (id) "/field" } {
                                 (page::csrf(v))
                                 input type="hidden" name="field" value=(k);
-                                input id={ "f-" (k) } type="text" name="value" value=(field_value(f, k));
+                                (field_input(k, *input, &field_value(f, k), l))
                                 button type="submit" { (tr(l, "Enregistrer", "Save")) }
                             } } }
                     }
