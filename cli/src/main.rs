@@ -83,6 +83,9 @@ enum Cmd {
     /// The product catalog.
     #[command(subcommand)]
     Product(cmd::catalog::ProductCmd),
+    /// The company as quotes state it (legal mentions); admins set it.
+    #[command(subcommand)]
+    Company(cmd::catalog::CompanyCmd),
     /// Pipeline stages from settings.
     Stages {
         #[arg(long)]
@@ -218,6 +221,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Note(c) => records::note(&cli, c),
         Cmd::Quote(c) => quote::run(&cli, out, c),
         Cmd::Product(c) => catalog::product(&cli, out, c),
+        Cmd::Company(c) => catalog::company(&cli, out, c),
         Cmd::Stages { json } => catalog::stages(&cli, out, *json),
         Cmd::Todo { until, all, json } => reports::todo(&cli, out, until.as_deref(), *all, *json),
         Cmd::Pipeline { all, json } => reports::pipeline(&cli, out, *all, *json),

@@ -49,6 +49,14 @@ pub enum ValidationError {
     },
     #[error("unknown stage {value:?} (stages: {allowed})")]
     UnknownStage { value: String, allowed: String },
+    #[error(
+        "quote {quote} cannot be sent, it lacks: {}",
+        crate::legal::list(missing, crate::text::Lang::En)
+    )]
+    MissingMentions {
+        quote: String,
+        missing: Vec<crate::legal::Mention>,
+    },
     #[error("unknown action type {value:?} (types: {allowed})")]
     UnknownActionType { value: String, allowed: String },
     #[error("unknown VAT rate {value}% (rates: {allowed})")]

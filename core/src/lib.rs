@@ -15,6 +15,7 @@ pub mod doc;
 pub mod error;
 pub mod ids;
 pub mod index;
+pub mod legal;
 pub mod model;
 pub mod money;
 pub mod ops;

@@ -89,6 +89,18 @@ pub fn init_account(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) ->
 /// Sets one field from user text, at a path like `account/city` or
 /// `deals/<id>/stage`.
 pub fn set_field(doc: &mut CrmDoc, ctx: &EditCtx<'_>, path: &str, raw: &str) -> Result<()> {
+    // A quote becomes "sent" only with its legal mentions (`send_quote`),
+    // whichever way the status is written.
+    if let ["quotes", quote, "status"] = path.split('/').collect::<Vec<_>>()[..] {
+        if raw.trim() == "sent" && read_quote(doc, quote)?.status != "sent" {
+            return send_quote(doc, ctx, quote);
+        }
+    }
+    put_field(doc, ctx, path, raw)
+}
+
+/// `set_field` without the rules of particular fields.
+fn put_field(doc: &mut CrmDoc, ctx: &EditCtx<'_>, path: &str, raw: &str) -> Result<()> {
     let p = schema::resolve(doc.kind(), path)?;
     let v = value::parse(p.spec, raw, &ctx.vocab)?;
     if doc.map_at(&p.parent).is_none() {
@@ -342,7 +354,41 @@ pub fn accept_quote(
     for l in &q.lines {
         copy_line(doc, ctx, &order_s, l)?;
     }
+    // The deal the quote answered is won, for the order's amount.
+    if let Some(deal) = q.deal.as_deref().filter(|d| !d.trim().is_empty()) {
+        let won = ctx
+            .settings
+            .stages
+            .iter()
+            .find(|s| s.outcome == crate::model::StageOutcome::Won);
+        if let (Some(won), Some(_)) = (won, doc.record(&["deals"], deal)) {
+            set_field(doc, ctx, &format!("deals/{deal}/stage"), &won.code)?;
+            set_field(
+                doc,
+                ctx,
+                &format!("deals/{deal}/amount"),
+                &crate::money::format_cents(q.totals.net),
+            )?;
+        }
+    }
     Ok(order)
+}
+
+/// Sends a quote: every legal mention must be there (`crate::legal`),
+/// else nothing changes and the refusal lists what lacks. A draft or an
+/// already sent quote (sent again) may be sent.
+pub fn send_quote(doc: &mut CrmDoc, ctx: &EditCtx<'_>, quote: &str) -> Result<()> {
+    let q = read_quote(doc, quote)?;
+    if !matches!(q.status.as_str(), "draft" | "sent") {
+        return Err(ValidationError::Rule(format!(
+            "quote {} is {} and cannot be sent",
+            q.number, q.status
+        ))
+        .into());
+    }
+    let account = crate::model::Account::read(doc)?;
+    crate::legal::check(ctx.settings, &account, &q)?;
+    put_field(doc, ctx, &format!("quotes/{quote}/status"), "sent")
 }
 
 fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Result<()> {

@@ -239,6 +239,38 @@ labels! {
     SyncStartFailed => ("impossible de démarrer la synchronisation", "cannot start the sync runtime"),
 }
 
+/// A quote's status as people read it ("brouillon", not `draft`); an
+/// unknown code reads as itself.
+pub fn quote_status(code: &str, lang: Lang) -> &str {
+    let (fr, en) = match code {
+        "draft" => ("brouillon", "draft"),
+        "sent" => ("envoyé", "sent"),
+        "accepted" => ("accepté", "accepted"),
+        "refused" => ("refusé", "refused"),
+        "expired" => ("expiré", "expired"),
+        _ => return code,
+    };
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+/// An order's status as people read it ("confirmée", not `confirmed`).
+pub fn order_status(code: &str, lang: Lang) -> &str {
+    let (fr, en) = match code {
+        "confirmed" => ("confirmée", "confirmed"),
+        "delivered" => ("livrée", "delivered"),
+        "invoiced" => ("facturée", "invoiced"),
+        "cancelled" => ("annulée", "cancelled"),
+        _ => return code,
+    };
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
 /// A label followed by a detail: `réseau indisponible : détail` (French
 /// puts a space before the colon), `network: detail`.
 pub fn with_detail(label: Label, detail: impl std::fmt::Display, lang: Lang) -> String {
@@ -311,6 +343,10 @@ impl ValidationError {
                 value,
                 allowed,
             } => format!("{field} : {value:?} n'est pas parmi : {allowed}"),
+            MissingMentions { quote, missing } => format!(
+                "le devis {quote} ne peut pas être envoyé, il manque : {}",
+                crate::legal::list(missing, Lang::Fr)
+            ),
             UnknownStage { value, allowed } => {
                 format!("étape inconnue {value:?} (étapes : {allowed})")
             }

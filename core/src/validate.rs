@@ -38,6 +38,16 @@ pub fn siren(raw: &str) -> Result<String, ValidationError> {
     }
 }
 
+/// The SIREN made of `base` (its first eight digits, zero-padded) and
+/// the Luhn key that makes it valid: for examples, demos and fixtures.
+pub fn siren_for(base: u32) -> String {
+    let base = format!("{:08}", base % 100_000_000);
+    (0..10)
+        .map(|k| format!("{base}{k}"))
+        .find(|s| luhn_ok(s))
+        .unwrap_or_else(|| format!("{base}0"))
+}
+
 /// SIRET: 14 digits with a Luhn key. La Poste's establishments (SIREN
 /// 356000000) use a different rule: the sum of the digits is a multiple of 5.
 pub fn siret(raw: &str) -> Result<String, ValidationError> {
@@ -214,6 +224,15 @@ pub fn boolean(field: &str, raw: &str) -> Result<bool, ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_sirens_are_valid() {
+        for base in [0, 1, 73282932, 99_999_999, 123_456_789] {
+            let s = siren_for(base);
+            assert_eq!(s.len(), 9, "{s}");
+            assert_eq!(siren(&s), Ok(s.clone()));
+        }
+    }
 
     #[test]
     fn siret_accepts_luhn_valid_numbers_with_spaces() {

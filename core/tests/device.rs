@@ -657,8 +657,15 @@ fn records_are_edited_by_id_and_a_visit_report_is_one_change() {
 #[test]
 fn accepting_a_quote_by_its_status_creates_the_order_as_accept_does() {
     let (_dir, mut d) = device("rep@carnet.test");
+    legal_company(&mut d);
     let acc = d
-        .create_account(&raw(&[("name", "Hôtel du Parc")]))
+        .create_account(&raw(&[
+            ("name", "Hôtel du Parc"),
+            ("address_line1", "1 place Bellecour"),
+            ("postcode", "69002"),
+            ("city", "Lyon"),
+            ("siren", "552100554"),
+        ]))
         .unwrap();
     let q = d.create_quote(acc, &[]).unwrap().to_string();
     d.add_quote_line(
@@ -703,4 +710,186 @@ fn a_closed_store_reopens_at_once_with_everything_in_it() {
     listed.sort();
     ids.sort();
     assert_eq!(listed, ids);
+}
+
+/// Fills every company mention a quote needs.
+fn legal_company(d: &mut Device) {
+    for (k, v) in [
+        ("legal_form", "SARL"),
+        ("share_capital", "10000"),
+        ("address", "12 rue de la République"),
+        ("postcode", "69002"),
+        ("city", "Lyon"),
+        ("siren", "732829320"),
+        ("rcs_city", "Lyon"),
+        ("vat_number", "FR44732829320"),
+        ("payment_terms", "30 jours fin de mois"),
+        ("late_penalty_rate", "12"),
+    ] {
+        d.set_company_field(k, v).unwrap();
+    }
+}
+
+#[test]
+fn a_quote_is_sent_only_with_every_legal_mention() {
+    use carnet_core::legal::Mention;
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Garage Dupont"), ("kind", "company")]))
+        .unwrap();
+    let q = d.create_quote(acc, &raw(&[])).unwrap().to_string();
+    let line = NewLine {
+        product: None,
+        label: Some("Révision".into()),
+        qty: "1".into(),
+        unit_price: Some("100".into()),
+        vat_rate: Some("20".into()),
+        discount: None,
+    };
+    // Nothing set: the company's mentions, the client's, the payment
+    // terms, the penalty rate and the lines are all missing, in order.
+    let missing = d.quote_missing_mentions(&q).unwrap();
+    assert_eq!(
+        missing,
+        vec![
+            Mention::SellerLegalForm,
+            Mention::SellerShareCapital,
+            Mention::SellerAddress,
+            Mention::SellerSiren,
+            Mention::SellerRcs,
+            Mention::SellerVatNumber,
+            Mention::ClientAddress,
+            Mention::ClientSiren,
+            Mention::PaymentTerms,
+            Mention::LatePenaltyRate,
+            Mention::Lines,
+        ]
+    );
+    let heads = d.heads(acc).unwrap();
+    let err = d.send_quote(&q).unwrap_err();
+    let CoreError::Invalid(v @ ValidationError::MissingMentions { .. }) = &err else {
+        panic!("{err:?}");
+    };
+    let fr = v.message_fr();
+    assert!(
+        fr.contains("il manque : forme juridique de l'entreprise"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("SIREN ou SIRET du client professionnel"),
+        "{fr}"
+    );
+    assert_eq!(d.heads(acc).unwrap(), heads, "a refusal writes nothing");
+    // Writing the status by hand is the same refusal.
+    assert!(matches!(
+        d.set_record_field(&q, "status", "sent").unwrap_err(),
+        CoreError::Invalid(ValidationError::MissingMentions { .. })
+    ));
+    assert_eq!(d.quote(&q).unwrap().1.status, "draft");
+
+    // Each mention filled removes exactly itself from the list.
+    legal_company(&mut d);
+    d.add_quote_line(&q, &line).unwrap();
+    assert_eq!(
+        d.quote_missing_mentions(&q).unwrap(),
+        vec![Mention::ClientAddress, Mention::ClientSiren]
+    );
+    for (k, v) in [
+        ("address_line1", "3 avenue Foch"),
+        ("postcode", "69006"),
+        ("city", "Lyon"),
+    ] {
+        d.set_account_field(acc, k, v).unwrap();
+    }
+    assert_eq!(
+        d.quote_missing_mentions(&q).unwrap(),
+        vec![Mention::ClientSiren]
+    );
+    // A private person needs no SIREN.
+    d.set_account_field(acc, "kind", "person").unwrap();
+    assert!(d.quote_missing_mentions(&q).unwrap().is_empty());
+    d.set_account_field(acc, "kind", "company").unwrap();
+    d.set_account_field(acc, "siret", "73282932000074").unwrap();
+    assert!(d.quote_missing_mentions(&q).unwrap().is_empty());
+    // Each company mention, removed alone, is the one reported.
+    for (field, mention) in [
+        ("legal_form", Mention::SellerLegalForm),
+        ("rcs_city", Mention::SellerRcs),
+        ("vat_number", Mention::SellerVatNumber),
+        ("city", Mention::SellerAddress),
+    ] {
+        let before = d.settings().company.clone();
+        d.set_company_field(field, "")
+            .unwrap_or_else(|e| panic!("{field}: {e}"));
+        assert_eq!(
+            d.quote_missing_mentions(&q).unwrap(),
+            vec![mention],
+            "{field}"
+        );
+        let value = match field {
+            "legal_form" => before.legal_form,
+            "rcs_city" => before.rcs_city,
+            "vat_number" => before.vat_number,
+            _ => before.city,
+        };
+        d.set_company_field(field, &value).unwrap();
+    }
+    // The quote's own terms stand in for the company's default.
+    d.set_company_field("payment_terms", "").unwrap();
+    assert_eq!(
+        d.quote_missing_mentions(&q).unwrap(),
+        vec![Mention::PaymentTerms]
+    );
+    d.set_record_field(&q, "payment_terms", "à réception")
+        .unwrap();
+    d.send_quote(&q).unwrap();
+    let (_, sent) = d.quote(&q).unwrap();
+    assert_eq!(sent.status, "sent");
+    // Past its validity date, a sent quote reads as expired.
+    assert_eq!(sent.status_on(date("2026-11-26")), "sent");
+    let after = sent.valid_until.unwrap() + chrono::Duration::days(1);
+    assert_eq!(sent.status_on(after), "expired");
+}
+
+#[test]
+fn accepting_a_quote_wins_its_deal_for_the_orders_amount() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[("name", "Fromagerie Petit")]))
+        .unwrap();
+    let deal = d
+        .add_deal(
+            acc,
+            &raw(&[
+                ("title", "Cave"),
+                ("amount", "5000"),
+                ("stage", "proposition"),
+            ]),
+        )
+        .unwrap()
+        .to_string();
+    let q = d
+        .create_quote(acc, &raw(&[("deal", &deal)]))
+        .unwrap()
+        .to_string();
+    d.add_quote_line(
+        &q,
+        &NewLine {
+            product: None,
+            label: Some("Affineur".into()),
+            qty: "3".into(),
+            unit_price: Some("1234.50".into()),
+            vat_rate: Some("20".into()),
+            discount: Some("10".into()),
+        },
+    )
+    .unwrap();
+    d.accept_quote(&q).unwrap();
+    let file = d.account_file(acc).unwrap();
+    let won = file.deals.iter().find(|x| x.id == deal).unwrap();
+    assert_eq!(won.stage, "gagne");
+    // 3 × 1,234.50 − 10 % = 3,333.15 excl. VAT.
+    assert_eq!(won.amount.cents, 333_315);
+    assert_eq!(file.orders.len(), 1);
+    assert_eq!(file.orders[0].totals.net, 333_315);
 }

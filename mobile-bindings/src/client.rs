@@ -70,7 +70,7 @@ impl CarnetClient {
         self.rt.as_ref().expect("runtime present until drop")
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Device) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Device) -> Result<T>) -> Result<T> {
         self.shared.with(f)
     }
 
@@ -361,8 +361,29 @@ impl CarnetClient {
         Ok(id.to_string())
     }
 
+    /// A quote with its lines and totals; a sent quote past its validity
+    /// date reads `expired`.
     pub fn quote(&self, quote_id: String) -> Result<Quote> {
-        self.with(|d| Ok(d.quote(quote_id.trim())?.1.into()))
+        self.with(|d| Ok(Quote::of(d.quote(quote_id.trim())?.1, d.today())))
+    }
+
+    /// Marks a quote sent once it carries every legal mention; else an
+    /// `Invalid` error whose reason lists what is missing (in French in
+    /// `reason_fr`).
+    pub fn send_quote(&self, quote_id: String) -> Result<()> {
+        let doc = self.record_doc(&quote_id)?;
+        self.edit(doc, |d| Ok(d.send_quote(quote_id.trim())?))
+    }
+
+    /// What a quote still lacks before it can be sent, as people read it
+    /// in French (empty: ready to send).
+    pub fn quote_missing_mentions(&self, quote_id: String) -> Result<Vec<String>> {
+        self.with(|d| {
+            Ok(d.quote_missing_mentions(quote_id.trim())?
+                .into_iter()
+                .map(|m| m.label(Lang::Fr).to_string())
+                .collect())
+        })
     }
 
     /// Accepts the quote and creates its order; returns the order's id.

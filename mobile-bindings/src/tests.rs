@@ -260,3 +260,85 @@ fn https_servers_are_reached_through_rustls_and_untrusted_certificates_refused()
     }
     assert!(!c.is_logged_in());
 }
+
+#[test]
+fn a_quote_is_refused_until_its_legal_mentions_are_there_then_sent() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let c = client(tmp.path());
+    let acc = c
+        .create_account(NewAccount {
+            name: "Garage Dupont".into(),
+            address_line1: Some("3 avenue Foch".into()),
+            postcode: Some("69006".into()),
+            city: Some("Lyon".into()),
+            siret: Some("73282932000074".into()),
+            ..NewAccount::default()
+        })
+        .expect("account");
+    let q = c
+        .create_quote(
+            acc,
+            NewQuote {
+                payment_terms: Some("à réception".into()),
+                ..NewQuote::default()
+            },
+        )
+        .expect("quote");
+    c.add_quote_line(
+        q.clone(),
+        NewQuoteLine {
+            qty: "2".into(),
+            label: Some("Révision".into()),
+            unit_price: Some("80".into()),
+            vat_rate: Some("20".into()),
+            ..NewQuoteLine::default()
+        },
+    )
+    .expect("line");
+    let missing = c.quote_missing_mentions(q.clone()).expect("mentions");
+    assert!(
+        missing.iter().any(|m| m.contains("forme juridique")),
+        "{missing:?}"
+    );
+    match c.send_quote(q.clone()) {
+        Err(CarnetError::Invalid { reason_fr, .. }) => {
+            assert!(reason_fr.contains("il manque"), "{reason_fr}");
+            assert!(reason_fr.contains("capital social"), "{reason_fr}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.quote(q.clone()).expect("quote").status_label, "brouillon");
+    // The company's mentions (an admin sets them; a local store may).
+    c.with(|d| {
+        for (k, v) in [
+            ("legal_form", "SARL"),
+            ("share_capital", "10000"),
+            ("address", "12 rue de la République"),
+            ("postcode", "69002"),
+            ("city", "Lyon"),
+            ("siren", "732829320"),
+            ("rcs_city", "Lyon"),
+            ("vat_number", "FR44732829320"),
+            ("late_penalty_rate", "12"),
+        ] {
+            d.set_company_field(k, v)?;
+        }
+        Ok(())
+    })
+    .expect("company");
+    assert!(c
+        .quote_missing_mentions(q.clone())
+        .expect("mentions")
+        .is_empty());
+    c.send_quote(q.clone()).expect("send");
+    let sent = c.quote(q).expect("quote");
+    assert_eq!(
+        (
+            sent.status.as_str(),
+            sent.status_label.as_str(),
+            sent.status_label_en.as_str()
+        ),
+        ("sent", "envoyé", "sent")
+    );
+    assert_eq!(sent.payment_terms, "à réception");
+}

@@ -3,6 +3,7 @@
 //! `YYYY-MM-DD`, times Unix seconds. Inputs carry what the user typed; the
 //! core parses and validates it (French message on refusal).
 
+use carnet_core::text::{quote_status, Lang};
 use std::collections::HashMap;
 
 pub use carnet_core::doc::FieldChange;
@@ -282,17 +283,37 @@ pub struct Quote {
     /// server numbered it, else provisional.
     pub number: String,
     pub provisional: bool,
-    /// `draft`, `sent`, `accepted`, `refused`, `expired`.
+    /// `draft`, `sent`, `accepted`, `refused`, `expired` (a sent quote
+    /// past its validity date reads `expired`).
     pub status: String,
+    /// The status as people read it, in French ("brouillon", "envoyé", …)
+    /// and in English.
+    pub status_label: String,
+    pub status_label_en: String,
     pub deal: Option<String>,
     pub contact: Option<String>,
     pub date: Option<String>,
     pub valid_until: Option<String>,
     pub currency: String,
     pub terms: String,
+    pub payment_terms: String,
+    pub delivery_terms: String,
+    pub notes: String,
     pub owner: String,
     pub lines: Vec<DocLine>,
     pub totals: DocTotals,
+}
+
+impl Quote {
+    /// The view of a quote on `today` (expired once past its validity).
+    pub fn of(q: CoreQuote, today: chrono::NaiveDate) -> Quote {
+        let status = q.status_on(today).to_string();
+        let mut out: Quote = q.into();
+        out.status_label = quote_status(&status, Lang::Fr).to_string();
+        out.status_label_en = quote_status(&status, Lang::En).to_string();
+        out.status = status;
+        out
+    }
 }
 
 impl From<CoreQuote> for Quote {
@@ -301,6 +322,8 @@ impl From<CoreQuote> for Quote {
             id: q.id,
             number: q.number,
             provisional: q.provisional,
+            status_label: quote_status(&q.status, Lang::Fr).to_string(),
+            status_label_en: quote_status(&q.status, Lang::En).to_string(),
             status: q.status,
             deal: q.deal,
             contact: q.contact,
@@ -308,6 +331,9 @@ impl From<CoreQuote> for Quote {
             valid_until: date(q.valid_until),
             currency: q.currency,
             terms: q.terms,
+            payment_terms: q.payment_terms,
+            delivery_terms: q.delivery_terms,
+            notes: q.notes,
             owner: q.owner,
             lines: q.lines.into_iter().map(Into::into).collect(),
             totals: q.totals.into(),
@@ -507,6 +533,13 @@ pub struct NewQuote {
     pub valid_until: Option<String>,
     #[uniffi(default = None)]
     pub terms: Option<String>,
+    /// This quote's payment terms (the company's default when absent).
+    #[uniffi(default = None)]
+    pub payment_terms: Option<String>,
+    #[uniffi(default = None)]
+    pub delivery_terms: Option<String>,
+    #[uniffi(default = None)]
+    pub notes: Option<String>,
 }
 
 /// A quote line: from a catalogue product (`product` = its id or SKU, price

@@ -38,6 +38,22 @@ const FAMILY: [&str; 10] = [
     "Martin", "Bernard", "Dubois", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Roux",
     "Fournier",
 ];
+/// The demo company, with every mention a quote must state.
+const COMPANY: [(&str, &str); 12] = [
+    ("legal_form", "SAS"),
+    ("share_capital", "50000"),
+    ("address", "8 quai Saint-Vincent"),
+    ("postcode", "69001"),
+    ("city", "Lyon"),
+    ("siren", "732829320"),
+    ("rcs_city", "Lyon"),
+    ("vat_number", "FR44732829320"),
+    ("phone", "04 78 00 00 00"),
+    ("email", "contact@demo.carnet.fr"),
+    ("payment_terms", "30 jours fin de mois, par virement"),
+    ("late_penalty_rate", "12"),
+];
+
 const PLACES: [(&str, &str); 6] = [
     ("75011", "Paris"),
     ("92100", "Boulogne-Billancourt"),
@@ -60,6 +76,22 @@ pub async fn load(t: &Tenant) -> Result<bool> {
             .await?;
         t.add_territory(city, &[prefixes.to_string()], &[rep.to_string()])
             .await?;
+    }
+    // What a quote must state (`carnet_core::legal`), so demo quotes can
+    // be sent.
+    let admin = carnet_core::doc::Writer {
+        user: ADMIN.to_string(),
+        actor: automerge::ActorId::random(),
+        now: chrono::Utc::now().timestamp(),
+    };
+    if let Some(settings) = t.singleton(DocKind::Settings) {
+        t.edit_as_user(&admin, settings, DocKind::Settings, |d, ctx| {
+            for (k, v) in COMPANY {
+                ops::set_field(d, ctx, &format!("company/{k}"), v)?;
+            }
+            Ok(())
+        })
+        .await?;
     }
     let today = chrono::Utc::now().date_naive();
     let mut files = Vec::new();
@@ -99,6 +131,14 @@ pub async fn load(t: &Tenant) -> Result<bool> {
                     ),
                     ("postcode", postcode.to_string()),
                     ("city", city.to_string()),
+                    (
+                        "address_line1",
+                        format!("{} rue {}", 1 + i % 90, FAMILY[(i * 3) % FAMILY.len()]),
+                    ),
+                    (
+                        "siren",
+                        carnet_core::validate::siren_for(40_000_000 + i as u32 * 7_919),
+                    ),
                     ("owner", rep.to_string()),
                     (
                         "phone",

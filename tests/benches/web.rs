@@ -352,6 +352,32 @@ async fn seed(dir: &Path, accounts: usize) -> (Arc<Tenant>, BTreeMap<usize, Vec<
         .await
         .expect("territory");
     }
+    // What a quote must state, so seeded quotes can be sent.
+    let admin = Writer {
+        user: ADMIN.to_string(),
+        actor: automerge::ActorId::random(),
+        now: chrono::Utc::now().timestamp(),
+    };
+    let settings = t.singleton(DocKind::Settings).expect("settings");
+    t.edit_as_user(&admin, settings, DocKind::Settings, |d, ctx| {
+        for (k, v) in [
+            ("legal_form", "SAS"),
+            ("share_capital", "50000"),
+            ("address", "8 quai Saint-Vincent"),
+            ("postcode", "69001"),
+            ("city", "Lyon"),
+            ("siren", "732829320"),
+            ("rcs_city", "Lyon"),
+            ("vat_number", "FR44732829320"),
+            ("payment_terms", "30 jours fin de mois"),
+            ("late_penalty_rate", "12"),
+        ] {
+            ops::set_field(d, ctx, &format!("company/{k}"), v)?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("company");
     let today = chrono::Utc::now().date_naive();
     let first = today.with_day(1).unwrap_or(today);
     let mut tasks = Vec::new();
@@ -402,6 +428,11 @@ async fn seed(dir: &Path, accounts: usize) -> (Arc<Tenant>, BTreeMap<usize, Vec<
                             ("status", status.to_string()),
                             ("postcode", postcode),
                             ("city", city.to_string()),
+                            ("address_line1", format!("{} rue de la Gare", 1 + i % 90)),
+                            (
+                                "siren",
+                                carnet_core::validate::siren_for((r * 10_000 + i) as u32),
+                            ),
                             ("owner", me.clone()),
                             ("phone", format!("04 78 {:02} {:02} 00", i % 100, r)),
                         ],

@@ -1,4 +1,4 @@
-//! `carnet product` and `carnet stages`: the catalog and the settings.
+//! `carnet product`, `carnet company` and `carnet stages`: the catalog and the settings.
 
 use anyhow::Result;
 use carnet_core::text::Label;
@@ -75,6 +75,62 @@ pub fn product(cli: &Cli, out: Out, cmd: &ProductCmd) -> Result<()> {
                 ]);
             }
             println!("{tb}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum CompanyCmd {
+    /// The company's fields.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set one: name, legal_form, share_capital, address, postcode, city,
+    /// siren, siret, rcs_city, vat_number, phone, email, payment_terms,
+    /// late_penalty_rate ("" clears it).
+    Set { field: String, value: String },
+}
+
+pub fn company(cli: &Cli, out: Out, cmd: &CompanyCmd) -> Result<()> {
+    match cmd {
+        CompanyCmd::Show { json } => {
+            let d = open(cli)?;
+            let c = &d.settings().company;
+            if *json {
+                return print_json(c);
+            }
+            let amount = |v: Option<i64>| {
+                v.map(|c| out.amount(c, &d.settings().currency))
+                    .unwrap_or_default()
+            };
+            for (k, v) in [
+                ("name", c.name.clone()),
+                ("legal_form", c.legal_form.clone()),
+                ("share_capital", amount(c.share_capital)),
+                ("address", c.address.clone()),
+                ("postcode", c.postcode.clone()),
+                ("city", c.city.clone()),
+                ("siren", c.siren.clone()),
+                ("siret", c.siret.clone()),
+                ("rcs_city", c.rcs_city.clone()),
+                ("vat_number", c.vat_number.clone()),
+                ("phone", c.phone.clone()),
+                ("email", c.email.clone()),
+                ("payment_terms", c.payment_terms.clone()),
+                (
+                    "late_penalty_rate",
+                    c.late_penalty_rate.map(|r| out.rate(r)).unwrap_or_default(),
+                ),
+            ] {
+                println!("{k:<18} {v}");
+            }
+            Ok(())
+        }
+        CompanyCmd::Set { field, value } => {
+            let mut d = open(cli)?;
+            d.set_company_field(field, value)?;
             Ok(())
         }
     }

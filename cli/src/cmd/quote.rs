@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use carnet_core::model::{NewQuote, NewQuoteLine, Quote};
-use carnet_core::text::Label;
+use carnet_core::text::{self, Label, Lang};
 use clap::Subcommand;
 
 use crate::out::{print_json, Out};
@@ -32,6 +32,11 @@ pub enum QuoteCmd {
     Status { quote: String, status: String },
     /// Accept it and create the order; prints the order id.
     Accept { quote: String },
+    /// Mark it sent, once it carries every legal mention (refused with the
+    /// list of what is missing otherwise).
+    Send { quote: String },
+    /// The legal mentions it still lacks before it can be sent.
+    Check { quote: String },
 }
 
 pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
@@ -52,13 +57,16 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             if *json {
                 return print_json(&q);
             }
-            print_quote(out, &q);
+            print_quote(out, &q, d.today());
             Ok(())
         }
         QuoteCmd::Status { quote, status } => {
             let mut d = open(cli)?;
             d.set_record_field(quote, "status", status)?;
-            println!("{}", d.quote(quote)?.1.status);
+            println!(
+                "{}",
+                text::quote_status(&d.quote(quote)?.1.status, out.lang)
+            );
             Ok(())
         }
         QuoteCmd::Accept { quote } => {
@@ -66,10 +74,33 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             println!("{}", d.accept_quote(quote)?);
             Ok(())
         }
+        QuoteCmd::Send { quote } => {
+            let mut d = open(cli)?;
+            d.send_quote(quote)?;
+            println!("{}", text::quote_status("sent", out.lang));
+            Ok(())
+        }
+        QuoteCmd::Check { quote } => {
+            let d = open(cli)?;
+            let missing = d.quote_missing_mentions(quote)?;
+            for m in &missing {
+                println!("{}", m.label(out.lang));
+            }
+            if missing.is_empty() {
+                println!(
+                    "{}",
+                    match out.lang {
+                        Lang::Fr => "toutes les mentions légales sont présentes",
+                        Lang::En => "every legal mention is there",
+                    }
+                );
+            }
+            Ok(())
+        }
     }
 }
 
-fn print_quote(out: Out, q: &Quote) {
+fn print_quote(out: Out, q: &Quote, today: chrono::NaiveDate) {
     let provisional = if q.provisional {
         out.t(Label::Provisional)
     } else {
@@ -79,7 +110,7 @@ fn print_quote(out: Out, q: &Quote) {
         "{} {} {provisional} — {} — {}",
         out.t(Label::Quotes),
         q.number,
-        q.status,
+        text::quote_status(q.status_on(today), out.lang),
         q.id
     );
     let mut tb = out.table(

@@ -147,6 +147,7 @@ impl Settings {
     fn read_empty() -> Settings {
         Settings {
             company_name: String::new(),
+            company: Default::default(),
             currency: "EUR".into(),
             quote_prefix: "DEV".into(),
             order_prefix: "CMD".into(),
@@ -474,6 +475,15 @@ impl<S: Store> Device<S> {
         self.edit(doc, |d, ctx| ops::set_field(d, ctx, path, raw))
     }
 
+    /// Sets one field of the company in the settings (`legal_form`,
+    /// `share_capital`, `rcs_city`, …: what quotes state; an admin's
+    /// right, the server refuses it from anyone else).
+    pub fn set_company_field(&mut self, field: &str, value: &str) -> Result<()> {
+        let doc = self.singleton_id(DocKind::Settings)?;
+        self.set_field(doc, &format!("company/{field}"), value)?;
+        self.refresh_singletons()
+    }
+
     /// Sets one field of a customer file's account from what the user typed
     /// (`name`, `phone`, `status`, `tags`, `custom/<key>`, ...).
     pub fn set_account_field(&mut self, account: DocId, field: &str, value: &str) -> Result<()> {
@@ -601,6 +611,23 @@ impl<S: Store> Device<S> {
         self.edit_with(account, counter, |d, ctx| {
             ops::accept_quote(d, ctx, quote, &number)
         })
+    }
+
+    /// Marks a quote sent, once every legal mention is there
+    /// (`crate::legal`); else nothing changes and the refusal
+    /// (`ValidationError::MissingMentions`) lists what lacks.
+    pub fn send_quote(&mut self, quote: &str) -> Result<()> {
+        let account = self.account_of(quote)?;
+        self.edit(account, |d, ctx| ops::send_quote(d, ctx, quote))
+    }
+
+    /// The mentions a quote lacks before it can be sent (empty: ready).
+    pub fn quote_missing_mentions(&self, quote: &str) -> Result<Vec<crate::legal::Mention>> {
+        let account = self.account_of(quote)?;
+        let mut doc = self.load(account)?;
+        let q = ops::read_quote(&doc, quote)?;
+        let a = crate::model::Account::read(&mut doc)?;
+        Ok(crate::legal::missing(&self.settings, &a, &q))
     }
 
     /// Everything in one customer file.

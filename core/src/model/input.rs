@@ -235,6 +235,13 @@ pub struct NewQuote {
     pub valid_until: Option<String>,
     #[cfg_attr(feature = "clap", arg(long))]
     pub terms: Option<String>,
+    /// Payment terms of this quote (the company's default when absent).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub payment_terms: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub delivery_terms: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub notes: Option<String>,
 }
 
 impl NewQuote {
@@ -245,6 +252,9 @@ impl NewQuote {
             ("date", self.date.as_ref()),
             ("valid_until", self.valid_until.as_ref()),
             ("terms", self.terms.as_ref()),
+            ("payment_terms", self.payment_terms.as_ref()),
+            ("delivery_terms", self.delivery_terms.as_ref()),
+            ("notes", self.notes.as_ref()),
         ])
     }
 }

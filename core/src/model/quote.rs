@@ -136,12 +136,25 @@ pub struct Quote {
     pub valid_until: Option<NaiveDate>,
     pub currency: String,
     pub terms: String,
+    /// This quote's payment terms (the company's default when empty).
+    pub payment_terms: String,
+    pub delivery_terms: String,
+    pub notes: String,
     pub owner: String,
     pub lines: Vec<Line>,
     pub totals: Totals,
 }
 
 impl Quote {
+    /// The status as of `today`: a sent quote past its validity date is
+    /// expired, whatever was last written.
+    pub fn status_on(&self, today: NaiveDate) -> &str {
+        match (self.status.as_str(), self.valid_until) {
+            ("sent", Some(v)) if v < today => "expired",
+            (s, _) => s,
+        }
+    }
+
     pub fn read(o: Rec<'_>, id: String) -> Quote {
         let lines = read_lines(o);
         let final_number = o.get_str("number");
@@ -157,6 +170,9 @@ impl Quote {
             valid_until: o.date("valid_until"),
             currency: o.get_str("currency").unwrap_or_else(|| "EUR".into()),
             terms: o.get_text("terms").unwrap_or_default(),
+            payment_terms: o.get_text("payment_terms").unwrap_or_default(),
+            delivery_terms: o.get_text("delivery_terms").unwrap_or_default(),
+            notes: o.get_text("notes").unwrap_or_default(),
             owner: o.string("owner"),
             totals: Totals::of(&lines),
             lines,
@@ -173,6 +189,7 @@ pub struct Order {
     pub status: String,
     pub quote: Option<String>,
     pub date: Option<NaiveDate>,
+    pub delivery_date: Option<NaiveDate>,
     pub currency: String,
     pub owner: String,
     pub lines: Vec<Line>,
@@ -191,6 +208,7 @@ impl Order {
             status: o.get_str("status").unwrap_or_else(|| "confirmed".into()),
             quote: o.get_str("quote"),
             date: o.date("date"),
+            delivery_date: o.date("delivery_date"),
             currency: o.get_str("currency").unwrap_or_else(|| "EUR".into()),
             owner: o.string("owner"),
             totals: Totals::of(&lines),

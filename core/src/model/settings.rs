@@ -41,9 +41,35 @@ pub struct Stage {
     pub outcome: StageOutcome,
 }
 
+/// The seller as quotes and orders name it: what French law asks a quote
+/// to state (`crate::legal`). Empty strings are unset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Default)]
+pub struct Company {
+    pub name: String,
+    /// "SAS", "SARL", "EI", …
+    pub legal_form: String,
+    /// Cents, as written ("10000.00"), when set.
+    pub share_capital: Option<i64>,
+    pub siren: String,
+    pub siret: String,
+    /// "RCS Lyon": the registry town.
+    pub rcs_city: String,
+    pub vat_number: String,
+    pub address: String,
+    pub postcode: String,
+    pub city: String,
+    pub phone: String,
+    pub email: String,
+    /// The default payment terms of a quote ("30 jours fin de mois").
+    pub payment_terms: String,
+    /// The late-payment penalty rate, percent per year, when set.
+    pub late_penalty_rate: Option<Decimal>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Default)]
 pub struct Settings {
     pub company_name: String,
+    pub company: Company,
     pub currency: String,
     pub quote_prefix: String,
     pub order_prefix: String,
@@ -166,8 +192,27 @@ impl Settings {
             .filter_map(|(code, _)| Decimal::from_str(&code).ok())
             .collect();
         vat_rates.sort();
+        let c = company.as_ref();
+        let text = |k: &str| c.and_then(|c| c.get_text(k)).unwrap_or_default();
+        let company_info = Company {
+            name: get("name", ""),
+            legal_form: get("legal_form", ""),
+            share_capital: c.and_then(|c| c.get_i64("share_capital")),
+            siren: get("siren", ""),
+            siret: get("siret", ""),
+            rcs_city: get("rcs_city", ""),
+            vat_number: get("vat_number", ""),
+            address: get("address", ""),
+            postcode: get("postcode", ""),
+            city: get("city", ""),
+            phone: get("phone", ""),
+            email: get("email", ""),
+            payment_terms: text("payment_terms"),
+            late_penalty_rate: c.and_then(|c| c.decimal("late_penalty_rate")),
+        };
         Settings {
             company_name: get("name", ""),
+            company: company_info,
             currency: get("currency", "EUR"),
             quote_prefix: get("quote_prefix", "DEV"),
             order_prefix: get("order_prefix", "CMD"),

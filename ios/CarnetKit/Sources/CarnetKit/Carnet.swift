@@ -103,6 +103,15 @@ public final class Carnet: @unchecked Sendable {
     public func acceptQuote(_ quoteId: String) async throws -> String {
         try await local { try $0.acceptQuote(quoteId: quoteId) }
     }
+    /// Marks the quote sent once it carries every legal mention; otherwise
+    /// throws `CarnetError.Invalid` listing what is missing (French in `reasonFr`).
+    public func sendQuote(_ quoteId: String) async throws {
+        try await local { try $0.sendQuote(quoteId: quoteId) }
+    }
+    /// What the quote still lacks before it can be sent, in French (empty: ready).
+    public func quoteMissingMentions(_ quoteId: String) async throws -> [String] {
+        try await local { try $0.quoteMissingMentions(quoteId: quoteId) }
+    }
 
     // MARK: reports
 

@@ -686,7 +686,17 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     
     func products() throws  -> [Product]
     
+    /**
+     * A quote with its lines and totals; a sent quote past its validity
+     * date reads `expired`.
+     */
     func quote(quoteId: String) throws  -> Quote
+    
+    /**
+     * What a quote still lacks before it can be sent, as people read it
+     * in French (empty: ready to send).
+     */
+    func quoteMissingMentions(quoteId: String) throws  -> [String]
     
     func removeListener(id: UInt64)  -> Bool
     
@@ -707,6 +717,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * empty. Names starting with the query come first.
      */
     func searchAccounts(query: String, limit: UInt32) throws  -> [AccountSummary]
+    
+    /**
+     * Marks a quote sent once it carries every legal mention; else an
+     * `Invalid` error whose reason lists what is missing (in French in
+     * `reason_fr`).
+     */
+    func sendQuote(quoteId: String) throws 
     
     /**
      * Sets one field of the account itself (`name`, `phone`, `status`,
@@ -1168,10 +1185,28 @@ open func products()throws  -> [Product]  {
 })
 }
     
+    /**
+     * A quote with its lines and totals; a sent quote past its validity
+     * date reads `expired`.
+     */
 open func quote(quoteId: String)throws  -> Quote  {
     return try  FfiConverterTypeQuote_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_mobile_fn_method_carnetclient_quote(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(quoteId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What a quote still lacks before it can be sent, as people read it
+     * in French (empty: ready to send).
+     */
+open func quoteMissingMentions(quoteId: String)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(quoteId),uniffiCallStatus
     )
@@ -1229,6 +1264,20 @@ open func searchAccounts(query: String, limit: UInt32)throws  -> [AccountSummary
         FfiConverterUInt32.lower(limit),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Marks a quote sent once it carries every legal mention; else an
+     * `Invalid` error whose reason lists what is missing (in French in
+     * `reason_fr`).
+     */
+open func sendQuote(quoteId: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_send_quote(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(quoteId),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -4075,18 +4124,30 @@ public struct NewQuote: Equatable, Hashable {
     public var date: String?
     public var validUntil: String?
     public var terms: String?
+    /**
+     * This quote's payment terms (the company's default when absent).
+     */
+    public var paymentTerms: String?
+    public var deliveryTerms: String?
+    public var notes: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(deal: String? = nil, contact: String? = nil, 
         /**
          * Defaults to today.
-         */date: String? = nil, validUntil: String? = nil, terms: String? = nil) {
+         */date: String? = nil, validUntil: String? = nil, terms: String? = nil, 
+        /**
+         * This quote's payment terms (the company's default when absent).
+         */paymentTerms: String? = nil, deliveryTerms: String? = nil, notes: String? = nil) {
         self.deal = deal
         self.contact = contact
         self.date = date
         self.validUntil = validUntil
         self.terms = terms
+        self.paymentTerms = paymentTerms
+        self.deliveryTerms = deliveryTerms
+        self.notes = notes
     }
 
     
@@ -4109,7 +4170,10 @@ public struct FfiConverterTypeNewQuote: FfiConverterRustBuffer {
                 contact: FfiConverterOptionString.read(from: &buf), 
                 date: FfiConverterOptionString.read(from: &buf), 
                 validUntil: FfiConverterOptionString.read(from: &buf), 
-                terms: FfiConverterOptionString.read(from: &buf)
+                terms: FfiConverterOptionString.read(from: &buf), 
+                paymentTerms: FfiConverterOptionString.read(from: &buf), 
+                deliveryTerms: FfiConverterOptionString.read(from: &buf), 
+                notes: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4119,6 +4183,9 @@ public struct FfiConverterTypeNewQuote: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.date, into: &buf)
         FfiConverterOptionString.write(value.validUntil, into: &buf)
         FfiConverterOptionString.write(value.terms, into: &buf)
+        FfiConverterOptionString.write(value.paymentTerms, into: &buf)
+        FfiConverterOptionString.write(value.deliveryTerms, into: &buf)
+        FfiConverterOptionString.write(value.notes, into: &buf)
     }
 }
 
@@ -4588,15 +4655,25 @@ public struct Quote: Equatable, Hashable {
     public var number: String
     public var provisional: Bool
     /**
-     * `draft`, `sent`, `accepted`, `refused`, `expired`.
+     * `draft`, `sent`, `accepted`, `refused`, `expired` (a sent quote
+     * past its validity date reads `expired`).
      */
     public var status: String
+    /**
+     * The status as people read it, in French ("brouillon", "envoyé", …)
+     * and in English.
+     */
+    public var statusLabel: String
+    public var statusLabelEn: String
     public var deal: String?
     public var contact: String?
     public var date: String?
     public var validUntil: String?
     public var currency: String
     public var terms: String
+    public var paymentTerms: String
+    public var deliveryTerms: String
+    public var notes: String
     public var owner: String
     public var lines: [DocLine]
     public var totals: DocTotals
@@ -4609,18 +4686,28 @@ public struct Quote: Equatable, Hashable {
          * server numbered it, else provisional.
          */number: String, provisional: Bool, 
         /**
-         * `draft`, `sent`, `accepted`, `refused`, `expired`.
-         */status: String, deal: String?, contact: String?, date: String?, validUntil: String?, currency: String, terms: String, owner: String, lines: [DocLine], totals: DocTotals) {
+         * `draft`, `sent`, `accepted`, `refused`, `expired` (a sent quote
+         * past its validity date reads `expired`).
+         */status: String, 
+        /**
+         * The status as people read it, in French ("brouillon", "envoyé", …)
+         * and in English.
+         */statusLabel: String, statusLabelEn: String, deal: String?, contact: String?, date: String?, validUntil: String?, currency: String, terms: String, paymentTerms: String, deliveryTerms: String, notes: String, owner: String, lines: [DocLine], totals: DocTotals) {
         self.id = id
         self.number = number
         self.provisional = provisional
         self.status = status
+        self.statusLabel = statusLabel
+        self.statusLabelEn = statusLabelEn
         self.deal = deal
         self.contact = contact
         self.date = date
         self.validUntil = validUntil
         self.currency = currency
         self.terms = terms
+        self.paymentTerms = paymentTerms
+        self.deliveryTerms = deliveryTerms
+        self.notes = notes
         self.owner = owner
         self.lines = lines
         self.totals = totals
@@ -4646,12 +4733,17 @@ public struct FfiConverterTypeQuote: FfiConverterRustBuffer {
                 number: FfiConverterString.read(from: &buf), 
                 provisional: FfiConverterBool.read(from: &buf), 
                 status: FfiConverterString.read(from: &buf), 
+                statusLabel: FfiConverterString.read(from: &buf), 
+                statusLabelEn: FfiConverterString.read(from: &buf), 
                 deal: FfiConverterOptionString.read(from: &buf), 
                 contact: FfiConverterOptionString.read(from: &buf), 
                 date: FfiConverterOptionString.read(from: &buf), 
                 validUntil: FfiConverterOptionString.read(from: &buf), 
                 currency: FfiConverterString.read(from: &buf), 
                 terms: FfiConverterString.read(from: &buf), 
+                paymentTerms: FfiConverterString.read(from: &buf), 
+                deliveryTerms: FfiConverterString.read(from: &buf), 
+                notes: FfiConverterString.read(from: &buf), 
                 owner: FfiConverterString.read(from: &buf), 
                 lines: FfiConverterSequenceTypeDocLine.read(from: &buf), 
                 totals: FfiConverterTypeDocTotals.read(from: &buf)
@@ -4663,12 +4755,17 @@ public struct FfiConverterTypeQuote: FfiConverterRustBuffer {
         FfiConverterString.write(value.number, into: &buf)
         FfiConverterBool.write(value.provisional, into: &buf)
         FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.statusLabel, into: &buf)
+        FfiConverterString.write(value.statusLabelEn, into: &buf)
         FfiConverterOptionString.write(value.deal, into: &buf)
         FfiConverterOptionString.write(value.contact, into: &buf)
         FfiConverterOptionString.write(value.date, into: &buf)
         FfiConverterOptionString.write(value.validUntil, into: &buf)
         FfiConverterString.write(value.currency, into: &buf)
         FfiConverterString.write(value.terms, into: &buf)
+        FfiConverterString.write(value.paymentTerms, into: &buf)
+        FfiConverterString.write(value.deliveryTerms, into: &buf)
+        FfiConverterString.write(value.notes, into: &buf)
         FfiConverterString.write(value.owner, into: &buf)
         FfiConverterSequenceTypeDocLine.write(value.lines, into: &buf)
         FfiConverterTypeDocTotals.write(value.totals, into: &buf)
@@ -6314,7 +6411,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_products() != 36935) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_mobile_checksum_method_carnetclient_quote() != 41018) {
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_quote() != 1625) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions() != 36402) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener() != 35138) {
@@ -6327,6 +6427,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts() != 2416) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_send_quote() != 60402) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_set_account_field() != 24872) {

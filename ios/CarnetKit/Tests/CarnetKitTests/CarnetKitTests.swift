@@ -33,7 +33,9 @@ final class CarnetKitTests: XCTestCase {
 
         let file = try await c.accountFile(account)
         XCTAssertEqual(file.contacts.map(\.name), ["Jeanne Martin"])
-        XCTAssertEqual(file.deals.first?.amountCents, 1_250_000)
+        // Accepting the quote won its deal, for the order's amount.
+        XCTAssertEqual(file.deals.first?.amountCents, 1_050_100)
+        XCTAssertEqual(file.deals.first?.stage, "gagne")
         XCTAssertEqual(file.actions.count, 3)
         XCTAssertEqual(file.orders.map(\.id), [order])
 
@@ -41,7 +43,7 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertEqual(Set(myDay.todo.map(\.subject)), ["Rappeler", "Remise du devis"])
         XCTAssertEqual(myDay.visits.map(\.subject), ["Remise du devis"])
         let pipeline = try await c.pipeline()
-        XCTAssertEqual(pipeline.openAmountCents, 1_250_000)
+        XCTAssertEqual(pipeline.openAmountCents, 0)
         let hits = try await c.searchAccounts("jeanne")
         XCTAssertEqual(hits.map(\.matchedContact), ["Jeanne Martin"])
         let history = try await c.history(account)
@@ -109,6 +111,42 @@ final class CarnetKitTests: XCTestCase {
         try manager.login(server.url, marc)
         try manager.run(["sync"])
         XCTAssertTrue(try manager.run(["account", "show", target.id, "--json"]).contains("01 02 03 04 05"))
+    }
+
+    func testAQuoteLeavesOnlyWithItsLegalMentionsAndReadsInFrench() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-quote"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPad devis")
+        try await carnet.syncNow()
+        let line = NewQuoteLine(qty: "2", label: "Révision", unitPrice: "80", vatRate: "20")
+        // A new client without an address: refused, with the list.
+        let bare = try await carnet.createAccount(NewAccount(name: "Client sans adresse", postcode: "75002", city: "Paris"))
+        let refused = try await carnet.createQuote(bare)
+        _ = try await carnet.addQuoteLine(refused, line)
+        let missing = try await carnet.quoteMissingMentions(refused)
+        XCTAssertTrue(missing.contains { $0.contains("adresse complète du client") }, "\(missing)")
+        do {
+            try await carnet.sendQuote(refused)
+            XCTFail("a quote without its mentions was sent")
+        } catch let CarnetError.Invalid(_, reasonFr) {
+            XCTAssertTrue(reasonFr.contains("il manque"), reasonFr)
+        }
+        let draft = try await carnet.quote(refused)
+        XCTAssertEqual(draft.statusLabel, "brouillon")
+        // A demo client has them all (the demo company too): sent.
+        let hits = try await carnet.searchAccounts(limit: 1000)
+        let client = try XCTUnwrap(hits.first { $0.id != bare }).id
+        let quote = try await carnet.createQuote(client)
+        _ = try await carnet.addQuoteLine(quote, line)
+        let none = try await carnet.quoteMissingMentions(quote)
+        XCTAssertEqual(none, [])
+        try await carnet.sendQuote(quote)
+        let sent = try await carnet.quote(quote)
+        XCTAssertEqual(sent.status, "sent")
+        XCTAssertEqual(sent.statusLabel, "envoyé")
+        try await carnet.syncNow()
+        XCTAssertEqual(carnet.syncStatus.pending, 0)
     }
 
     func testTheManagersDashboardWorksOfflineAgainstTheDemosTargets() async throws {

@@ -780,6 +780,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_quote(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_resolve_conflict(
@@ -787,6 +789,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_revert(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts(
+    ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_send_quote(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_set_account_field(
     ): Int
@@ -910,6 +914,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_remove_listener(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_carnet_mobile_fn_method_carnetclient_resolve_conflict(`ptr`: Long,`doc`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -918,6 +924,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_mobile_fn_method_carnetclient_search_accounts(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_send_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_mobile_fn_method_carnetclient_set_account_field(`ptr`: Long,`accountId`: RustBuffer.ByValue,`field`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_mobile_fn_method_carnetclient_set_action_field(`ptr`: Long,`actionId`: RustBuffer.ByValue,`field`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1161,7 +1169,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_products() and 0xFFFF) != 36935) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_quote() and 0xFFFF) != 41018) {
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_quote() and 0xFFFF) != 1625) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions() and 0xFFFF) != 36402) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener() and 0xFFFF) != 35138) {
@@ -1174,6 +1185,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts() and 0xFFFF) != 2416) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_send_quote() and 0xFFFF) != 60402) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_set_account_field() and 0xFFFF) != 24872) {
@@ -1803,7 +1817,17 @@ public interface CarnetClientInterface {
     
     fun `products`(): List<Product>
     
+    /**
+     * A quote with its lines and totals; a sent quote past its validity
+     * date reads `expired`.
+     */
     fun `quote`(`quoteId`: kotlin.String): Quote
+    
+    /**
+     * What a quote still lacks before it can be sent, as people read it
+     * in French (empty: ready to send).
+     */
+    fun `quoteMissingMentions`(`quoteId`: kotlin.String): List<kotlin.String>
     
     fun `removeListener`(`id`: kotlin.ULong): kotlin.Boolean
     
@@ -1824,6 +1848,13 @@ public interface CarnetClientInterface {
      * empty. Names starting with the query come first.
      */
     fun `searchAccounts`(`query`: kotlin.String, `limit`: kotlin.UInt): List<AccountSummary>
+    
+    /**
+     * Marks a quote sent once it carries every legal mention; else an
+     * `Invalid` error whose reason lists what is missing (in French in
+     * `reason_fr`).
+     */
+    fun `sendQuote`(`quoteId`: kotlin.String)
     
     /**
      * Sets one field of the account itself (`name`, `phone`, `status`,
@@ -2451,11 +2482,34 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     
 
     
+    /**
+     * A quote with its lines and totals; a sent quote past its validity
+     * date reads `expired`.
+     */
     @Throws(CarnetException::class)override fun `quote`(`quoteId`: kotlin.String): Quote {
             return FfiConverterTypeQuote.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
     UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_quote(
+        it,
+        
+        FfiConverterString.lower(`quoteId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What a quote still lacks before it can be sent, as people read it
+     * in French (empty: ready to send).
+     */
+    @Throws(CarnetException::class)override fun `quoteMissingMentions`(`quoteId`: kotlin.String): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(
         it,
         
         FfiConverterString.lower(`quoteId`),_status)
@@ -2535,6 +2589,25 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Marks a quote sent once it carries every legal mention; else an
+     * `Invalid` error whose reason lists what is missing (in French in
+     * `reason_fr`).
+     */
+    @Throws(CarnetException::class)override fun `sendQuote`(`quoteId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_send_quote(
+        it,
+        
+        FfiConverterString.lower(`quoteId`),_status)
+}
+    }
+    
     
 
     
@@ -5330,6 +5403,15 @@ data class NewQuote (
     var `validUntil`: kotlin.String? = null 
     , 
     var `terms`: kotlin.String? = null 
+    , 
+    /**
+     * This quote's payment terms (the company's default when absent).
+     */
+    var `paymentTerms`: kotlin.String? = null 
+    , 
+    var `deliveryTerms`: kotlin.String? = null 
+    , 
+    var `notes`: kotlin.String? = null 
     
 ){
     
@@ -5351,6 +5433,9 @@ public object FfiConverterTypeNewQuote: FfiConverterRustBuffer<NewQuote> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5359,7 +5444,10 @@ public object FfiConverterTypeNewQuote: FfiConverterRustBuffer<NewQuote> {
             FfiConverterOptionalString.allocationSize(value.`contact`) +
             FfiConverterOptionalString.allocationSize(value.`date`) +
             FfiConverterOptionalString.allocationSize(value.`validUntil`) +
-            FfiConverterOptionalString.allocationSize(value.`terms`)
+            FfiConverterOptionalString.allocationSize(value.`terms`) +
+            FfiConverterOptionalString.allocationSize(value.`paymentTerms`) +
+            FfiConverterOptionalString.allocationSize(value.`deliveryTerms`) +
+            FfiConverterOptionalString.allocationSize(value.`notes`)
     )
 
     override fun write(value: NewQuote, buf: ByteBuffer) {
@@ -5368,6 +5456,9 @@ public object FfiConverterTypeNewQuote: FfiConverterRustBuffer<NewQuote> {
             FfiConverterOptionalString.write(value.`date`, buf)
             FfiConverterOptionalString.write(value.`validUntil`, buf)
             FfiConverterOptionalString.write(value.`terms`, buf)
+            FfiConverterOptionalString.write(value.`paymentTerms`, buf)
+            FfiConverterOptionalString.write(value.`deliveryTerms`, buf)
+            FfiConverterOptionalString.write(value.`notes`, buf)
     }
 }
 
@@ -5758,9 +5849,18 @@ data class Quote (
     var `provisional`: kotlin.Boolean
     , 
     /**
-     * `draft`, `sent`, `accepted`, `refused`, `expired`.
+     * `draft`, `sent`, `accepted`, `refused`, `expired` (a sent quote
+     * past its validity date reads `expired`).
      */
     var `status`: kotlin.String
+    , 
+    /**
+     * The status as people read it, in French ("brouillon", "envoyé", …)
+     * and in English.
+     */
+    var `statusLabel`: kotlin.String
+    , 
+    var `statusLabelEn`: kotlin.String
     , 
     var `deal`: kotlin.String?
     , 
@@ -5773,6 +5873,12 @@ data class Quote (
     var `currency`: kotlin.String
     , 
     var `terms`: kotlin.String
+    , 
+    var `paymentTerms`: kotlin.String
+    , 
+    var `deliveryTerms`: kotlin.String
+    , 
+    var `notes`: kotlin.String
     , 
     var `owner`: kotlin.String
     , 
@@ -5799,10 +5905,15 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -5816,12 +5927,17 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.allocationSize(value.`number`) +
             FfiConverterBoolean.allocationSize(value.`provisional`) +
             FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`statusLabel`) +
+            FfiConverterString.allocationSize(value.`statusLabelEn`) +
             FfiConverterOptionalString.allocationSize(value.`deal`) +
             FfiConverterOptionalString.allocationSize(value.`contact`) +
             FfiConverterOptionalString.allocationSize(value.`date`) +
             FfiConverterOptionalString.allocationSize(value.`validUntil`) +
             FfiConverterString.allocationSize(value.`currency`) +
             FfiConverterString.allocationSize(value.`terms`) +
+            FfiConverterString.allocationSize(value.`paymentTerms`) +
+            FfiConverterString.allocationSize(value.`deliveryTerms`) +
+            FfiConverterString.allocationSize(value.`notes`) +
             FfiConverterString.allocationSize(value.`owner`) +
             FfiConverterSequenceTypeDocLine.allocationSize(value.`lines`) +
             FfiConverterTypeDocTotals.allocationSize(value.`totals`)
@@ -5832,12 +5948,17 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.write(value.`number`, buf)
             FfiConverterBoolean.write(value.`provisional`, buf)
             FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`statusLabel`, buf)
+            FfiConverterString.write(value.`statusLabelEn`, buf)
             FfiConverterOptionalString.write(value.`deal`, buf)
             FfiConverterOptionalString.write(value.`contact`, buf)
             FfiConverterOptionalString.write(value.`date`, buf)
             FfiConverterOptionalString.write(value.`validUntil`, buf)
             FfiConverterString.write(value.`currency`, buf)
             FfiConverterString.write(value.`terms`, buf)
+            FfiConverterString.write(value.`paymentTerms`, buf)
+            FfiConverterString.write(value.`deliveryTerms`, buf)
+            FfiConverterString.write(value.`notes`, buf)
             FfiConverterString.write(value.`owner`, buf)
             FfiConverterSequenceTypeDocLine.write(value.`lines`, buf)
             FfiConverterTypeDocTotals.write(value.`totals`, buf)

@@ -117,6 +117,13 @@ class Carnet private constructor(
     suspend fun setQuoteStatus(quoteId: String, status: String) = local { setQuoteStatus(quoteId, status) }
     /** Returns the new order's id. */
     suspend fun acceptQuote(quoteId: String): String = local { acceptQuote(quoteId) }
+    /**
+     * Marks the quote sent once it carries every legal mention; otherwise
+     * throws [CarnetException.Invalid] listing what is missing (French in `reasonFr`).
+     */
+    suspend fun sendQuote(quoteId: String) = local { sendQuote(quoteId) }
+    /** What the quote still lacks before it can be sent, in French (empty: ready). */
+    suspend fun quoteMissingMentions(quoteId: String): List<String> = local { quoteMissingMentions(quoteId) }
 
     // ----- reports ----------------------------------------------------------------
 

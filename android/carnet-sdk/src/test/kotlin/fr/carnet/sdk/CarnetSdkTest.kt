@@ -60,7 +60,9 @@ class CarnetSdkTest {
             val file = carnet.accountFile(accountId)
             assertEquals("Boulangerie Martin", file.account.name)
             assertEquals(listOf("Jeanne Martin"), file.contacts.map { it.name })
-            assertEquals(1_250_000L, file.deals.single().amountCents)
+            // Accepting the quote won its deal, for the order's amount.
+            assertEquals(1_050_100L, file.deals.single().amountCents)
+            assertEquals("gagne", file.deals.single().stage)
             assertEquals(3, file.actions.size)
             val visit = file.actions.single { it.actionType == "visit" && it.doneOn != null }
             assertEquals("Intéressée par le four, devis demandé", visit.outcome)
@@ -72,8 +74,8 @@ class CarnetSdkTest {
             assertEquals(listOf("Remise du devis"), day.visits.map { it.subject })
 
             val pipeline = carnet.pipeline()
-            assertEquals(1u, pipeline.openCount)
-            assertEquals(1_250_000L, pipeline.openAmountCents)
+            assertEquals(0u, pipeline.openCount)
+            assertEquals(0L, pipeline.openAmountCents)
             val variance = carnet.variance(YearMonth.now().toString())
             assertEquals(1_050_100L, variance.actualCents)
             assertEquals(1u, variance.orders)
@@ -151,6 +153,36 @@ class CarnetSdkTest {
                 marc.run("sync")
                 assertTrue(marc.run("account", "show", target.id, "--json").contains("01 02 03 04 05"))
                 assertTrue(marc.run("account", "show", created, "--json").contains("Nouveau client Kotlin"))
+            }
+        }
+    }
+
+    @Test
+    fun `a quote leaves only with its legal mentions, and its status reads in French`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            Carnet.open(tempDir("carnet-quote-").path).use { carnet ->
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Tablette devis")
+                carnet.syncNow()
+                val line = NewQuoteLine(qty = "2", label = "Révision", unitPrice = "80", vatRate = "20")
+                // A new client without an address: refused, with the list.
+                val bare = carnet.createAccount(NewAccount(name = "Client sans adresse", postcode = "75002", city = "Paris"))
+                val refused = carnet.createQuote(bare)
+                carnet.addQuoteLine(refused, line)
+                assertTrue(carnet.quoteMissingMentions(refused).any { it.contains("adresse complète du client") })
+                val err = assertThrows<CarnetException.Invalid> { runBlocking { carnet.sendQuote(refused) } }
+                assertTrue(err.reasonFr.contains("il manque"), err.reasonFr)
+                assertEquals("brouillon", carnet.quote(refused).statusLabel)
+                // A demo client has them all (the demo company too): sent.
+                val client = carnet.searchAccounts(limit = 1000).first { it.id != bare }.id
+                val quote = carnet.createQuote(client)
+                carnet.addQuoteLine(quote, line)
+                assertEquals(emptyList<String>(), carnet.quoteMissingMentions(quote))
+                carnet.sendQuote(quote)
+                val sent = carnet.quote(quote)
+                assertEquals("sent", sent.status)
+                assertEquals("envoyé", sent.statusLabel)
+                carnet.syncNow()
+                assertEquals(0u, carnet.syncStatus.pending)
             }
         }
     }
