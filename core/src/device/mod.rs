@@ -624,9 +624,9 @@ impl<S: Store> Device<S> {
     /// The mentions a quote lacks before it can be sent (empty: ready).
     pub fn quote_missing_mentions(&self, quote: &str) -> Result<Vec<crate::legal::Mention>> {
         let account = self.account_of(quote)?;
-        let mut doc = self.load(account)?;
+        let doc = self.load(account)?;
         let q = ops::read_quote(&doc, quote)?;
-        let a = crate::model::Account::read(&mut doc)?;
+        let a = crate::model::Account::read(&doc)?;
         Ok(crate::legal::missing(&self.settings, &a, &q))
     }
 
