@@ -320,6 +320,53 @@ test('markup is escaped, forms need their CSRF token, and guessing passwords is 
   await anon.close();
 });
 
+test('a quote is sent from the browser only with its legal mentions, and reads in French', async () => {
+  const mine = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json']));
+  const id = mine[1].id;
+  const addQuote = async (page, label) => {
+    const form = page.locator(`form[action="/accounts/${id}/quotes"]`);
+    await page.locator('details', { has: form }).locator('summary').click();
+    await form.locator('input[name=label]').fill(label);
+    await form.locator('input[name=qty]').fill('2');
+    await form.locator('input[name=unit_price]').fill('150');
+    await form.locator('input[name=vat_rate]').fill('20');
+    await Promise.all([page.waitForURL(`${base}/accounts/${id}`), form.locator('button[type=submit]').click()]);
+  };
+  // The admin empties one company mention: a new quote lists it as missing.
+  const admin = await login(ADMIN);
+  await admin.page.goto(`${base}/company`);
+  const rcs = admin.page.locator('#c-rcs_city');
+  const town = await rcs.inputValue();
+  assert.equal(town, 'Lyon');
+  await rcs.fill('');
+  await Promise.all([admin.page.waitForURL(`${base}/company`), rcs.press('Enter')]);
+  assert.equal(await admin.page.locator('#c-rcs_city').inputValue(), '');
+  await shot(admin.page, 'company');
+  const { ctx, page } = await login(ALICE);
+  await page.goto(`${base}/accounts/${id}`);
+  await addQuote(page, 'Audit sans RCS');
+  const blocked = page.locator('#h-quotes ~ table tbody tr', { hasText: 'brouillon' }).last();
+  assert.match(await blocked.innerText(), /Mentions manquantes \(1\)/);
+  await blocked.locator('summary').click();
+  assert.match(await blocked.locator('details.missing li').innerText(), /ville d'immatriculation au RCS/);
+  assert.equal(await blocked.locator('form[action$="/send"]').count(), 0);
+  // Filled again: the quote can be sent, and reads "envoyé".
+  await admin.page.locator('#c-rcs_city').fill(town);
+  await Promise.all([admin.page.waitForURL(`${base}/company`), admin.page.locator('#c-rcs_city').press('Enter')]);
+  await admin.ctx.close();
+  await page.goto(`${base}/accounts/${id}`);
+  const ready = page.locator('#h-quotes ~ table tbody tr', { hasText: 'brouillon' }).last();
+  await Promise.all([page.waitForURL(`${base}/accounts/${id}`), ready.locator('form[action$="/send"] button').click()]);
+  const statuses = await page.locator('#h-quotes ~ table tbody tr td:nth-child(2)').allInnerTexts();
+  assert.ok(statuses.includes('envoyé'), statuses.join(','));
+  assert.ok(!statuses.some((s) => ['draft', 'sent', 'accepted', 'refused'].includes(s)), statuses.join(','));
+  await ctx.close();
+  // The rep's device reads the quote sent, with the status the server holds.
+  cliOk(stores[ALICE], ['sync']);
+  const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', id, '--json']));
+  assert.ok(file.quotes.some((q) => q.status === 'sent' && q.lines.some((l) => l.label === 'Audit sans RCS')));
+});
+
 test('the printed to-do list holds the overdue actions, in order', async () => {
   const today = new Date().toISOString().slice(0, 10);
   const until = new Date(Date.now() + 7 * 86400e3).toISOString().slice(0, 10);
@@ -354,7 +401,7 @@ test('every page passes axe-core with no serious or critical violation', async (
   const pages = {
     day: '/day', accounts: '/accounts', 'account-file-admin': `/accounts/${account}`, pipeline: '/pipeline',
     'dashboard-admin': '/dashboard', forecast: '/forecast', commissions: `/commissions?rep=${ALICE}`,
-    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users',
+    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company',
     'print-todo-admin': '/print/todo', 'print-account': `/print/accounts/${account}`,
   };
   const failures = [];

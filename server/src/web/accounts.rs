@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::doc::Conflict;
 use carnet_core::index::{fold, AccountRow, AccountRows, DocRows};
+use carnet_core::legal::Mention;
 use carnet_core::model::{AccountFile, NewQuoteLine};
 use carnet_core::{ops, schema};
 use carnet_core::{DocId, DocKind};
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Web> {
         .route("/accounts/{id}/actions", post(add_action))
         .route("/accounts/{id}/notes", post(add_note))
         .route("/accounts/{id}/quotes", post(add_quote))
+        .route("/quotes/{id}/send", post(send_quote))
         .route("/accounts/{id}/resolve", post(resolve))
         .route("/print/accounts/{id}", get(print_file))
 }
@@ -366,16 +368,29 @@ struct FileView {
     file: AccountFile,
     history: Vec<carnet_core::doc::HistoryEntry>,
     conflicts: Vec<Conflict>,
+    /// The legal mentions each draft quote lacks before it can be sent.
+    missing: HashMap<String, Vec<Mention>>,
 }
 
 async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
     let doc = doc_id(id)?;
+    let parts = web.tenant.edit_parts();
     web.tenant
         .read_for(&v.user, doc, DocKind::Account, |d| {
             let file = AccountFile::read(d).ok()?;
+            let missing = file
+                .quotes
+                .iter()
+                .filter(|q| q.status == "draft")
+                .map(|q| {
+                    let m = carnet_core::legal::missing(&parts.settings, &file.account, q);
+                    (q.id.clone(), m)
+                })
+                .collect();
             Some(FileView {
                 history: d.history(),
                 conflicts: d.conflicts(),
+                missing,
                 file,
             })
         })
@@ -636,14 +651,29 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
         }
         section.sheet aria-labelledby="h-quotes" {
             h2 #h-quotes { (tr(l, "Devis", "Quotes")) }
-            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Total TTC", "Gross")) } } }
-                tbody { @for q in &f.quotes { tr { td { (q.number) } td { (q.status) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) } } } } }
+            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Total TTC", "Gross")) }
+                @if !print { th scope="col" { (tr(l, "Envoi", "Sending")) } } } }
+                tbody { @for q in &f.quotes { tr { td { (q.number) } td { (text::quote_status(q.status_on(today()), l)) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) }
+                    @if !print { td {
+                        @if let Some(missing) = fv.missing.get(&q.id) {
+                            @if missing.is_empty() {
+                                form.inline method="post" action={ "/quotes/" (q.id) "/send" } {
+                                    (page::csrf(v))
+                                    button type="submit" { (tr(l, "Marquer envoyé", "Mark sent")) }
+                                }
+                            } @else {
+                                details.missing { summary { (tr(l, "Mentions manquantes", "Missing mentions")) " (" (missing.len()) ")" }
+                                    ul { @for m in missing { li { (m.label(l)) } } } }
+                            }
+                        }
+                    } }
+                } } } }
             @if !print { (add_form(v, id, "quotes", &[("label", "Désignation", "Item", "text"), ("qty", "Quantité", "Quantity", "text"), ("unit_price", "Prix unitaire HT", "Unit price excl. VAT", "text"), ("vat_rate", "TVA %", "VAT %", "text")], tr(l, "Nouveau devis (une ligne)", "New quote (one line)"))) }
         }
         section.sheet aria-labelledby="h-orders" {
             h2 #h-orders { (tr(l, "Commandes", "Orders")) }
-            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Lignes", "Lines")) } } }
-                tbody { @for o in &f.orders { tr { td { (o.number) } td { (day(o.date, l)) } td.num { (money(o.totals.net, l)) }
+            table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Lignes", "Lines")) } } }
+                tbody { @for o in &f.orders { tr { td { (o.number) } td { (text::order_status(&o.status, l)) } td { (day(o.date, l)) } td.num { (money(o.totals.net, l)) }
                     td { @for li in &o.lines { (li.label) " × " (li.qty) " = " (money(li.net, l)) br; } } } } } }
         }
         section.sheet aria-labelledby="h-actions" {
@@ -823,6 +853,29 @@ async fn add_quote(
         ops::add_quote_line(d, ctx, &q.to_string(), &line)
     })
     .await
+}
+
+/// Marks a quote sent (refused, with the list of missing mentions, when
+/// French law's are not all there).
+async fn send_quote(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    Posted { v, .. }: Posted,
+) -> Response {
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    let to = format!("/accounts/{doc}");
+    match web
+        .tenant
+        .edit_for(&v.writer(), doc, DocKind::Account, false, |d, ctx| {
+            ops::send_quote(d, ctx, id.trim())
+        })
+        .await
+    {
+        Ok(()) => back(&to),
+        Err(e) => edit_failed(&v, e, &to),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub fn routes() -> Router<Web> {
         .route("/territories/{id}", post(edit_territory))
         .route("/territories/reassign", post(reassign))
         .route("/users", get(users).post(add_user))
+        .route("/company", get(company))
+        .route("/company/field", post(set_company_field))
         .route("/users/{email}/role", post(set_role))
         .route("/users/{email}/deactivate", post(deactivate))
         .route("/users/{email}/devices/{device}/revoke", post(revoke))
@@ -622,6 +624,121 @@ fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
         path.to_string()
     } else {
         format!("{path}?{q}")
+    }
+}
+
+// ----- the company (what quotes state) -----------------------------------
+
+/// The company fields an admin edits here: what quotes must state.
+const COMPANY_FIELDS: &[(&str, &str, &str)] = &[
+    ("name", "Raison sociale", "Company name"),
+    ("legal_form", "Forme juridique (SAS, SARL…)", "Legal form"),
+    ("share_capital", "Capital social (€)", "Share capital"),
+    ("address", "Adresse", "Address"),
+    ("postcode", "Code postal", "Postcode"),
+    ("city", "Ville", "City"),
+    ("siren", "SIREN", "SIREN"),
+    ("siret", "SIRET", "SIRET"),
+    (
+        "rcs_city",
+        "Ville d'immatriculation au RCS",
+        "RCS registry town",
+    ),
+    (
+        "vat_number",
+        "N° de TVA intracommunautaire",
+        "EU VAT number",
+    ),
+    ("phone", "Téléphone", "Phone"),
+    ("email", "E-mail", "Email"),
+    (
+        "payment_terms",
+        "Conditions de paiement par défaut",
+        "Default payment terms",
+    ),
+    (
+        "late_penalty_rate",
+        "Taux des pénalités de retard (% par an)",
+        "Late-payment penalty rate (% a year)",
+    ),
+];
+
+async fn company(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Response {
+    let l = v.lang;
+    if v.role != Role::Admin {
+        return not_found(&v);
+    }
+    let parts = web.tenant.edit_parts();
+    let c = &parts.settings.company;
+    let value = |k: &str| -> String {
+        match k {
+            "name" => c.name.clone(),
+            "legal_form" => c.legal_form.clone(),
+            "share_capital" => c
+                .share_capital
+                .map(carnet_core::money::format_cents)
+                .unwrap_or_default(),
+            "address" => c.address.clone(),
+            "postcode" => c.postcode.clone(),
+            "city" => c.city.clone(),
+            "siren" => c.siren.clone(),
+            "siret" => c.siret.clone(),
+            "rcs_city" => c.rcs_city.clone(),
+            "vat_number" => c.vat_number.clone(),
+            "phone" => c.phone.clone(),
+            "email" => c.email.clone(),
+            "payment_terms" => c.payment_terms.clone(),
+            "late_penalty_rate" => c
+                .late_penalty_rate
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    };
+    let body = html! {
+        (page::error(q.error.as_deref()))
+        p { (tr(l, "Ces mentions figurent sur les devis ; un devis ne peut être envoyé que si elles sont toutes renseignées.", "Quotes state these; a quote can only be sent once they are all filled in.")) }
+        table.fields { tbody {
+            @for (k, fr, en) in COMPANY_FIELDS {
+                tr { th scope="row" { label for={ "c-" (k) } { (tr(l, fr, en)) } }
+                    td { form.inline method="post" action="/company/field" {
+                        (page::csrf(&v))
+                        input type="hidden" name="field" value=(k);
+                        input id={ "c-" (k) } type="text" name="value" value=(value(k));
+                        button type="submit" { (tr(l, "Enregistrer", "Save")) }
+                    } } }
+            }
+        } }
+    };
+    html_page(page::page(
+        &v,
+        Nav::Company,
+        tr(l, "Entreprise", "Company"),
+        body,
+    ))
+}
+
+async fn set_company_field(
+    State(web): State<Web>,
+    AdminPosted(Posted { v, f }): AdminPosted,
+) -> Response {
+    let field = f.text("field");
+    if !COMPANY_FIELDS.iter().any(|(k, _, _)| *k == field) {
+        return back(&with_error("/company", &field));
+    }
+    let value = f.get("value").unwrap_or("").to_string();
+    let Some(settings) = web.tenant.singleton(DocKind::Settings) else {
+        return not_found(&v);
+    };
+    match web
+        .tenant
+        .edit_for(&v.writer(), settings, DocKind::Settings, false, |d, ctx| {
+            ops::set_field(d, ctx, &format!("company/{field}"), &value)
+        })
+        .await
+    {
+        Ok(()) => back("/company"),
+        Err(e) => edit_failed(&v, e, "/company"),
     }
 }
 

@@ -44,6 +44,7 @@ pub enum Nav {
     Targets,
     Territories,
     Users,
+    Company,
     None,
 }
 
@@ -100,6 +101,12 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, body: Markup) -> Markup {
             Nav::Users,
             "/users",
             tr(l, "Utilisateurs", "Users"),
+            v.role == Role::Admin,
+        ),
+        (
+            Nav::Company,
+            "/company",
+            tr(l, "Entreprise", "Company"),
             v.role == Role::Admin,
         ),
     ]
