@@ -202,6 +202,44 @@ fn a_rep_works_offline_from_the_cli() {
     // Amounts read as in France: narrow no-break space between thousands,
     // decimal comma, no-break space before the euro sign.
     assert!(text.contains("9\u{202f}679,73\u{a0}€"), "{text}");
+    assert!(
+        text.contains("brouillon"),
+        "the status reads in French: {text}"
+    );
+    // Sending needs every legal mention: refused in French, with the list,
+    // and nothing written.
+    let refused = carnet(s, &["quote", "send", &quote]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("il manque"), "{err}");
+    assert!(err.contains("forme juridique de l'entreprise"), "{err}");
+    let check = ok(s, &["quote", "check", &quote]);
+    assert!(check.contains("capital social"), "{check}");
+    for (k, v) in [
+        ("legal_form", "SARL"),
+        ("share_capital", "8000"),
+        ("address", "4 rue Mercière"),
+        ("postcode", "69002"),
+        ("city", "Lyon"),
+        ("siren", "732829320"),
+        ("rcs_city", "Lyon"),
+        ("vat_number", "FR44732829320"),
+        ("payment_terms", "30 jours"),
+        ("late_penalty_rate", "10"),
+    ] {
+        ok(s, &["company", "set", k, v]);
+    }
+    assert!(ok(s, &["company", "show"]).contains("8\u{202f}000,00\u{a0}€"));
+    ok(
+        s,
+        &["account", "set", &acc, "address_line1", "2 rue du Four"],
+    );
+    assert!(ok(s, &["quote", "check", &quote]).contains("toutes les mentions"));
+    assert_eq!(ok(s, &["quote", "send", &quote]), "envoyé");
+    assert_eq!(
+        json(s, &["quote", "show", &quote, "--json"])["status"],
+        "sent"
+    );
     ok(s, &["quote", "accept", &quote]);
     ok(
         s,
