@@ -107,6 +107,8 @@ pub enum CoreError {
     AlreadyInitialised,
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    #[error("PDF: {0}")]
+    Pdf(String),
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

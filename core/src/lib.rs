@@ -19,6 +19,7 @@ pub mod legal;
 pub mod model;
 pub mod money;
 pub mod ops;
+pub mod pdf;
 pub mod persist;
 pub mod reports;
 pub mod schema;

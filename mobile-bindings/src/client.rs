@@ -375,6 +375,13 @@ impl CarnetClient {
         self.edit(doc, |d| Ok(d.send_quote(quote_id.trim())?))
     }
 
+    /// The quote as a PDF, made on the device (offline), in French or in
+    /// English: the bytes to show or to share.
+    pub fn quote_pdf(&self, quote_id: String, english: bool) -> Result<Vec<u8>> {
+        let lang = if english { Lang::En } else { Lang::Fr };
+        self.with(|d| Ok(d.quote_pdf(quote_id.trim(), lang)?))
+    }
+
     /// What a quote still lacks before it can be sent, as people read it
     /// in French (empty: ready to send).
     pub fn quote_missing_mentions(&self, quote_id: String) -> Result<Vec<String>> {

@@ -116,6 +116,10 @@ impl From<CoreError> for CarnetError {
                 reason: e.to_string(),
                 reason_fr: with_detail(Label::Unreadable, &e, Lang::Fr),
             },
+            CoreError::Pdf(p) => CarnetError::Storage {
+                reason: format!("PDF: {p}"),
+                reason_fr: format!("PDF impossible à produire : {p}"),
+            },
         }
     }
 }

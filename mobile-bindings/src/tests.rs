@@ -341,4 +341,11 @@ fn a_quote_is_refused_until_its_legal_mentions_are_there_then_sent() {
         ("sent", "envoyé", "sent")
     );
     assert_eq!(sent.payment_terms, "à réception");
+    let pdf = c.quote_pdf(sent.id.clone(), false).expect("pdf");
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    assert_ne!(
+        pdf,
+        c.quote_pdf(sent.id, true).expect("pdf"),
+        "French and English differ"
+    );
 }

@@ -37,6 +37,13 @@ pub enum QuoteCmd {
     Send { quote: String },
     /// The legal mentions it still lacks before it can be sent.
     Check { quote: String },
+    /// Write it as a PDF (made here, offline).
+    Pdf {
+        quote: String,
+        /// Where to write it.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+    },
 }
 
 pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
@@ -78,6 +85,13 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             let mut d = open(cli)?;
             d.send_quote(quote)?;
             println!("{}", text::quote_status("sent", out.lang));
+            Ok(())
+        }
+        QuoteCmd::Pdf { quote, output } => {
+            let d = open(cli)?;
+            let bytes = d.quote_pdf(quote, out.lang)?;
+            std::fs::write(output, &bytes)?;
+            println!("{}", output.display());
             Ok(())
         }
         QuoteCmd::Check { quote } => {

@@ -630,6 +630,16 @@ impl<S: Store> Device<S> {
         Ok(crate::legal::missing(&self.settings, &a, &q))
     }
 
+    /// The quote as a PDF in `lang` (`crate::pdf::quote`), made here,
+    /// offline.
+    pub fn quote_pdf(&self, quote: &str, lang: crate::text::Lang) -> Result<Vec<u8>> {
+        let account = self.account_of(quote)?;
+        let doc = self.load(account)?;
+        let q = ops::read_quote(&doc, quote)?;
+        let a = crate::model::Account::read(&doc)?;
+        crate::pdf::quote(&self.settings, &a, &q, lang)
+    }
+
     /// Everything in one customer file.
     pub fn account_file(&self, id: DocId) -> Result<AccountFile> {
         self.require_account(id)?;

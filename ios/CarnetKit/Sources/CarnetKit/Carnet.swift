@@ -108,6 +108,10 @@ public final class Carnet: @unchecked Sendable {
     public func sendQuote(_ quoteId: String) async throws {
         try await local { try $0.sendQuote(quoteId: quoteId) }
     }
+    /// The quote as a PDF made on the device, offline (French unless `english`).
+    public func quotePdf(_ quoteId: String, english: Bool = false) async throws -> Data {
+        try await local { try $0.quotePdf(quoteId: quoteId, english: english) }
+    }
     /// What the quote still lacks before it can be sent, in French (empty: ready).
     public func quoteMissingMentions(_ quoteId: String) async throws -> [String] {
         try await local { try $0.quoteMissingMentions(quoteId: quoteId) }

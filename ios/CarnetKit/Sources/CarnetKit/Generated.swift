@@ -586,6 +586,24 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
 
 
 
@@ -697,6 +715,12 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * in French (empty: ready to send).
      */
     func quoteMissingMentions(quoteId: String) throws  -> [String]
+    
+    /**
+     * The quote as a PDF, made on the device (offline), in French or in
+     * English: the bytes to show or to share.
+     */
+    func quotePdf(quoteId: String, english: Bool) throws  -> Data
     
     func removeListener(id: UInt64)  -> Bool
     
@@ -1209,6 +1233,21 @@ open func quoteMissingMentions(quoteId: String)throws  -> [String]  {
     uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(quoteId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The quote as a PDF, made on the device (offline), in French or in
+     * English: the bytes to show or to share.
+     */
+open func quotePdf(quoteId: String, english: Bool)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_quote_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(quoteId),
+        FfiConverterBool.lower(english),uniffiCallStatus
     )
 })
 }
@@ -6415,6 +6454,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions() != 36402) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_quote_pdf() != 25018) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener() != 35138) {

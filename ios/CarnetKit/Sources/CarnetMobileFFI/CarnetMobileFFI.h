@@ -435,6 +435,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_quote(uint64_t ptr, RustB
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(uint64_t ptr, RustBuffer quote_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_QUOTE_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_QUOTE_PDF
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_quote_pdf(uint64_t ptr, RustBuffer quote_id, int8_t english, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_REMOVE_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_REMOVE_LISTENER
 int8_t uniffi_carnet_mobile_fn_method_carnetclient_remove_listener(uint64_t ptr, uint64_t id, RustCallStatus *_Nonnull out_status
@@ -1000,6 +1005,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_quote(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_QUOTE_MISSING_MENTIONS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_QUOTE_MISSING_MENTIONS
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_QUOTE_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_QUOTE_PDF
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_quote_pdf(void
     
 );
 #endif

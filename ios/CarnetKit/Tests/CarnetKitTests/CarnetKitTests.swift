@@ -145,6 +145,10 @@ final class CarnetKitTests: XCTestCase {
         let sent = try await carnet.quote(quote)
         XCTAssertEqual(sent.status, "sent")
         XCTAssertEqual(sent.statusLabel, "envoyé")
+        // Its PDF, made on the device.
+        let pdf = try await carnet.quotePdf(quote)
+        XCTAssertEqual(String(decoding: pdf.prefix(5), as: UTF8.self), "%PDF-")
+        XCTAssertGreaterThan(pdf.count, 1000)
         try await carnet.syncNow()
         XCTAssertEqual(carnet.syncStatus.pending, 0)
     }

@@ -782,6 +782,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_quote_pdf(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_resolve_conflict(
@@ -915,6 +917,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_mobile_fn_method_carnetclient_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_quote_missing_mentions(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_quote_pdf(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_remove_listener(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
@@ -1173,6 +1177,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_quote_missing_mentions() and 0xFFFF) != 36402) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_quote_pdf() and 0xFFFF) != 25018) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_remove_listener() and 0xFFFF) != 35138) {
@@ -1624,6 +1631,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     }
 }
 
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
 
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
@@ -1828,6 +1854,12 @@ public interface CarnetClientInterface {
      * in French (empty: ready to send).
      */
     fun `quoteMissingMentions`(`quoteId`: kotlin.String): List<kotlin.String>
+    
+    /**
+     * The quote as a PDF, made on the device (offline), in French or in
+     * English: the bytes to show or to share.
+     */
+    fun `quotePdf`(`quoteId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray
     
     fun `removeListener`(`id`: kotlin.ULong): kotlin.Boolean
     
@@ -2513,6 +2545,26 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         it,
         
         FfiConverterString.lower(`quoteId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The quote as a PDF, made on the device (offline), in French or in
+     * English: the bytes to show or to share.
+     */
+    @Throws(CarnetException::class)override fun `quotePdf`(`quoteId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_quote_pdf(
+        it,
+        
+        FfiConverterString.lower(`quoteId`),
+        FfiConverterBoolean.lower(`english`),_status)
 }
     }
     )

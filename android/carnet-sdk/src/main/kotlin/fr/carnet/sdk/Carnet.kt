@@ -122,6 +122,8 @@ class Carnet private constructor(
      * throws [CarnetException.Invalid] listing what is missing (French in `reasonFr`).
      */
     suspend fun sendQuote(quoteId: String) = local { sendQuote(quoteId) }
+    /** The quote as a PDF made on the device, offline (French unless [english]). */
+    suspend fun quotePdf(quoteId: String, english: Boolean = false): ByteArray = local { quotePdf(quoteId, english) }
     /** What the quote still lacks before it can be sent, in French (empty: ready). */
     suspend fun quoteMissingMentions(quoteId: String): List<String> = local { quoteMissingMentions(quoteId) }
 

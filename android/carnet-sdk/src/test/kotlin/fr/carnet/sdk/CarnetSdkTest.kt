@@ -181,6 +181,12 @@ class CarnetSdkTest {
                 val sent = carnet.quote(quote)
                 assertEquals("sent", sent.status)
                 assertEquals("envoyé", sent.statusLabel)
+                // Its PDF, made on the device, read back with poppler.
+                val pdf = kotlin.io.path.createTempFile("devis", ".pdf").toFile()
+                pdf.writeBytes(carnet.quotePdf(quote))
+                val text = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
+                assertTrue(text.contains("DEVIS N° ${sent.number}"), text)
+                assertTrue(text.contains("Révision"), text)
                 carnet.syncNow()
                 assertEquals(0u, carnet.syncStatus.pending)
             }

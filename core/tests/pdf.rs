@@ -1,0 +1,238 @@
+//! Quote PDFs made offline by the core, read back with poppler's
+//! `pdftotext` (Debian's poppler-utils; `.ci/run` installs it): numbers,
+//! totals per VAT rate, every legal mention, accents and the euro sign, and
+//! a long quote's pages each with the table header and its number.
+
+use std::path::Path;
+use std::process::Command;
+
+use carnet_core::model::NewQuoteLine;
+use carnet_core::text::Lang;
+use carnet_core::Device;
+use tempfile::TempDir;
+
+const NOV_26: i64 = 1_795_687_200; // 2026-11-26 08:00 UTC
+
+fn raw<'a>(pairs: &[(&'a str, &str)]) -> Vec<(&'a str, String)> {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+/// A device whose company states every mention, and a business client.
+fn setup() -> (TempDir, Device, carnet_core::DocId) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::init(
+        dir.path(),
+        "rep@carnet.test",
+        Some("Rep"),
+        "Fromages Lefèvre",
+    )
+    .unwrap();
+    d.set_clock(Some(NOV_26));
+    for (k, v) in [
+        ("legal_form", "SARL"),
+        ("share_capital", "10000"),
+        ("address", "12 rue de la République"),
+        ("postcode", "69002"),
+        ("city", "Lyon"),
+        ("siren", "732829320"),
+        ("rcs_city", "Lyon"),
+        ("vat_number", "FR44732829320"),
+        ("payment_terms", "30 jours fin de mois"),
+        ("late_penalty_rate", "12"),
+    ] {
+        d.set_company_field(k, v).unwrap();
+    }
+    let acc = d
+        .create_account(&raw(&[
+            ("name", "Crèmerie Dupré & Fils"),
+            ("address_line1", "3 avenue Foch"),
+            ("postcode", "69006"),
+            ("city", "Lyon"),
+            ("siret", "73282932000074"),
+        ]))
+        .unwrap();
+    (dir, d, acc)
+}
+
+fn line(label: &str, qty: &str, price: &str, vat: &str, discount: Option<&str>) -> NewQuoteLine {
+    NewQuoteLine {
+        product: None,
+        label: Some(label.into()),
+        qty: qty.into(),
+        unit_price: Some(price.into()),
+        vat_rate: Some(vat.into()),
+        discount: discount.map(Into::into),
+    }
+}
+
+/// The PDF's text (layout kept), its spaces made plain; page by page when
+/// `page` is given.
+fn pdf_text(pdf: &Path, page: Option<usize>) -> String {
+    let mut cmd = Command::new("pdftotext");
+    cmd.arg("-layout");
+    if let Some(p) = page {
+        cmd.args(["-f", &p.to_string(), "-l", &p.to_string()]);
+    }
+    let out = cmd.arg(pdf).arg("-").output().expect(
+        "pdftotext (Debian's poppler-utils) must be installed: apt-get install poppler-utils",
+    );
+    assert!(out.status.success(), "pdftotext failed");
+    plain(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn plain(s: &str) -> String {
+    s.replace(['\u{a0}', '\u{202f}'], " ")
+}
+
+fn pages(pdf: &Path) -> usize {
+    let out = Command::new("pdfinfo").arg(pdf).output().expect("pdfinfo");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("page count")
+}
+
+#[test]
+fn a_quote_pdf_states_its_figures_and_every_legal_mention() {
+    let (dir, mut d, acc) = setup();
+    let q = d
+        .create_quote(acc, &raw(&[("delivery_terms", "Livraison sous 8 jours")]))
+        .unwrap()
+        .to_string();
+    d.add_quote_line(
+        &q,
+        &line(
+            "Comté affiné 18 mois « réserve »",
+            "12",
+            "18.35",
+            "5.5",
+            None,
+        ),
+    )
+    .unwrap();
+    d.add_quote_line(
+        &q,
+        &line("Vitrine réfrigérée", "1", "2490", "20", Some("10")),
+    )
+    .unwrap();
+    d.add_quote_line(&q, &line("Livraison", "1", "45", "10", None))
+        .unwrap();
+    let (_, quote) = d.quote(&q).unwrap();
+    let path = dir.path().join("devis.pdf");
+    let bytes = d.quote_pdf(&q, Lang::Fr).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    std::fs::write(&path, &bytes).unwrap();
+    let text = pdf_text(&path, None);
+    // The figures, computed by hand:
+    //   12 × 18.35 = 220.20 at 5.5 % → VAT 12.11
+    //   2,490 − 10 % = 2,241.00 at 20 % → VAT 448.20
+    //   45.00 at 10 % → VAT 4.50
+    //   net 2,506.20; VAT 464.81; gross 2,971.01
+    assert_eq!(quote.totals.net, 250_620);
+    assert_eq!(quote.totals.gross, 297_101);
+    for needle in [
+        format!("DEVIS N° {}", quote.number),
+        "Crèmerie Dupré & Fils".into(),
+        "Comté affiné 18 mois « réserve »".into(),
+        "18,35 €".into(),
+        "2 241,00 €".into(),
+        "Total HT".into(),
+        "2 506,20 €".into(),
+        "TVA 5,5 % (base 220,20 €)".into(),
+        "12,11 €".into(),
+        "TVA 20 % (base 2 241,00 €)".into(),
+        "448,20 €".into(),
+        "TVA 10 % (base 45,00 €)".into(),
+        "4,50 €".into(),
+        "Total TTC".into(),
+        "2 971,01 €".into(),
+        // The seller.
+        "Fromages Lefèvre".into(),
+        "SARL au capital de 10 000,00 €".into(),
+        "12 rue de la République".into(),
+        "69002 Lyon".into(),
+        "SIREN 732829320".into(),
+        "RCS Lyon".into(),
+        "TVA intracommunautaire : FR44732829320".into(),
+        // The client.
+        "3 avenue Foch".into(),
+        "69006 Lyon".into(),
+        "SIRET 73282932000074".into(),
+        // Dates, terms, penalties, the recovery indemnity.
+        "Date : 26/11/2026".into(),
+        "Valable jusqu'au : 26/12/2026".into(),
+        "Conditions de paiement : 30 jours fin de mois".into(),
+        "Conditions de livraison : Livraison sous 8 jours".into(),
+        "Pénalités de retard : taux annuel de 12 %".into(),
+        "Indemnité forfaitaire pour frais de recouvrement en cas de retard de paiement : 40,00 €"
+            .into(),
+        format!("Devis {} — page 1 / 1", quote.number),
+    ] {
+        assert!(text.contains(&needle), "missing {needle:?} in:\n{text}");
+    }
+    // In English on request.
+    let en = dir.path().join("quote.pdf");
+    std::fs::write(&en, d.quote_pdf(&q, Lang::En).unwrap()).unwrap();
+    let text = pdf_text(&en, None);
+    assert!(
+        text.contains(&format!("QUOTE No. {}", quote.number)),
+        "{text}"
+    );
+    assert!(text.contains("€2,971.01"), "{text}");
+    assert!(
+        text.contains("Fixed recovery indemnity for late payment: EUR 40.00"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_long_quote_runs_onto_pages_each_with_the_table_header_and_its_number() {
+    let (dir, mut d, acc) = setup();
+    let q = d.create_quote(acc, &[]).unwrap().to_string();
+    for i in 1..=200 {
+        // Some labels wrap onto a second line.
+        let label = if i % 17 == 0 {
+            format!("Article {i:03} — plateau de fromages affinés pour réception, avec ardoise, couteaux et étiquettes manuscrites")
+        } else {
+            format!("Article {i:03} — Saint-Nectaire fermier")
+        };
+        d.add_quote_line(&q, &line(&label, "2", "7.90", "5.5", None))
+            .unwrap();
+    }
+    let (_, quote) = d.quote(&q).unwrap();
+    let path = dir.path().join("long.pdf");
+    std::fs::write(&path, d.quote_pdf(&q, Lang::Fr).unwrap()).unwrap();
+    let n = pages(&path);
+    assert!(n >= 4, "{n} pages");
+    let mut seen = Vec::new();
+    for p in 1..=n {
+        let text = pdf_text(&path, Some(p));
+        assert!(
+            text.contains(&format!("Devis {} — page {p} / {n}", quote.number)),
+            "page {p}: {text}"
+        );
+        assert!(
+            text.contains("SIREN 732829320"),
+            "the legal footer on page {p}"
+        );
+        for i in 1..=200 {
+            if text.contains(&format!("Article {i:03} ")) {
+                seen.push(i);
+            }
+        }
+        // The table header on every page that carries lines.
+        if text.contains("Article ") {
+            assert!(
+                text.contains("Désignation") && text.contains("Total HT"),
+                "no table header on page {p}: {text}"
+            );
+        }
+    }
+    // Every line once, in order, none cut across two pages.
+    assert_eq!(seen, (1..=200).collect::<Vec<_>>());
+    let last = pdf_text(&path, Some(n));
+    assert!(last.contains("Total TTC"), "{last}");
+    // 400 × 7.90 = 3,160.00 net; 5.5 % → 173.80; 3,333.80 gross.
+    assert!(last.contains("3 333,80 €"), "{last}");
+}
