@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -360,6 +360,16 @@ test('a quote is sent from the browser only with its legal mentions, and reads i
   const statuses = await page.locator('#h-quotes ~ table tbody tr td:nth-child(2)').allInnerTexts();
   assert.ok(statuses.includes('envoyé'), statuses.join(','));
   assert.ok(!statuses.some((s) => ['draft', 'sent', 'accepted', 'refused'].includes(s)), statuses.join(','));
+  // Its PDF, from the link on the page, read back with poppler.
+  const href = await page.locator('#h-quotes ~ table tbody tr', { hasText: 'envoyé' }).last().locator('a[href$="/pdf"]').getAttribute('href');
+  const res = await page.request.get(base + href);
+  assert.equal(res.headers()['content-type'], 'application/pdf');
+  const pdfPath = join(SHOTS, 'quote.pdf');
+  writeFileSync(pdfPath, await res.body());
+  const pdfText = spawnSync('pdftotext', ['-layout', pdfPath, '-'], { encoding: 'utf8' }).stdout.replace(/[\u00a0\u202f]/g, ' ');
+  assert.match(pdfText, /DEVIS N°/);
+  assert.match(pdfText, /RCS Lyon/);
+  assert.match(pdfText, /Audit sans RCS/);
   await ctx.close();
   // The rep's device reads the quote sent, with the status the server holds.
   cliOk(stores[ALICE], ['sync']);

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Web> {
         .route("/accounts/{id}/notes", post(add_note))
         .route("/accounts/{id}/quotes", post(add_quote))
         .route("/quotes/{id}/send", post(send_quote))
+        .route("/quotes/{id}/pdf", get(quote_pdf))
         .route("/accounts/{id}/resolve", post(resolve))
         .route("/print/accounts/{id}", get(print_file))
 }
@@ -653,7 +654,7 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
             h2 #h-quotes { (tr(l, "Devis", "Quotes")) }
             table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Total TTC", "Gross")) }
                 @if !print { th scope="col" { (tr(l, "Envoi", "Sending")) } } } }
-                tbody { @for q in &f.quotes { tr { td { (q.number) } td { (text::quote_status(q.status_on(today()), l)) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) }
+                tbody { @for q in &f.quotes { tr { td { (q.number) @if !print { " " a href={ "/quotes/" (q.id) "/pdf" } { "PDF" } } } td { (text::quote_status(q.status_on(today()), l)) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) }
                     @if !print { td {
                         @if let Some(missing) = fv.missing.get(&q.id) {
                             @if missing.is_empty() {
@@ -853,6 +854,43 @@ async fn add_quote(
         ops::add_quote_line(d, ctx, &q.to_string(), &line)
     })
     .await
+}
+
+/// The quote as a PDF (the core's, as a device makes it), in the viewer's
+/// language; a hidden or missing quote answers like any missing page.
+async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    let parts = web.tenant.edit_parts();
+    let made = web
+        .tenant
+        .read_for(&v.user, doc, DocKind::Account, |d| {
+            let q = ops::read_quote(d, id.trim())?;
+            let a = carnet_core::model::Account::read(d)?;
+            carnet_core::pdf::quote(&parts.settings, &a, &q, v.lang).map(|b| (q.number, b))
+        })
+        .await;
+    match made {
+        Ok(Some(Ok((number, bytes)))) => {
+            let name: String = number
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            (
+                [
+                    (header::CONTENT_TYPE, "application/pdf".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("inline; filename=\"devis-{name}.pdf\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        _ => not_found(&v),
+    }
 }
 
 /// Marks a quote sent (refused, with the list of missing mentions, when
