@@ -100,6 +100,9 @@ enum Cmd {
         all: bool,
         #[arg(long)]
         json: bool,
+        /// Write it as a PDF ("édition des actions à effectuer") instead.
+        #[arg(long)]
+        pdf: Option<std::path::PathBuf>,
     },
     /// My pipeline by stage.
     Pipeline {
@@ -223,7 +226,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Product(c) => catalog::product(&cli, out, c),
         Cmd::Company(c) => catalog::company(&cli, out, c),
         Cmd::Stages { json } => catalog::stages(&cli, out, *json),
-        Cmd::Todo { until, all, json } => reports::todo(&cli, out, until.as_deref(), *all, *json),
+        Cmd::Todo {
+            until,
+            all,
+            json,
+            pdf,
+        } => reports::todo(&cli, out, until.as_deref(), *all, *json, pdf.as_deref()),
         Cmd::Pipeline { all, json } => reports::pipeline(&cli, out, *all, *json),
         Cmd::Forecast { months, all, json } => reports::forecast(&cli, out, *months, *all, *json),
         Cmd::Target(c) => reports::target(&cli, out, c),

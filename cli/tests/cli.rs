@@ -240,6 +240,18 @@ fn a_rep_works_offline_from_the_cli() {
         json(s, &["quote", "show", &quote, "--json"])["status"],
         "sent"
     );
+    // Its PDF and the to-do list's, made offline.
+    for (args, file) in [
+        (vec!["quote", "pdf", quote.as_str(), "-o"], "devis.pdf"),
+        (vec!["todo", "--until", "2026-11-30", "--pdf"], "todo.pdf"),
+    ] {
+        let path = dir.path().join(file).to_string_lossy().to_string();
+        let mut args = args.clone();
+        args.push(&path);
+        assert_eq!(ok(s, &args), path);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "{file}");
+    }
     ok(s, &["quote", "accept", &quote]);
     ok(
         s,

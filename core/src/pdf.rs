@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 
 use crate::legal;
 use crate::model::{Account, Quote, Settings};
+use crate::reports::TodoItem;
 use crate::text::{self, Lang};
 use crate::{CoreError, Result};
 
@@ -679,5 +680,101 @@ pub fn quote(settings: &Settings, account: &Account, q: &Quote, lang: Lang) -> R
         BODY,
         true,
     );
+    sheet.finish(&title)
+}
+
+/// "Édition des actions à effectuer": the open actions due up to `until`
+/// (overdue first, as `reports::todo` orders them), for `who`, as a table
+/// whose header repeats on every page; the company's name at the foot.
+pub fn todo(
+    settings: &Settings,
+    who: &str,
+    items: &[TodoItem],
+    until: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+    lang: Lang,
+) -> Result<Vec<u8>> {
+    let title = tr(lang, "Actions à effectuer", "Actions to do").to_string();
+    let footer = format!(
+        "{} — {} {} — {}",
+        settings.company.name,
+        tr(lang, "édité le", "printed on"),
+        text::date(today, lang),
+        who
+    );
+    let mut sheet = Sheet::new(&footer, lang)?;
+    let full = PAGE_W - 2.0 * MARGIN;
+    sheet.para(
+        MARGIN,
+        full,
+        tr(lang, "Édition des actions à effectuer", "Actions to do"),
+        BODY + 5.0,
+        true,
+    );
+    sheet.para(
+        MARGIN,
+        full,
+        &format!(
+            "{} {} — {} — {} {}",
+            tr(lang, "Jusqu'au", "Up to"),
+            text::date(until, lang),
+            who,
+            items.len(),
+            tr(lang, "action(s)", "action(s)")
+        ),
+        BODY,
+        false,
+    );
+    sheet.gap(8.0);
+    let cols = [
+        Col {
+            title: tr(lang, "Échéance", "Due"),
+            width: 62.0,
+            align: Align::Left,
+        },
+        Col {
+            title: tr(lang, "Retard", "Late"),
+            width: 44.0,
+            align: Align::Right,
+        },
+        Col {
+            title: tr(lang, "Client", "Account"),
+            width: 135.0,
+            align: Align::Left,
+        },
+        Col {
+            title: tr(lang, "Type", "Type"),
+            width: 45.0,
+            align: Align::Left,
+        },
+        Col {
+            title: tr(lang, "Objet", "Subject"),
+            width: full - 62.0 - 44.0 - 135.0 - 45.0 - 30.0,
+            align: Align::Left,
+        },
+        Col {
+            title: tr(lang, "Fait", "Done"),
+            width: 30.0,
+            align: Align::Left,
+        },
+    ];
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|t| {
+            vec![
+                text::date(t.due, lang),
+                if t.overdue {
+                    format!("{}\u{a0}{}", t.days_late, tr(lang, "j", "d"))
+                } else {
+                    String::new()
+                },
+                t.account.clone(),
+                t.action_type.clone(),
+                t.subject.clone(),
+                "☐".to_string(),
+            ]
+        })
+        .collect();
+    sheet.table(&cols, &rows);
     sheet.finish(&title)
 }

@@ -236,3 +236,73 @@ fn a_long_quote_runs_onto_pages_each_with_the_table_header_and_its_number() {
     // 400 × 7.90 = 3,160.00 net; 5.5 % → 173.80; 3,333.80 gross.
     assert!(last.contains("3 333,80 €"), "{last}");
 }
+
+#[test]
+fn the_todo_list_pdf_holds_the_open_actions_in_order_on_numbered_pages() {
+    let (dir, mut d, acc) = setup();
+    // 120 open actions from 30 days late to 10 days ahead, and done ones.
+    for i in 0..120i64 {
+        let due = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+            + chrono::Duration::days(i % 41 - 30);
+        d.add_action(
+            acc,
+            &raw(&[
+                ("type", if i % 2 == 0 { "call" } else { "visit" }),
+                ("subject", &format!("Relance n° {i:03} — « échantillons »")),
+                ("due", &due.to_string()),
+            ]),
+        )
+        .unwrap();
+    }
+    let done = d
+        .add_action(
+            acc,
+            &raw(&[
+                ("type", "call"),
+                ("subject", "Déjà faite"),
+                ("due", "2026-11-20"),
+            ]),
+        )
+        .unwrap()
+        .to_string();
+    d.complete_action(&done, Some("ok"), None).unwrap();
+    let until = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let scope = carnet_core::reports::Scope::User("rep@carnet.test".into());
+    let items = d.todo(&scope, until);
+    assert!(items.len() > 80 && items.len() < 120, "{}", items.len());
+    let path = dir.path().join("todo.pdf");
+    std::fs::write(&path, d.todo_pdf(&scope, until, Lang::Fr).unwrap()).unwrap();
+    let n = pages(&path);
+    assert!(n >= 3, "{n} pages");
+    let mut order = Vec::new();
+    for p in 1..=n {
+        let text = pdf_text(&path, Some(p));
+        assert!(
+            text.contains(&format!("Actions à effectuer — page {p} / {n}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("Échéance") && text.contains("Objet"),
+            "header on page {p}"
+        );
+        for line in text.lines() {
+            if let Some(at) = line.find("Relance n° ") {
+                order.push(line[at + "Relance n° ".len()..][..3].to_string());
+            }
+        }
+    }
+    // Exactly the open actions due up to the date, in the report's order
+    // (overdue first), none done.
+    let expected: Vec<String> = items
+        .iter()
+        .map(|t| t.subject["Relance n° ".len()..][..3].to_string())
+        .collect();
+    assert_eq!(order, expected);
+    let first = pdf_text(&path, Some(1));
+    assert!(first.contains("Édition des actions à effectuer"), "{first}");
+    assert!(
+        first.contains("Retard") && first.contains("30 j"),
+        "{first}"
+    );
+    assert!(!pdf_text(&path, None).contains("Déjà faite"));
+}

@@ -58,12 +58,24 @@ fn period_or_month(d: &Device, p: &Option<String>) -> Result<Period> {
     })
 }
 
-pub fn todo(cli: &Cli, out: Out, until: Option<&str>, all: bool, json: bool) -> Result<()> {
+pub fn todo(
+    cli: &Cli,
+    out: Out,
+    until: Option<&str>,
+    all: bool,
+    json: bool,
+    pdf: Option<&std::path::Path>,
+) -> Result<()> {
     let d = open(cli)?;
     let until = match until {
         Some(u) => carnet_core::validate::date("--until", u)?,
         None => d.today(),
     };
+    if let Some(path) = pdf {
+        std::fs::write(path, d.todo_pdf(&d.scope(all), until, out.lang)?)?;
+        println!("{}", path.display());
+        return Ok(());
+    }
     let items = d.todo(&d.scope(all), until);
     if json {
         return print_json(&items);

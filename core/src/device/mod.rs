@@ -640,6 +640,22 @@ impl<S: Store> Device<S> {
         crate::pdf::quote(&self.settings, &a, &q, lang)
     }
 
+    /// The to-do list up to `until` for `scope` as a PDF ("édition des
+    /// actions à effectuer"), made here, offline.
+    pub fn todo_pdf(
+        &self,
+        scope: &crate::reports::Scope,
+        until: chrono::NaiveDate,
+        lang: crate::text::Lang,
+    ) -> Result<Vec<u8>> {
+        let items = self.todo(scope, until);
+        let who = match scope {
+            crate::reports::Scope::User(u) => u.clone(),
+            crate::reports::Scope::All => self.identity.user.clone(),
+        };
+        crate::pdf::todo(&self.settings, &who, &items, until, self.today(), lang)
+    }
+
     /// Everything in one customer file.
     pub fn account_file(&self, id: DocId) -> Result<AccountFile> {
         self.require_account(id)?;
