@@ -413,6 +413,22 @@ impl CarnetClient {
         })
     }
 
+    /// The to-do list as a PDF made on the device ("édition des actions à
+    /// effectuer"), in French unless `english`.
+    pub fn todo_pdf(
+        &self,
+        until: Option<String>,
+        everyone: bool,
+        english: bool,
+    ) -> Result<Vec<u8>> {
+        let until = until.map(|u| day("until", &u)).transpose()?;
+        let lang = if english { Lang::En } else { Lang::Fr };
+        self.with(|d| {
+            let until = until.unwrap_or_else(|| d.today());
+            Ok(d.todo_pdf(&d.scope(everyone), until, lang)?)
+        })
+    }
+
     /// The user's day: everything due by today, and today's visits.
     pub fn my_day(&self) -> Result<MyDay> {
         self.with(|d| Ok(d.my_day().into()))

@@ -348,4 +348,10 @@ fn a_quote_is_refused_until_its_legal_mentions_are_there_then_sent() {
         c.quote_pdf(sent.id, true).expect("pdf"),
         "French and English differ"
     );
+    let todo = c.todo_pdf(None, false, false).expect("todo pdf");
+    assert!(todo.starts_with(b"%PDF-"), "a PDF");
+    assert!(matches!(
+        c.todo_pdf(Some("2026-13-01".into()), false, false),
+        Err(CarnetError::Invalid { .. })
+    ));
 }

@@ -399,6 +399,15 @@ test('the printed to-do list holds the overdue actions, in order', async () => {
   const fr = (iso) => iso.split('-').reverse().join('/');
   assert.deepEqual(rows.map((r) => [r[0].slice(0, 10), r[1]]), expected.map((e) => [fr(e.due), e.account]));
   await shot(page, 'print-todo');
+  // The same list as a PDF, from the link on the page.
+  const pdfHref = await page.locator('a[href^="/print/todo.pdf"]').getAttribute('href');
+  const pdfRes = await page.request.get(base + pdfHref);
+  assert.equal(pdfRes.headers()['content-type'], 'application/pdf');
+  const todoPath = join(SHOTS, 'todo.pdf');
+  writeFileSync(todoPath, await pdfRes.body());
+  const todoText = spawnSync('pdftotext', ['-layout', todoPath, '-'], { encoding: 'utf8' }).stdout;
+  const at = expected.map((e) => todoText.indexOf(e.account));
+  assert.ok(at.every((i) => i >= 0), 'every account on the PDF');
   await page.pdf({ path: join(SHOTS, 'print-todo.pdf'), format: 'A4' });
   await ctx.close();
 });

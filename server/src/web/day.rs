@@ -3,7 +3,7 @@
 //! to-do list ("édition des actions à effectuer") for a date range.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use carnet_core::index::AccountRows;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<Web> {
         .route("/day", get(my_day))
         .route("/actions/{id}/done", post(done))
         .route("/print/todo", get(print_todo))
+        .route("/print/todo.pdf", get(print_todo_pdf))
 }
 
 pub fn today() -> NaiveDate {
@@ -158,6 +159,54 @@ struct Range {
     page: Option<String>,
 }
 
+/// The same list as a PDF (the core's, as a device makes it).
+async fn print_todo_pdf(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    let to = parse(&r.to).unwrap_or_else(|| today() + chrono::Duration::days(7));
+    let from = parse(&r.from);
+    let everyone = v.is_manager() && r.everyone.is_some();
+    let scope = if everyone {
+        Scope::All
+    } else {
+        Scope::User(v.user.clone())
+    };
+    let items: Vec<TodoItem> = web
+        .tenant
+        .with_visible(&v.user, |idx| reports::todo(idx, &scope, to, today()))
+        .into_iter()
+        .filter(|t| from.is_none_or(|f| t.due >= f))
+        .collect();
+    let settings = web.tenant.edit_parts().settings.clone();
+    match carnet_core::pdf::todo(&settings, &v.user, &items, to, today(), v.lang) {
+        Ok(bytes) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/pdf"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "inline; filename=\"actions.pdf\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "to-do PDF");
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                tr(
+                    v.lang,
+                    "PDF impossible à produire.",
+                    "Could not make the PDF.",
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// "Édition des actions à effectuer": open actions due up to `to` (and
 /// from `from`, when given), overdue first, as an A4 page.
 async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
@@ -200,6 +249,17 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
         q.append_pair("page", &(sheet + 1).to_string());
         q.finish()
     };
+    let pdf_query = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(f) = from {
+            q.append_pair("from", &f.to_string());
+        }
+        q.append_pair("to", &to.to_string());
+        if everyone {
+            q.append_pair("everyone", "1");
+        }
+        q.finish()
+    };
     let body = html! {
         form.no-print method="get" action="/print/todo" {
             label for="from" { (tr(l, "Du", "From")) }
@@ -216,6 +276,7 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
             @if pages > 1 { " — " (tr(l, "feuille ", "sheet ")) (sheet) " / " (pages) } }
         (todo_table(&v, shown, false))
         @if sheet < pages { p.no-print { a href={ "/print/todo?" (next) } { (tr(l, "Feuille suivante", "Next sheet")) } } }
+        p.no-print { a href={ "/print/todo.pdf?" (pdf_query) } { (tr(l, "Télécharger en PDF", "Download as PDF")) } }
     };
     html_page(page::page(
         &v,

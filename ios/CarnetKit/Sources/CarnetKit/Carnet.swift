@@ -123,6 +123,10 @@ public final class Carnet: @unchecked Sendable {
     public func todo(until: String? = nil, everyone: Bool = false) async throws -> [TodoItem] {
         try await local { try $0.todo(until: until, everyone: everyone) }
     }
+    /// The to-do list as a PDF made on the device (French unless `english`).
+    public func todoPdf(until: String? = nil, everyone: Bool = false, english: Bool = false) async throws -> Data {
+        try await local { try $0.todoPdf(until: until, everyone: everyone, english: english) }
+    }
     public func pipeline(everyone: Bool = false) async throws -> Pipeline {
         try await local { try $0.pipeline(everyone: everyone) }
     }

@@ -808,6 +808,12 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     func todo(until: String?, everyone: Bool) throws  -> [TodoItem]
     
     /**
+     * The to-do list as a PDF made on the device ("édition des actions à
+     * effectuer"), in French unless `english`.
+     */
+    func todoPdf(until: String?, everyone: Bool, english: Bool) throws  -> Data
+    
+    /**
      * Target, actual and variance for `period` (`2026`, `2026-Q4`,
      * `2026-11`); `user` defaults to the device's user.
      */
@@ -1497,6 +1503,22 @@ open func todo(until: String?, everyone: Bool)throws  -> [TodoItem]  {
             self.uniffiCloneHandle(),
         FfiConverterOptionString.lower(until),
         FfiConverterBool.lower(everyone),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The to-do list as a PDF made on the device ("édition des actions à
+     * effectuer"), in French unless `english`.
+     */
+open func todoPdf(until: String?, everyone: Bool, english: Bool)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_todo_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(until),
+        FfiConverterBool.lower(everyone),
+        FfiConverterBool.lower(english),uniffiCallStatus
     )
 })
 }
@@ -6511,6 +6533,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_todo() != 46164) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_todo_pdf() != 33210) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_variance() != 54190) {

@@ -530,6 +530,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_sync_status(uint64_t ptr,
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_todo(uint64_t ptr, RustBuffer until, int8_t everyone, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_TODO_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_TODO_PDF
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_todo_pdf(uint64_t ptr, RustBuffer until, int8_t everyone, int8_t english, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_VARIANCE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_VARIANCE
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_variance(uint64_t ptr, RustBuffer period, RustBuffer user, RustCallStatus *_Nonnull out_status
@@ -1119,6 +1124,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_sync_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_TODO
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_TODO
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_todo(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_TODO_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_TODO_PDF
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_todo_pdf(void
     
 );
 #endif

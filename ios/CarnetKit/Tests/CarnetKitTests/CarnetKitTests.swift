@@ -41,6 +41,8 @@ final class CarnetKitTests: XCTestCase {
 
         let myDay = try await c.myDay()
         XCTAssertEqual(Set(myDay.todo.map(\.subject)), ["Rappeler", "Remise du devis"])
+        let todoPdf = try await c.todoPdf()
+        XCTAssertEqual(String(decoding: todoPdf.prefix(5), as: UTF8.self), "%PDF-")
         XCTAssertEqual(myDay.visits.map(\.subject), ["Remise du devis"])
         let pipeline = try await c.pipeline()
         XCTAssertEqual(pipeline.openAmountCents, 0)

@@ -820,6 +820,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_todo(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_todo_pdf(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_variance(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_vat_rates(
@@ -955,6 +957,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_mobile_fn_method_carnetclient_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_todo(`ptr`: Long,`until`: RustBuffer.ByValue,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_todo_pdf(`ptr`: Long,`until`: RustBuffer.ByValue,`everyone`: Byte,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_variance(`ptr`: Long,`period`: RustBuffer.ByValue,`user`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1234,6 +1238,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_todo() and 0xFFFF) != 46164) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_todo_pdf() and 0xFFFF) != 33210) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_variance() and 0xFFFF) != 54190) {
@@ -1945,6 +1952,12 @@ public interface CarnetClientInterface {
      * `everyone`: the whole visible team's, not only the user's.
      */
     fun `todo`(`until`: kotlin.String?, `everyone`: kotlin.Boolean): List<TodoItem>
+    
+    /**
+     * The to-do list as a PDF made on the device ("édition des actions à
+     * effectuer"), in French unless `english`.
+     */
+    fun `todoPdf`(`until`: kotlin.String?, `everyone`: kotlin.Boolean, `english`: kotlin.Boolean): kotlin.ByteArray
     
     /**
      * Target, actual and variance for `period` (`2026`, `2026-Q4`,
@@ -2901,6 +2914,27 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         
         FfiConverterOptionalString.lower(`until`),
         FfiConverterBoolean.lower(`everyone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The to-do list as a PDF made on the device ("édition des actions à
+     * effectuer"), in French unless `english`.
+     */
+    @Throws(CarnetException::class)override fun `todoPdf`(`until`: kotlin.String?, `everyone`: kotlin.Boolean, `english`: kotlin.Boolean): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_todo_pdf(
+        it,
+        
+        FfiConverterOptionalString.lower(`until`),
+        FfiConverterBoolean.lower(`everyone`),
+        FfiConverterBoolean.lower(`english`),_status)
 }
     }
     )

@@ -131,6 +131,9 @@ class Carnet private constructor(
 
     suspend fun myDay(): MyDay = local { myDay() }
     suspend fun todo(until: String? = null, everyone: Boolean = false): List<TodoItem> = local { todo(until, everyone) }
+    /** The to-do list as a PDF made on the device (French unless [english]). */
+    suspend fun todoPdf(until: String? = null, everyone: Boolean = false, english: Boolean = false): ByteArray =
+        local { todoPdf(until, everyone, english) }
     suspend fun pipeline(everyone: Boolean = false): Pipeline = local { pipeline(everyone) }
     suspend fun forecast(months: Int = 6, everyone: Boolean = false): Forecast =
         local { forecast(months.coerceAtLeast(1).toUInt(), everyone) }

@@ -71,6 +71,11 @@ class CarnetSdkTest {
 
             val day = carnet.myDay()
             assertEquals(setOf("Rappeler", "Remise du devis"), day.todo.map { it.subject }.toSet())
+            // The same list as a PDF made on the device, read back with poppler.
+            val todoPdf = kotlin.io.path.createTempFile("actions", ".pdf").toFile()
+            todoPdf.writeBytes(carnet.todoPdf())
+            val todoText = ProcessBuilder("pdftotext", "-layout", todoPdf.path, "-").start().inputStream.bufferedReader().readText()
+            assertTrue(todoText.contains("Rappeler") && todoText.contains("Remise du devis"), todoText)
             assertEquals(listOf("Remise du devis"), day.visits.map { it.subject })
 
             val pipeline = carnet.pipeline()
