@@ -159,26 +159,57 @@ struct Range {
     page: Option<String>,
 }
 
+impl Range {
+    /// The dates asked for (to: a week ahead by default), whether a
+    /// manager asked for the whole team, and the open actions in range
+    /// that the viewer may see, overdue first.
+    fn items(&self, web: &Web, v: &Viewer) -> (Option<NaiveDate>, NaiveDate, bool, Vec<TodoItem>) {
+        let parse = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        };
+        let to = parse(&self.to).unwrap_or_else(|| today() + chrono::Duration::days(7));
+        let from = parse(&self.from);
+        let everyone = v.is_manager() && self.everyone.is_some();
+        let scope = if everyone {
+            Scope::All
+        } else {
+            Scope::User(v.user.clone())
+        };
+        let items = web
+            .tenant
+            .with_visible(&v.user, |idx| reports::todo(idx, &scope, to, today()))
+            .into_iter()
+            .filter(|t| from.is_none_or(|f| t.due >= f))
+            .collect();
+        (from, to, everyone, items)
+    }
+}
+
+/// The query that asks for this range again (and this sheet, when given).
+fn range_query(
+    from: Option<NaiveDate>,
+    to: NaiveDate,
+    everyone: bool,
+    sheet: Option<usize>,
+) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(f) = from {
+        q.append_pair("from", &f.to_string());
+    }
+    q.append_pair("to", &to.to_string());
+    if everyone {
+        q.append_pair("everyone", "1");
+    }
+    if let Some(n) = sheet {
+        q.append_pair("page", &n.to_string());
+    }
+    q.finish()
+}
+
 /// The same list as a PDF (the core's, as a device makes it).
 async fn print_todo_pdf(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-    };
-    let to = parse(&r.to).unwrap_or_else(|| today() + chrono::Duration::days(7));
-    let from = parse(&r.from);
-    let everyone = v.is_manager() && r.everyone.is_some();
-    let scope = if everyone {
-        Scope::All
-    } else {
-        Scope::User(v.user.clone())
-    };
-    let items: Vec<TodoItem> = web
-        .tenant
-        .with_visible(&v.user, |idx| reports::todo(idx, &scope, to, today()))
-        .into_iter()
-        .filter(|t| from.is_none_or(|f| t.due >= f))
-        .collect();
+    let (_, to, _, items) = r.items(&web, &v);
     let settings = web.tenant.edit_parts().settings.clone();
     match carnet_core::pdf::todo(&settings, &v.user, &items, to, today(), v.lang) {
         Ok(bytes) => (
@@ -211,24 +242,7 @@ async fn print_todo_pdf(State(web): State<Web>, v: Viewer, Query(r): Query<Range
 /// from `from`, when given), overdue first, as an A4 page.
 async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
     let l = v.lang;
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-    };
-    let to = parse(&r.to).unwrap_or_else(|| today() + chrono::Duration::days(7));
-    let from = parse(&r.from);
-    let everyone = v.is_manager() && r.everyone.is_some();
-    let scope = if everyone {
-        Scope::All
-    } else {
-        Scope::User(v.user.clone())
-    };
-    let items: Vec<TodoItem> = web
-        .tenant
-        .with_visible(&v.user, |idx| reports::todo(idx, &scope, to, today()))
-        .into_iter()
-        .filter(|t| from.is_none_or(|f| t.due >= f))
-        .collect();
+    let (from, to, everyone, items) = r.items(&web, &v);
     let pages = items.len().div_ceil(PRINT_ROWS).max(1);
     let sheet = r
         .page
@@ -237,29 +251,8 @@ async fn print_todo(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -
         .unwrap_or(1)
         .clamp(1, pages);
     let shown = &items[(sheet - 1) * PRINT_ROWS..(sheet * PRINT_ROWS).min(items.len())];
-    let next = {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(f) = from {
-            q.append_pair("from", &f.to_string());
-        }
-        q.append_pair("to", &to.to_string());
-        if everyone {
-            q.append_pair("everyone", "1");
-        }
-        q.append_pair("page", &(sheet + 1).to_string());
-        q.finish()
-    };
-    let pdf_query = {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(f) = from {
-            q.append_pair("from", &f.to_string());
-        }
-        q.append_pair("to", &to.to_string());
-        if everyone {
-            q.append_pair("everyone", "1");
-        }
-        q.finish()
-    };
+    let next = range_query(from, to, everyone, Some(sheet + 1));
+    let pdf_query = range_query(from, to, everyone, None);
     let body = html! {
         form.no-print method="get" action="/print/todo" {
             label for="from" { (tr(l, "Du", "From")) }
