@@ -39,7 +39,7 @@ const FAMILY: [&str; 10] = [
     "Fournier",
 ];
 /// The demo company, with every mention a quote must state.
-const COMPANY: [(&str, &str); 12] = [
+pub const COMPANY: [(&str, &str); 12] = [
     ("legal_form", "SAS"),
     ("share_capital", "50000"),
     ("address", "8 quai Saint-Vincent"),
@@ -207,6 +207,43 @@ fn mix(a: usize, b: usize) -> usize {
     (x ^ (x >> 32)) as usize
 }
 
+/// One sale attempt written into a customer file: a quote of `qty` ×
+/// `price` € at 20 % VAT, then by `outcome` accepted (0, 1: an order),
+/// refused (2) or sent and awaiting an answer (3). Numbers are
+/// provisional, prefixed with `prefix`. The demo and the web benchmark
+/// seed their history with it.
+pub fn sell(
+    d: &mut carnet_core::doc::CrmDoc,
+    ctx: &ops::EditCtx<'_>,
+    prefix: &str,
+    qty: usize,
+    price: usize,
+    outcome: usize,
+) -> carnet_core::Result<()> {
+    let q = ops::create_quote(d, ctx, prefix, &[])?.to_string();
+    ops::add_quote_line(
+        d,
+        ctx,
+        &q,
+        &carnet_core::model::NewQuoteLine {
+            qty: qty.to_string(),
+            product: None,
+            label: Some("Prestation".to_string()),
+            unit_price: Some(price.to_string()),
+            vat_rate: Some("20".to_string()),
+            discount: None,
+        },
+    )?;
+    match outcome {
+        0 | 1 => {
+            ops::accept_quote(d, ctx, &q, prefix)?;
+        }
+        2 => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "refused")?,
+        _ => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "sent")?,
+    }
+    Ok(())
+}
+
 /// Twelve months of activity before `today`: in most months a rep visits
 /// the client and sends a quote, which is accepted (an order), refused or
 /// still open; then monthly targets per rep for those months and the next.
@@ -247,27 +284,7 @@ async fn history(t: &Tenant, files: &[(DocId, &str)], today: chrono::NaiveDate) 
                         ("outcome", "Besoin confirmé".to_string()),
                     ],
                 )?;
-                let q = ops::create_quote(d, ctx, "DEMO", &[])?.to_string();
-                ops::add_quote_line(
-                    d,
-                    ctx,
-                    &q,
-                    &carnet_core::model::NewQuoteLine {
-                        qty: qty.to_string(),
-                        product: None,
-                        label: Some("Prestation".to_string()),
-                        unit_price: Some(price.to_string()),
-                        vat_rate: Some("20".to_string()),
-                        discount: None,
-                    },
-                )?;
-                match outcome {
-                    0 | 1 => {
-                        ops::accept_quote(d, ctx, &q, "DEMO")?;
-                    }
-                    2 => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "refused")?,
-                    _ => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "sent")?,
-                }
+                sell(d, ctx, "DEMO", qty, price, outcome)?;
                 Ok(())
             })
             .await

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carnet_core::doc::Writer;
-use carnet_core::model::NewQuoteLine;
 use carnet_core::sync::driver;
 use carnet_core::{ops, Device, DocId, DocKind};
 use carnet_server::tenant::Tenant;
@@ -360,18 +359,7 @@ async fn seed(dir: &Path, accounts: usize) -> (Arc<Tenant>, BTreeMap<usize, Vec<
     };
     let settings = t.singleton(DocKind::Settings).expect("settings");
     t.edit_as_user(&admin, settings, DocKind::Settings, |d, ctx| {
-        for (k, v) in [
-            ("legal_form", "SAS"),
-            ("share_capital", "50000"),
-            ("address", "8 quai Saint-Vincent"),
-            ("postcode", "69001"),
-            ("city", "Lyon"),
-            ("siren", "732829320"),
-            ("rcs_city", "Lyon"),
-            ("vat_number", "FR44732829320"),
-            ("payment_terms", "30 jours fin de mois"),
-            ("late_penalty_rate", "12"),
-        ] {
+        for (k, v) in carnet_server::demo::COMPANY {
             ops::set_field(d, ctx, &format!("company/{k}"), v)?;
         }
         Ok(())
@@ -478,27 +466,7 @@ async fn seed(dir: &Path, accounts: usize) -> (Arc<Tenant>, BTreeMap<usize, Vec<
                             ("assignee", me.clone()),
                         ],
                     )?;
-                    let q = ops::create_quote(d, ctx, "BENCH", &[])?.to_string();
-                    ops::add_quote_line(
-                        d,
-                        ctx,
-                        &q,
-                        &NewQuoteLine {
-                            qty: qty.to_string(),
-                            product: None,
-                            label: Some("Prestation".to_string()),
-                            unit_price: Some(price.to_string()),
-                            vat_rate: Some("20".to_string()),
-                            discount: None,
-                        },
-                    )?;
-                    match outcome {
-                        0 | 1 => {
-                            ops::accept_quote(d, ctx, &q, "BENCH")?;
-                        }
-                        2 => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "refused")?,
-                        _ => ops::set_field(d, ctx, &format!("quotes/{q}/status"), "sent")?,
-                    }
+                    carnet_server::demo::sell(d, ctx, "BENCH", qty, price, outcome)?;
                     Ok(())
                 })
                 .await
