@@ -305,6 +305,12 @@ pub fn read_quote(doc: &CrmDoc, quote: &str) -> Result<Quote> {
     ))
 }
 
+/// A quote of this customer file and the file's account (what the legal
+/// check and the PDF read).
+pub fn quote_and_account(doc: &CrmDoc, quote: &str) -> Result<(Quote, crate::model::Account)> {
+    Ok((read_quote(doc, quote)?, crate::model::Account::read(doc)?))
+}
+
 /// Accepts a quote and turns it into an order with the same lines.
 pub fn accept_quote(
     doc: &mut CrmDoc,
@@ -386,8 +392,7 @@ pub fn send_quote(doc: &mut CrmDoc, ctx: &EditCtx<'_>, quote: &str) -> Result<()
         ))
         .into());
     }
-    let account = crate::model::Account::read(doc)?;
-    crate::legal::check(ctx.settings, &account, &q)?;
+    crate::legal::check(ctx.settings, &crate::model::Account::read(doc)?, &q)?;
     put_field(doc, ctx, &format!("quotes/{quote}/status"), "sent")
 }
 

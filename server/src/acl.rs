@@ -247,6 +247,15 @@ impl Acl {
             .is_some_and(|v| v.binary_search_by(|x| x.as_str().cmp(user)).is_ok())
     }
 
+    /// `account_people`, sorted and each once: the key a file is filed
+    /// under by who may reach it (`tenant::reach`, `tenant::board`).
+    pub fn people_of(&self, a: &AccountRow) -> Vec<String> {
+        let mut people: Vec<String> = self.account_people(a).map(str::to_string).collect();
+        people.sort();
+        people.dedup();
+        people
+    }
+
     /// The people an account names: its owner and its territory's reps.
     pub fn account_people<'a>(&'a self, a: &'a AccountRow) -> impl Iterator<Item = &'a str> + 'a {
         let reps = self

@@ -624,9 +624,7 @@ impl<S: Store> Device<S> {
     /// The mentions a quote lacks before it can be sent (empty: ready).
     pub fn quote_missing_mentions(&self, quote: &str) -> Result<Vec<crate::legal::Mention>> {
         let account = self.account_of(quote)?;
-        let doc = self.load(account)?;
-        let q = ops::read_quote(&doc, quote)?;
-        let a = crate::model::Account::read(&doc)?;
+        let (q, a) = ops::quote_and_account(&self.load(account)?, quote)?;
         Ok(crate::legal::missing(&self.settings, &a, &q))
     }
 
@@ -634,9 +632,7 @@ impl<S: Store> Device<S> {
     /// offline.
     pub fn quote_pdf(&self, quote: &str, lang: crate::text::Lang) -> Result<Vec<u8>> {
         let account = self.account_of(quote)?;
-        let doc = self.load(account)?;
-        let q = ops::read_quote(&doc, quote)?;
-        let a = crate::model::Account::read(&doc)?;
+        let (q, a) = ops::quote_and_account(&self.load(account)?, quote)?;
         crate::pdf::quote(&self.settings, &a, &q, lang)
     }
 

@@ -78,9 +78,7 @@ impl Board {
         else {
             return;
         };
-        let mut people: Vec<String> = acl.account_people(a).map(str::to_string).collect();
-        people.sort();
-        people.dedup();
+        let people = acl.people_of(a);
         let g = Group {
             territory: acl
                 .territory_of(a.postcode.as_deref())

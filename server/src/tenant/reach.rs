@@ -48,9 +48,7 @@ impl Reach {
     pub fn put(&mut self, doc: DocId, rows: &DocRows, acl: &Acl) {
         self.remove(doc);
         let Some(a) = &rows.account else { return };
-        let mut people: Vec<String> = acl.account_people(a).map(str::to_string).collect();
-        people.sort();
-        people.dedup();
+        let people = acl.people_of(a);
         for p in &people {
             self.files.entry(p.clone()).or_default().insert(doc);
         }

@@ -866,8 +866,7 @@ async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) ->
     let made = web
         .tenant
         .read_for(&v.user, doc, DocKind::Account, |d| {
-            let q = ops::read_quote(d, id.trim())?;
-            let a = carnet_core::model::Account::read(d)?;
+            let (q, a) = ops::quote_and_account(d, id.trim())?;
             carnet_core::pdf::quote(&parts.settings, &a, &q, v.lang).map(|b| (q.number, b))
         })
         .await;
