@@ -91,6 +91,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The outbox: messages waiting, sent or failed, newest first.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
     /// My to-do list: open actions due up to a date, overdue first.
     Todo {
         #[arg(long)]
@@ -225,6 +230,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Quote(c) => quote::run(&cli, out, c),
         Cmd::Product(c) => catalog::product(&cli, out, c),
         Cmd::Company(c) => catalog::company(&cli, out, c),
+        Cmd::Outbox { json } => quote::outbox(&cli, out, *json),
         Cmd::Stages { json } => catalog::stages(&cli, out, *json),
         Cmd::Todo {
             until,

@@ -57,6 +57,8 @@ pub enum ValidationError {
         quote: String,
         missing: Vec<crate::legal::Mention>,
     },
+    #[error("{who} ({to}) refused prospecting email: nothing is sent")]
+    OptedOut { to: String, who: String },
     #[error("unknown action type {value:?} (types: {allowed})")]
     UnknownActionType { value: String, allowed: String },
     #[error("unknown VAT rate {value}% (rates: {allowed})")]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod index;
 pub mod legal;
+pub mod mail;
 pub mod model;
 pub mod money;
 pub mod ops;

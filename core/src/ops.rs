@@ -396,6 +396,133 @@ pub fn send_quote(doc: &mut CrmDoc, ctx: &EditCtx<'_>, quote: &str) -> Result<()
     put_field(doc, ctx, &format!("quotes/{quote}/status"), "sent")
 }
 
+/// What to write into the outbox: a quote (sent as a PDF) or a plain
+/// message.
+pub struct NewEmail<'a> {
+    pub to: &'a str,
+    /// Empty: the quote's subject (`mail::quote_subject`).
+    pub subject: &'a str,
+    pub message: &'a str,
+    pub quote: Option<&'a str>,
+    pub lang: crate::text::Lang,
+}
+
+/// Queues a message in this customer file's outbox; the server sends it
+/// once the document reaches it. A quote is sent first (`send_quote`: every
+/// legal mention, else nothing is written). A recipient who refused
+/// prospecting email is refused here, with who and why.
+pub fn queue_email(doc: &mut CrmDoc, ctx: &EditCtx<'_>, mail: &NewEmail<'_>) -> Result<RecordId> {
+    use crate::text::Lang;
+    let to = crate::validate::email("to", mail.to.trim())?;
+    let file = crate::model::AccountFile::read(doc)?;
+    if let Some(who) = crate::mail::refusal(&file, &to) {
+        return Err(ValidationError::OptedOut { to, who }.into());
+    }
+    let quote = match mail.quote {
+        Some(id) => {
+            send_quote(doc, ctx, id)?;
+            Some(read_quote(doc, id)?)
+        }
+        None => None,
+    };
+    let subject = mail.subject.trim().to_string();
+    if subject.is_empty() && quote.is_none() {
+        return Err(ValidationError::Empty {
+            field: "subject".into(),
+        }
+        .into());
+    }
+    if subject.chars().count() > crate::mail::MAX_SUBJECT || subject.chars().any(char::is_control) {
+        return Err(ValidationError::Rule(format!(
+            "subject: at most {} characters on one line",
+            crate::mail::MAX_SUBJECT
+        ))
+        .into());
+    }
+    if mail.message.chars().count() > crate::mail::MAX_MESSAGE {
+        return Err(ValidationError::Rule(format!(
+            "message: at most {} characters",
+            crate::mail::MAX_MESSAGE
+        ))
+        .into());
+    }
+    let lang = match mail.lang {
+        Lang::Fr => "fr",
+        Lang::En => "en",
+    };
+    let mut fields = vec![
+        ("to", FieldValue::Str(to)),
+        ("message", FieldValue::Text(mail.message.to_string())),
+        ("lang", FieldValue::Str(lang.into())),
+        ("status", FieldValue::Str("queued".into())),
+        ("created_by", FieldValue::Str(ctx.writer.user.clone())),
+        ("created_at", FieldValue::Int(ctx.writer.now)),
+    ];
+    if !subject.is_empty() {
+        fields.push(("subject", FieldValue::Str(subject)));
+    }
+    if let Some(q) = mail.quote {
+        fields.push(("quote", FieldValue::Str(q.to_string())));
+    }
+    let id = RecordId::new();
+    doc.create_record(&["emails"], &id.to_string(), RecordKind::Email, &fields)?;
+    Ok(id)
+}
+
+/// What became of one attempt to send an outbox message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sending {
+    /// The mail server accepted it.
+    Sent { at: i64, message_id: String },
+    /// This attempt failed; the mailer tries again at `next_attempt`.
+    Retry {
+        attempts: i64,
+        error: String,
+        next_attempt: i64,
+    },
+    /// Not sent, for good (attempts exhausted, a refusal of the recipient).
+    Failed { attempts: i64, error: String },
+}
+
+/// Records what became of an outbox message: the server's mailer only
+/// (these fields are read-only to users, `schema::RecordKind::Email`).
+pub fn record_sending(doc: &mut CrmDoc, email: &str, outcome: &Sending) -> Result<()> {
+    if doc.record(&["emails"], email).is_none() {
+        return Err(ValidationError::Rule(format!("message {email} is not in this file")).into());
+    }
+    let mut put = |field: &str, v: FieldValue| -> Result<()> {
+        doc.put_field(
+            &schema::resolve(doc.kind(), &format!("emails/{email}/{field}"))?,
+            &v,
+        )
+    };
+    let short = |s: &str| s.chars().take(500).collect::<String>();
+    match outcome {
+        Sending::Sent { at, message_id } => {
+            put("status", FieldValue::Str("sent".into()))?;
+            put("sent_at", FieldValue::Int(*at))?;
+            put("message_id", FieldValue::Str(message_id.clone()))?;
+            put("next_attempt", FieldValue::Clear)?;
+        }
+        Sending::Retry {
+            attempts,
+            error,
+            next_attempt,
+        } => {
+            put("attempts", FieldValue::Int(*attempts))?;
+            put("error", FieldValue::Str(short(error)))?;
+            put("next_attempt", FieldValue::Int(*next_attempt))?;
+        }
+        Sending::Failed { attempts, error } => {
+            put("status", FieldValue::Str("failed".into()))?;
+            put("attempts", FieldValue::Int(*attempts))?;
+            put("error", FieldValue::Str(short(error)))?;
+            put("next_attempt", FieldValue::Clear)?;
+        }
+    }
+    Ok(())
+}
+
 fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Result<()> {
     let mut raw = vec![
         ("position", l.position.to_string()),

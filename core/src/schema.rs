@@ -78,6 +78,15 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
         editable: true,
     }
 }
+/// Required at creation, never edited afterwards.
+const fn fixed(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+        editable: false,
+    }
+}
 const fn ro(name: &'static str, ty: FieldType) -> FieldSpec {
     FieldSpec {
         name,
@@ -92,6 +101,10 @@ pub const ACCOUNT_STATUSES: &[&str] = &["prospect", "client", "former"];
 pub const CHANNELS: &[&str] = &["phone", "mobile", "email", "post", "visit"];
 pub const QUOTE_STATUSES: &[&str] = &["draft", "sent", "accepted", "refused", "expired"];
 pub const ORDER_STATUSES: &[&str] = &["confirmed", "delivered", "invoiced", "cancelled"];
+/// An outbox message: written `queued` by its author; only the server's
+/// mailer moves it to `sent` or `failed`.
+pub const EMAIL_STATUSES: &[&str] = &["queued", "sent", "failed"];
+pub const LANGS: &[&str] = &["fr", "en"];
 pub const STAGE_OUTCOMES: &[&str] = &["open", "won", "lost"];
 pub const ROLES: &[&str] = &["rep", "manager", "admin"];
 
@@ -118,6 +131,7 @@ pub enum RecordKind {
     CommissionTier,
     PlanHeader,
     LibraryItem,
+    Email,
 }
 
 impl RecordKind {
@@ -143,6 +157,7 @@ impl RecordKind {
             RecordKind::CommissionTier => "commission tier",
             RecordKind::PlanHeader => "plan",
             RecordKind::LibraryItem => "library item",
+            RecordKind::Email => "email",
         }
     }
 
@@ -361,6 +376,28 @@ impl RecordKind {
                 const { &[req("from_pct", Quantity), req("rate", Percent)] }
             }
             RecordKind::PlanHeader => const { &[ro("user", Email), req("currency", Short)] },
+            // A message is fixed once written: what the server sends is
+            // what its author wrote. The result fields are the server's.
+            RecordKind::Email => {
+                const {
+                    &[
+                        fixed("to", Email),
+                        // Empty for a quote: "Devis <its final number>".
+                        ro("subject", Short),
+                        ro("message", Text),
+                        ro("quote", Ref),
+                        fixed("lang", Choice(LANGS)),
+                        fixed("status", Choice(EMAIL_STATUSES)),
+                        ro("attempts", Int),
+                        ro("error", Short),
+                        ro("next_attempt", Timestamp),
+                        ro("sent_at", Timestamp),
+                        ro("message_id", Short),
+                        ro("created_by", Email),
+                        ro("created_at", Timestamp),
+                    ]
+                }
+            }
             RecordKind::LibraryItem => {
                 const {
                     &[
@@ -439,6 +476,11 @@ pub fn layout(kind: DocKind) -> Layout {
                     key: "orders",
                     kind: RecordKind::Order,
                     nested: LINES_O,
+                },
+                Container {
+                    key: "emails",
+                    kind: RecordKind::Email,
+                    nested: &[],
                 },
             ],
         },

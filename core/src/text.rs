@@ -179,6 +179,11 @@ labels! {
     Sku => ("Réf.", "SKU"),
     Price => ("Prix HT", "Price"),
     Code => ("Code", "Code"),
+    Outbox => ("Boîte d'envoi", "Outbox"),
+    Recipient => ("Destinataire", "To"),
+    Attempts => ("Tentatives", "Attempts"),
+    Detail => ("Détail", "Detail"),
+    OutboxEmpty => ("Aucun message.", "No messages."),
     // ----- lists and reports
     NothingTodo => ("Rien à faire d'ici là.", "Nothing due by then."),
     NoAccounts => ("Aucun client.", "No accounts."),
@@ -248,6 +253,20 @@ pub fn quote_status(code: &str, lang: Lang) -> &str {
         "accepted" => ("accepté", "accepted"),
         "refused" => ("refusé", "refused"),
         "expired" => ("expiré", "expired"),
+        _ => return code,
+    };
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
+/// An outbox message's status as people read it ("envoyé", not `sent`).
+pub fn email_status(code: &str, lang: Lang) -> &str {
+    let (fr, en) = match code {
+        "queued" => ("en attente d'envoi", "waiting to be sent"),
+        "sent" => ("envoyé", "sent"),
+        "failed" => ("échec de l'envoi", "sending failed"),
         _ => return code,
     };
     match lang {
@@ -347,6 +366,9 @@ impl ValidationError {
                 "le devis {quote} ne peut pas être envoyé, il manque : {}",
                 crate::legal::list(missing, Lang::Fr)
             ),
+            OptedOut { to, who } => {
+                format!("{who} ({to}) a refusé la prospection par e-mail : rien n'est envoyé")
+            }
             UnknownStage { value, allowed } => {
                 format!("étape inconnue {value:?} (étapes : {allowed})")
             }

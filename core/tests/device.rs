@@ -893,3 +893,143 @@ fn accepting_a_quote_wins_its_deal_for_the_orders_amount() {
     assert_eq!(file.orders.len(), 1);
     assert_eq!(file.orders[0].totals.net, 333_315);
 }
+
+#[test]
+fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_address() {
+    use carnet_core::ops::{NewEmail, Sending};
+    use carnet_core::text::Lang;
+    let (_dir, mut d) = device("rep@carnet.test");
+    let acc = d
+        .create_account(&raw(&[
+            ("name", "Garage Dupont"),
+            ("kind", "company"),
+            ("siren", "732829320"),
+            ("address_line1", "3 avenue Foch"),
+            ("postcode", "69006"),
+            ("city", "Lyon"),
+            ("email", "garage@dupont.test"),
+        ]))
+        .unwrap();
+    let q = d.create_quote(acc, &raw(&[])).unwrap().to_string();
+    let line = NewLine {
+        product: None,
+        label: Some("Révision".into()),
+        qty: "1".into(),
+        unit_price: Some("100".into()),
+        vat_rate: Some("20".into()),
+        discount: None,
+    };
+    d.add_quote_line(&q, &line).unwrap();
+    // Without the company's mentions: refused, nothing written.
+    let heads = d.heads(acc).unwrap();
+    let err = d
+        .email_quote(&q, "client@ex.test", "", Lang::Fr)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::Invalid(ValidationError::MissingMentions { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(d.heads(acc).unwrap(), heads);
+    assert!(d.outbox().is_empty());
+    legal_company(&mut d);
+    // A bad address, a subject on two lines: refused.
+    assert!(d.email_quote(&q, "not an address", "", Lang::Fr).is_err());
+    let two_lines = NewEmail {
+        to: "a@ex.test",
+        subject: "Bonjour\r\nBcc: everyone@ex.test",
+        message: "",
+        quote: None,
+        lang: Lang::Fr,
+    };
+    assert!(d.queue_email(acc, &two_lines).is_err());
+    assert!(d.outbox().is_empty());
+
+    let id = d
+        .email_quote(&q, " Client@Ex.test ", "Bonjour,", Lang::Fr)
+        .unwrap()
+        .to_string();
+    assert_eq!(d.quote(&q).unwrap().1.status, "sent");
+    let out = d.outbox();
+    assert_eq!(out.len(), 1);
+    let (doc, e) = &out[0];
+    assert_eq!(*doc, acc);
+    assert_eq!(e.id, id);
+    assert_eq!(e.to, "client@ex.test");
+    assert_eq!(e.status, "queued");
+    assert_eq!(e.quote.as_deref(), Some(q.as_str()));
+    // The subject follows the quote's number (final once the server saw it).
+    let number = d.quote(&q).unwrap().1.number;
+    assert_eq!(e.subject, format!("Devis {number}"));
+
+    // The account, then a contact, says no to prospecting email.
+    d.set_account_field(acc, "consent_email", "non").unwrap();
+    let err = d
+        .email_quote(&q, "GARAGE@dupont.test", "", Lang::Fr)
+        .unwrap_err();
+    let CoreError::Invalid(v @ ValidationError::OptedOut { .. }) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        v.message_fr().contains("Garage Dupont"),
+        "{}",
+        v.message_fr()
+    );
+    assert!(v
+        .message_fr()
+        .contains("a refusé la prospection par e-mail"));
+    let c = d
+        .add_contact(
+            acc,
+            &raw(&[("name", "Paul Martin"), ("email", "paul@dupont.test")]),
+        )
+        .unwrap()
+        .to_string();
+    // Never asked is not a refusal.
+    d.email_quote(&q, "paul@dupont.test", "", Lang::En).unwrap();
+    d.set_record_field(&c, "consent_email", "no").unwrap();
+    assert!(matches!(
+        d.email_quote(&q, "paul@dupont.test", "", Lang::Fr)
+            .unwrap_err(),
+        CoreError::Invalid(ValidationError::OptedOut { .. })
+    ));
+    assert_eq!(d.outbox().len(), 2);
+
+    // Users cannot write what the mailer records.
+    assert!(d.set_record_field(&id, "status", "sent").is_err());
+    // The mailer's records, as the server writes them.
+    let mut doc = d.load(acc).unwrap();
+    let w = carnet_core::doc::Writer {
+        user: "server".into(),
+        actor: automerge::ActorId::random(),
+        now: NOV_26,
+    };
+    for outcome in [
+        Sending::Retry {
+            attempts: 1,
+            error: "451 try later".into(),
+            next_attempt: NOV_26 + 60,
+        },
+        Sending::Sent {
+            at: NOV_26 + 61,
+            message_id: format!("<{id}@ex.test>"),
+        },
+    ] {
+        carnet_core::persist::edit(&mut doc, &w, |d| {
+            carnet_core::ops::record_sending(d, &id, &outcome)
+        })
+        .unwrap();
+    }
+    let file = carnet_core::model::AccountFile::read(&mut doc).unwrap();
+    let e = file.emails.iter().find(|e| e.id == id).unwrap();
+    assert_eq!(e.status, "sent");
+    assert_eq!(e.attempts, 1);
+    assert_eq!(e.sent_at, Some(NOV_26 + 61));
+    assert_eq!(e.next_attempt, None);
+    assert_eq!(
+        e.message_id.as_deref(),
+        Some(format!("<{id}@ex.test>").as_str())
+    );
+}

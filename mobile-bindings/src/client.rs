@@ -382,6 +382,37 @@ impl CarnetClient {
         self.with(|d| Ok(d.quote_pdf(quote_id.trim(), lang)?))
     }
 
+    /// Sends a quote by email, its PDF attached: the quote is marked sent
+    /// (every legal mention, else `Invalid` with what lacks) and the
+    /// message waits in the outbox, offline too; the server sends it after
+    /// the next sync and the outcome comes back (`outbox`). A recipient
+    /// who refused prospecting email is refused (`Invalid`, with who).
+    /// Returns the message's id.
+    pub fn email_quote(
+        &self,
+        quote_id: String,
+        to: String,
+        message: String,
+        english: bool,
+    ) -> Result<String> {
+        let lang = if english { Lang::En } else { Lang::Fr };
+        let doc = self.record_doc(&quote_id)?;
+        let id = self.edit(doc, |d| {
+            Ok(d.email_quote(quote_id.trim(), &to, &message, lang)?)
+        })?;
+        Ok(id.to_string())
+    }
+
+    /// The outbox: every message of the files on this device, newest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxEmail>> {
+        self.with(|d| {
+            Ok(d.outbox()
+                .into_iter()
+                .map(|(doc, e)| OutboxEmail::of(doc, e))
+                .collect())
+        })
+    }
+
     /// What a quote still lacks before it can be sent, as people read it
     /// in French (empty: ready to send).
     pub fn quote_missing_mentions(&self, quote_id: String) -> Result<Vec<String>> {

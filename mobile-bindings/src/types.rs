@@ -135,6 +135,9 @@ pub struct Contact {
     pub preferred_channel: Option<String>,
     pub consent_email: bool,
     pub consent_phone: bool,
+    /// Said no to prospecting email (`consent_email` set to no, not merely
+    /// never asked): nothing is sent to this address.
+    pub refused_email: bool,
     pub notes: String,
 }
 
@@ -1012,4 +1015,54 @@ impl SyncStatus {
 pub struct LoginInfo {
     pub user: String,
     pub device: String,
+}
+
+/// A message of the outbox: written on the device (offline too), sent by
+/// the server once the file reaches it, its outcome synced back.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct OutboxEmail {
+    pub id: String,
+    /// The customer file it belongs to.
+    pub account_id: String,
+    pub to: String,
+    pub subject: String,
+    /// The quote attached as a PDF, if any.
+    pub quote_id: Option<String>,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    /// The status as people read it ("en attente d'envoi", "envoyé",
+    /// "échec de l'envoi") and in English.
+    pub status_label: String,
+    pub status_label_en: String,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed, or why it will not be sent.
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub next_attempt: Option<i64>,
+    pub sent_at: Option<i64>,
+    pub message_id: Option<String>,
+    pub created_at: i64,
+}
+
+impl OutboxEmail {
+    pub(crate) fn of(account: carnet_core::DocId, e: carnet_core::index::EmailRow) -> OutboxEmail {
+        use carnet_core::text::email_status;
+        OutboxEmail {
+            status_label: email_status(&e.status, Lang::Fr).to_string(),
+            status_label_en: email_status(&e.status, Lang::En).to_string(),
+            id: e.id,
+            account_id: account.to_string(),
+            to: e.to,
+            subject: e.subject,
+            quote_id: e.quote,
+            status: e.status,
+            attempts: e.attempts,
+            error: e.error,
+            next_attempt: e.next_attempt,
+            sent_at: e.sent_at,
+            message_id: e.message_id,
+            created_at: e.created_at,
+        }
+    }
 }

@@ -461,3 +461,22 @@ impl Tenant {
         self.revoke_devices(email, None)
     }
 }
+
+/// Writes a file only the server's user may read.
+pub fn write_private(path: &std::path::Path, json: &[u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(json)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, json)?;
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! carnet-server: the Carnet sync server and its admin commands.
 
-use carnet_server::{admin, auth, demo, http, session, tenant};
+use carnet_server::{admin, auth, demo, http, mailer, session, tenant};
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -48,6 +48,9 @@ enum Cmd {
     User(UserCmd),
     #[command(subcommand)]
     Territory(TerritoryCmd),
+    /// The mail server the outbox is sent through.
+    #[command(subcommand)]
+    Mail(MailCmd),
     /// Serve sync, admin and metrics.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -113,6 +116,40 @@ enum TerritoryCmd {
         #[arg(long = "rep")]
         reps: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum MailCmd {
+    /// Set the mail server (kept in DATA/mail.json, readable by the
+    /// server's user only; read when the server starts).
+    Set {
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 587)]
+        port: u16,
+        /// starttls (port 587), tls (port 465) or none (a local relay).
+        #[arg(long, default_value = "starttls")]
+        security: mailer::Security,
+        /// The sender, e.g. "Démo Carnet <devis@demo.example>".
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        username: Option<String>,
+        /// Read the mail server's password from standard input.
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Attempts before a message is marked failed for good.
+        #[arg(long, default_value_t = 5)]
+        max_attempts: i64,
+        /// Wait after the first failed attempt (doubles after each).
+        #[arg(long, default_value_t = 60)]
+        retry_secs: u64,
+        /// Messages sent at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Print the mail settings (without the password).
+    Show,
 }
 
 fn read_password() -> Result<String> {
@@ -208,6 +245,40 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Cmd::Mail(MailCmd::Set {
+            host,
+            port,
+            security,
+            from,
+            username,
+            password_stdin,
+            max_attempts,
+            retry_secs,
+            concurrency,
+        }) => {
+            let mut cfg = mailer::MailConfig::new(&host, port, security, &from);
+            cfg.max_attempts = max_attempts;
+            cfg.retry_secs = retry_secs;
+            cfg.concurrency = concurrency;
+            if password_stdin {
+                cfg.username = username;
+                cfg.password = Some(read_password()?);
+            } else if username.is_some() {
+                bail!("--username needs --password-stdin");
+            }
+            std::fs::create_dir_all(&cli.data)?;
+            cfg.save(&cli.data)?;
+            println!("{}", serde_json::to_string_pretty(&cfg.redacted())?);
+            eprintln!("restart the server for it to take effect");
+            Ok(())
+        }
+        Cmd::Mail(MailCmd::Show) => match mailer::MailConfig::load(&cli.data)? {
+            Some(cfg) => {
+                println!("{}", serde_json::to_string_pretty(&cfg.redacted())?);
+                Ok(())
+            }
+            None => bail!("no mail server set (carnet-server mail set --host ... --from ...)"),
+        },
         Cmd::Serve {
             listen,
             doc_cache,
@@ -276,6 +347,14 @@ async fn serve(
             std::future::pending(),
         ));
     }
+    match mailer::MailConfig::load(data)? {
+        Some(cfg) => {
+            mailer::spawn(tenant.clone(), cfg)?;
+        }
+        None => eprintln!(
+            "no mail server set: messages wait in the outbox (carnet-server mail set --host ... --from ...)"
+        ),
+    }
     let metrics_token = metrics_token(data)?;
     let admin_token = auth::new_token();
     write_running(
@@ -313,31 +392,15 @@ fn metrics_token(data: &Path) -> Result<String> {
         }
     }
     let token = auth::new_token();
-    write_private(&path, token.as_bytes())?;
+    admin::write_private(&path, token.as_bytes())?;
     Ok(token)
 }
 
 fn write_running(data: &Path, r: &Running) -> Result<()> {
-    write_private(&running_file(data), &serde_json::to_vec(r)?)
-}
-
-/// Writes a file only the server's user may read.
-fn write_private(path: &Path, json: &[u8]) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        f.write_all(json)?;
-    }
-    #[cfg(not(unix))]
-    std::fs::write(path, json)?;
-    Ok(())
+    Ok(admin::write_private(
+        &running_file(data),
+        &serde_json::to_vec(r)?,
+    )?)
 }
 
 /// Runs an admin command: through the running server if one holds the

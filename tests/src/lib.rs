@@ -4,4 +4,5 @@
 pub mod harness;
 pub mod portfolio;
 pub mod raw;
+pub mod smtp;
 pub mod stats;

@@ -548,6 +548,85 @@ async fn a_manager_cannot_hand_himself_a_plan() {
     assert!(reason.contains("read-only"), "{reason}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_claim_a_message_left_nor_queue_one_for_someone_else() {
+    let (tmp, server) = demo();
+    let marc = manager_store(&tmp, &server);
+    let id = first_account_of(&marc, ALICE);
+    let (device, token) = raw_login(&server, ALICE).await;
+    let (mut r, _) = session(&server, device, &token).await;
+    r.send(&Frame::Fetch { docs: vec![id] }).await;
+    let mut copy = match next_reply(&mut r).await {
+        Frame::Docs { docs, .. } => AutoCommit::load(&docs[0].1).unwrap(),
+        other => panic!("expected Docs, got {other:?}"),
+    };
+    copy.set_author(Some(automerge::Author::from(ALICE.as_bytes().to_vec())));
+    let emails = match copy.get(ROOT, "emails").unwrap() {
+        Some((_, o)) => o,
+        None => copy.put_object(ROOT, "emails", ObjType::Map).unwrap(),
+    };
+    let base = copy.get_heads();
+    let forged: [&[(&str, &str)]; 3] = [
+        // Already "sent": only the server's mailer says so.
+        &[("status", "sent"), ("created_by", ALICE)],
+        // Queued in the manager's name.
+        &[("status", "queued"), ("created_by", MARC)],
+        // Queued with a Message-ID of its choosing.
+        &[
+            ("status", "queued"),
+            ("created_by", ALICE),
+            ("message_id", "<x@y>"),
+        ],
+    ];
+    for fields in forged {
+        let mut fork = copy.fork();
+        let e = fork
+            .put_object(&emails, uuid::Uuid::new_v4().to_string(), ObjType::Map)
+            .unwrap();
+        for (k, v) in [("to", "client@example.com"), ("lang", "fr")]
+            .iter()
+            .chain(fields.iter())
+        {
+            fork.put(&e, *k, *v).unwrap();
+        }
+        fork.put(&e, "created_at", 1_795_687_200i64).unwrap();
+        fork.commit();
+        let reply = up(
+            &mut r,
+            id,
+            hashes(&fork.get_heads()),
+            fork.save_after(&base),
+        )
+        .await;
+        let reason =
+            rejection(&reply, id).unwrap_or_else(|| panic!("{fields:?} accepted: {reply:?}"));
+        assert!(reason.contains("only the server records"), "{reason}");
+    }
+    // The honest message is accepted.
+    let e = copy
+        .put_object(&emails, uuid::Uuid::new_v4().to_string(), ObjType::Map)
+        .unwrap();
+    for (k, v) in [
+        ("to", "client@example.com"),
+        ("subject", "Bonjour"),
+        ("lang", "fr"),
+        ("status", "queued"),
+        ("created_by", ALICE),
+    ] {
+        copy.put(&e, k, v).unwrap();
+    }
+    copy.put(&e, "created_at", 1_795_687_200i64).unwrap();
+    copy.commit();
+    let reply = up(
+        &mut r,
+        id,
+        hashes(&copy.get_heads()),
+        copy.save_after(&base),
+    )
+    .await;
+    assert!(acked(&reply, id), "{reply:?}");
+}
+
 /// The frame with every occurrence of one id's bytes replaced by another's.
 fn with_id(frame: &Frame, from: DocId, to: DocId) -> Vec<u8> {
     let mut bytes = frame.encode();

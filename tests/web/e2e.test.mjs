@@ -370,11 +370,24 @@ test('a quote is sent from the browser only with its legal mentions, and reads i
   assert.match(pdfText, /DEVIS N°/);
   assert.match(pdfText, /RCS Lyon/);
   assert.match(pdfText, /Audit sans RCS/);
+  // Sent by email from the browser: it waits in the file's outbox (this
+  // server has no mail server set), listed on the page and its timeline.
+  const row = page.locator('#h-quotes ~ table tbody tr', { hasText: 'envoyé' }).last();
+  await row.getByText('Envoyer par e-mail').click();
+  await row.getByLabel('Destinataire').fill('acheteur@client.example');
+  await row.getByLabel('Message').fill('Bonjour, voici notre proposition.');
+  await Promise.all([page.waitForURL(`${base}/accounts/${id}`), row.getByRole('button', { name: 'Envoyer le devis en PDF' }).click()]);
+  const mails = page.locator('#h-emails ~ table tbody tr', { hasText: 'acheteur@client.example' });
+  assert.equal(await mails.count(), 1);
+  assert.match(await mails.innerText(), /en attente d'envoi/);
+  assert.match(await page.locator('ol.timeline').innerText(), /e-mail à acheteur@client\.example/);
   await ctx.close();
-  // The rep's device reads the quote sent, with the status the server holds.
+  // The rep's device reads the quote sent, with the status the server holds,
+  // and the message in its outbox.
   cliOk(stores[ALICE], ['sync']);
   const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', id, '--json']));
   assert.ok(file.quotes.some((q) => q.status === 'sent' && q.lines.some((l) => l.label === 'Audit sans RCS')));
+  assert.ok(file.emails.some((e) => e.to === 'acheteur@client.example' && e.status === 'queued'), JSON.stringify(file.emails));
 });
 
 test('the printed to-do list holds the overdue actions, in order', async () => {

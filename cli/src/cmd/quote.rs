@@ -33,8 +33,18 @@ pub enum QuoteCmd {
     /// Accept it and create the order; prints the order id.
     Accept { quote: String },
     /// Mark it sent, once it carries every legal mention (refused with the
-    /// list of what is missing otherwise).
-    Send { quote: String },
+    /// list of what is missing otherwise). With --to, also email it, PDF
+    /// attached: the message waits in the outbox (offline too) and the
+    /// server sends it after the next sync (`carnet outbox` follows it).
+    Send {
+        quote: String,
+        /// The recipient's address.
+        #[arg(long)]
+        to: Option<String>,
+        /// The message above the attachment (a default one otherwise).
+        #[arg(long, requires = "to")]
+        message: Option<String>,
+    },
     /// The legal mentions it still lacks before it can be sent.
     Check { quote: String },
     /// Write it as a PDF (made here, offline).
@@ -81,10 +91,27 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             println!("{}", d.accept_quote(quote)?);
             Ok(())
         }
-        QuoteCmd::Send { quote } => {
+        QuoteCmd::Send { quote, to, message } => {
             let mut d = open(cli)?;
-            d.send_quote(quote)?;
-            println!("{}", text::quote_status("sent", out.lang));
+            match to {
+                Some(to) => {
+                    let id =
+                        d.email_quote(quote, to, message.as_deref().unwrap_or(""), out.lang)?;
+                    println!("{id}");
+                    eprintln!(
+                        "{}",
+                        match out.lang {
+                            Lang::Fr =>
+                                "dans la boîte d'envoi : il part après la prochaine synchronisation",
+                            Lang::En => "in the outbox: it leaves after the next sync",
+                        }
+                    );
+                }
+                None => {
+                    d.send_quote(quote)?;
+                    println!("{}", text::quote_status("sent", out.lang));
+                }
+            }
             Ok(())
         }
         QuoteCmd::Pdf { quote, output } => {
@@ -112,6 +139,56 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `carnet outbox`: every message of the files on this device.
+pub fn outbox(cli: &Cli, out: Out, json: bool) -> Result<()> {
+    let d = open(cli)?;
+    let rows = d.outbox();
+    if json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(doc, e)| serde_json::json!({ "account": doc.to_string(), "email": e }))
+            .collect();
+        return print_json(&list);
+    }
+    if rows.is_empty() {
+        println!("{}", out.t(Label::OutboxEmpty));
+        return Ok(());
+    }
+    let mut tb = out.table(
+        &[
+            out.t(Label::When),
+            out.t(Label::Recipient),
+            out.t(Label::Subject),
+            out.t(Label::Status),
+            out.t(Label::Attempts),
+            out.t(Label::Detail),
+        ],
+        &[4],
+    );
+    for (_, e) in &rows {
+        let detail = match (e.status.as_str(), &e.error, e.next_attempt) {
+            ("queued", Some(err), Some(next)) => format!("{err} → {}", out.date_time(next)),
+            ("sent", _, _) => format!(
+                "{} {}",
+                e.sent_at.map(|t| out.date_time(t)).unwrap_or_default(),
+                e.message_id.as_deref().unwrap_or("")
+            ),
+            (_, Some(err), _) => err.clone(),
+            _ => String::new(),
+        };
+        tb.add_row(vec![
+            out.date_time(e.created_at),
+            e.to.clone(),
+            e.subject.clone(),
+            text::email_status(&e.status, out.lang).to_string(),
+            e.attempts.to_string(),
+            detail,
+        ]);
+    }
+    println!("{}\n{tb}", out.t(Label::Outbox));
+    Ok(())
 }
 
 fn print_quote(out: Out, q: &Quote, today: chrono::NaiveDate) {

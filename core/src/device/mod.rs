@@ -621,6 +621,53 @@ impl<S: Store> Device<S> {
         self.edit(account, |d, ctx| ops::send_quote(d, ctx, quote))
     }
 
+    /// Writes a message into the outbox of `account` (offline too): the
+    /// server sends it once the file reaches it and records the result
+    /// here. With a quote, the quote is sent first (every legal mention,
+    /// `send_quote`) and its PDF is attached. A recipient who refused
+    /// prospecting email is refused (`ValidationError::OptedOut`).
+    pub fn queue_email(&mut self, account: DocId, mail: &ops::NewEmail<'_>) -> Result<RecordId> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::queue_email(d, ctx, mail))
+    }
+
+    /// Sends a quote by email (`queue_email` with the quote, its default
+    /// subject, and `message` above the attachment).
+    pub fn email_quote(
+        &mut self,
+        quote: &str,
+        to: &str,
+        message: &str,
+        lang: crate::text::Lang,
+    ) -> Result<RecordId> {
+        let account = self.account_of(quote)?;
+        self.queue_email(
+            account,
+            &ops::NewEmail {
+                to,
+                subject: "",
+                message,
+                quote: Some(quote),
+                lang,
+            },
+        )
+    }
+
+    /// Every outbox message of the files on this device, newest first.
+    pub fn outbox(&self) -> Vec<(DocId, crate::index::EmailRow)> {
+        let mut out: Vec<(DocId, crate::index::EmailRow)> = self
+            .index
+            .accounts()
+            .flat_map(|(id, _, rows)| rows.emails.iter().map(move |e| (id, e.clone())))
+            .collect();
+        out.sort_by(|a, b| {
+            b.1.created_at
+                .cmp(&a.1.created_at)
+                .then(a.1.id.cmp(&b.1.id))
+        });
+        out
+    }
+
     /// The mentions a quote lacks before it can be sent (empty: ready).
     pub fn quote_missing_mentions(&self, quote: &str) -> Result<Vec<crate::legal::Mention>> {
         let account = self.account_of(quote)?;

@@ -23,7 +23,7 @@ use crate::model::{AccountFile, Plan};
 
 /// Bump when the row format changes: a store with an older format rebuilds
 /// its index from the documents at open.
-pub const INDEX_FORMAT: u32 = 1;
+pub const INDEX_FORMAT: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountRow {
@@ -98,6 +98,23 @@ pub struct OrderRow {
     pub owner: String,
 }
 
+/// An outbox message: what the server's mailer and the outbox lists read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmailRow {
+    pub id: String,
+    pub to: String,
+    pub subject: String,
+    pub quote: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt: Option<i64>,
+    pub error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub message_id: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
 /// Everything the index knows about one document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DocRows {
@@ -108,6 +125,7 @@ pub struct DocRows {
     pub actions: Vec<ActionRow>,
     pub quotes: Vec<QuoteRow>,
     pub orders: Vec<OrderRow>,
+    pub emails: Vec<EmailRow>,
     /// For `plan` documents: whose plan it is.
     pub plan_user: Option<String>,
     /// Fields with concurrent values.
@@ -128,6 +146,8 @@ impl DocRows {
             Some("quotes")
         } else if self.orders.iter().any(|r| r.id == id) {
             Some("orders")
+        } else if self.emails.iter().any(|r| r.id == id) {
+            Some("emails")
         } else {
             None
         }
@@ -142,6 +162,7 @@ impl DocRows {
             actions: Vec::new(),
             quotes: Vec::new(),
             orders: Vec::new(),
+            emails: Vec::new(),
             plan_user: None,
             conflicts: 0,
         }
@@ -247,6 +268,24 @@ impl DocRows {
                         owner: o.owner,
                     })
                     .collect();
+                rows.emails = file
+                    .emails
+                    .into_iter()
+                    .map(|e| EmailRow {
+                        id: e.id,
+                        to: e.to,
+                        subject: e.subject,
+                        quote: e.quote,
+                        status: e.status,
+                        attempts: e.attempts,
+                        next_attempt: e.next_attempt,
+                        error: e.error,
+                        sent_at: e.sent_at,
+                        message_id: e.message_id,
+                        created_by: e.created_by,
+                        created_at: e.created_at,
+                    })
+                    .collect();
                 rows.conflicts = file.conflicts as u32;
             }
             DocKind::Plan => {
@@ -285,6 +324,7 @@ impl DocRows {
             .chain(self.actions.iter().map(|r| r.id.as_str()))
             .chain(self.quotes.iter().map(|r| r.id.as_str()))
             .chain(self.orders.iter().map(|r| r.id.as_str()))
+            .chain(self.emails.iter().map(|r| r.id.as_str()))
     }
 }
 
@@ -447,6 +487,7 @@ mod tests {
             actions: vec![],
             quotes: vec![],
             orders: vec![],
+            emails: Vec::new(),
             plan_user: Some(user.into()),
             conflicts: 0,
         }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::email::Email;
 use super::quote::{Order, Quote};
 use super::view::Rec;
 use crate::doc::CrmDoc;
@@ -41,6 +42,9 @@ pub struct Account {
     pub consent_email: bool,
     pub consent_phone: bool,
     pub consent_post: bool,
+    /// The account said no to prospecting email (`consent_email` set to
+    /// no, not merely never asked): the mailer sends it nothing.
+    pub refused_email: bool,
     pub custom: BTreeMap<String, String>,
     pub created_at: i64,
     pub schema: u64,
@@ -93,6 +97,7 @@ impl Account {
             consent_email: a.get_bool("consent_email").unwrap_or(false),
             consent_phone: a.get_bool("consent_phone").unwrap_or(false),
             consent_post: a.get_bool("consent_post").unwrap_or(false),
+            refused_email: a.get_bool("consent_email") == Some(false),
             custom,
             created_at: a.get_i64("created_at").unwrap_or(0),
             schema: doc.schema_version(),
@@ -111,6 +116,8 @@ pub struct Contact {
     pub preferred_channel: Option<String>,
     pub consent_email: bool,
     pub consent_phone: bool,
+    /// As `Account::refused_email`.
+    pub refused_email: bool,
     pub notes: String,
 }
 
@@ -125,6 +132,7 @@ impl Contact {
             preferred_channel: o.get_str("preferred_channel"),
             consent_email: o.get_bool("consent_email").unwrap_or(false),
             consent_phone: o.get_bool("consent_phone").unwrap_or(false),
+            refused_email: o.get_bool("consent_email") == Some(false),
             notes: o.get_text("notes").unwrap_or_default(),
             id,
         }
@@ -228,6 +236,8 @@ pub struct AccountFile {
     pub notes: Vec<Note>,
     pub quotes: Vec<Quote>,
     pub orders: Vec<Order>,
+    /// The outbox: messages queued, sent or failed, newest first.
+    pub emails: Vec<Email>,
     /// Number of fields with concurrent values.
     pub conflicts: usize,
 }
@@ -273,6 +283,18 @@ impl AccountFile {
             .map(|(id, o)| Order::read(o, id))
             .collect();
         orders.sort_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)));
+        let mut emails: Vec<Email> = root
+            .records("emails")
+            .into_iter()
+            .map(|(id, o)| Email::read(o, id))
+            .collect();
+        emails.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        for e in emails.iter_mut().filter(|e| e.subject.is_empty()) {
+            if let Some(q) = quotes.iter().find(|q| e.quote.as_deref() == Some(&q.id)) {
+                let lang = e.lang.parse().unwrap_or_default();
+                e.subject = crate::mail::quote_subject(q, lang);
+            }
+        }
         // The hydrated flags are cheap; listing (which drops same-value
         // "conflicts") only runs when one is set.
         let conflicts = if root.any_conflict() {
@@ -288,6 +310,7 @@ impl AccountFile {
             notes,
             quotes,
             orders,
+            emails,
             conflicts,
         })
     }

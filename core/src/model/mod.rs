@@ -4,12 +4,14 @@
 //! so a document from a newer or older app still opens.
 
 pub mod account;
+pub mod email;
 pub mod input;
 pub mod quote;
 pub mod settings;
 pub mod view;
 
 pub use account::{Account, AccountFile, Action, Contact, Deal, Note};
+pub use email::Email;
 pub use input::{NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, VisitReport};
 pub use quote::{Line, Order, Quote, Totals, VatLine};
 pub use settings::{Catalog, Directory, Plan, Product, Settings, Stage, StageOutcome, Tier, User};

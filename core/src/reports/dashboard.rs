@@ -555,6 +555,7 @@ mod tests {
             actions: vec![],
             quotes: vec![],
             orders: vec![],
+            emails: Vec::new(),
             plan_user: None,
             conflicts: 0,
         }

@@ -80,6 +80,7 @@ impl Judge {
             .map_err(|d| d.to_string())?;
         doc.check(&self.vocab)?;
         doc.check_read_only(&before.heads)?;
+        fresh_emails_queued(Some(&before.rows), &rows, &self.user)?;
         if !numbers_unchanged(&before.numbers, &doc) {
             return Err(NUMBERS_BY_SERVER.into());
         }
@@ -103,6 +104,7 @@ impl Judge {
         if doc.numbers().iter().any(|(_, n)| n.is_some()) {
             return Err(NUMBERS_BY_SERVER.into());
         }
+        fresh_emails_queued(None, &rows, &self.user)?;
         Ok(Accepted { doc, rows })
     }
 
@@ -122,6 +124,33 @@ impl Judge {
         }
         Ok(())
     }
+}
+
+pub const MAILER_ONLY: &str =
+    "an outbox message is written queued, by its author; only the server records its sending";
+
+/// Every outbox message this change adds is queued, written by the user,
+/// with none of the fields the server's mailer records: a device cannot
+/// claim a message left, nor queue one in another user's name.
+fn fresh_emails_queued(
+    before: Option<&DocRows>,
+    rows: &DocRows,
+    user: &str,
+) -> Result<(), Refusal> {
+    let existed = |id: &str| before.is_some_and(|b| b.emails.iter().any(|e| e.id == id));
+    for e in rows.emails.iter().filter(|e| !existed(&e.id)) {
+        let untouched = e.status == "queued"
+            && e.attempts == 0
+            && e.next_attempt.is_none()
+            && e.error.is_none()
+            && e.sent_at.is_none()
+            && e.message_id.is_none()
+            && e.created_by == user;
+        if !untouched {
+            return Err(MAILER_ONLY.into());
+        }
+    }
+    Ok(())
 }
 
 /// The fields that decide who sees a document (an account's owner and

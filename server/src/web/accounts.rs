@@ -34,6 +34,7 @@ pub fn routes() -> Router<Web> {
         .route("/accounts/{id}/notes", post(add_note))
         .route("/accounts/{id}/quotes", post(add_quote))
         .route("/quotes/{id}/send", post(send_quote))
+        .route("/quotes/{id}/email", post(email_quote))
         .route("/quotes/{id}/pdf", get(quote_pdf))
         .route("/accounts/{id}/resolve", post(resolve))
         .route("/print/accounts/{id}", get(print_file))
@@ -382,7 +383,7 @@ async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
             let missing = file
                 .quotes
                 .iter()
-                .filter(|q| q.status == "draft")
+                .filter(|q| matches!(q.status.as_str(), "draft" | "sent"))
                 .map(|q| {
                     let m = carnet_core::legal::missing(&parts.settings, &file.account, q);
                     (q.id.clone(), m)
@@ -556,11 +557,21 @@ fn timeline(fv: &FileView, l: Lang) -> Markup {
         .iter()
         .map(|n| (n.created_at, n.author.clone(), n.body.clone()))
         .collect();
+    for e in &fv.file.emails {
+        let what = format!(
+            "{} {} : {} ({})",
+            tr(l, "e-mail à", "email to"),
+            e.to,
+            e.subject,
+            text::email_status(&e.status, l)
+        );
+        items.push((e.created_at, e.created_by.clone(), what));
+    }
     for h in &fv.history {
         let what: Vec<String> = h
             .changes
             .iter()
-            .filter(|c| !c.path.starts_with("notes/"))
+            .filter(|c| !c.path.starts_with("notes/") && !c.path.starts_with("emails/"))
             .map(|c| match &c.new {
                 Some(n) => format!("{} → {}", c.path, n),
                 None => format!("{} ✕", c.path),
@@ -658,9 +669,21 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
                     @if !print { td {
                         @if let Some(missing) = fv.missing.get(&q.id) {
                             @if missing.is_empty() {
-                                form.inline method="post" action={ "/quotes/" (q.id) "/send" } {
-                                    (page::csrf(v))
-                                    button type="submit" { (tr(l, "Marquer envoyé", "Mark sent")) }
+                                @if q.status == "draft" {
+                                    form.inline method="post" action={ "/quotes/" (q.id) "/send" } {
+                                        (page::csrf(v))
+                                        button type="submit" { (tr(l, "Marquer envoyé", "Mark sent")) }
+                                    }
+                                }
+                                details { summary { (tr(l, "Envoyer par e-mail", "Send by email")) }
+                                    form method="post" action={ "/quotes/" (q.id) "/email" } {
+                                        (page::csrf(v))
+                                        p { label for={ "to-" (q.id) } { (tr(l, "Destinataire", "To")) }
+                                            input id={ "to-" (q.id) } type="email" name="to" required value=(f.account.email.clone().unwrap_or_default()); }
+                                        p { label for={ "msg-" (q.id) } { (tr(l, "Message", "Message")) }
+                                            textarea id={ "msg-" (q.id) } name="message" rows="3" maxlength="20000" {} }
+                                        button type="submit" { (tr(l, "Envoyer le devis en PDF", "Send the quote as a PDF")) }
+                                    }
                                 }
                             } @else {
                                 details.missing { summary { (tr(l, "Mentions manquantes", "Missing mentions")) " (" (missing.len()) ")" }
@@ -670,6 +693,14 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
                     } }
                 } } } }
             @if !print { (add_form(v, id, "quotes", &[("label", "Désignation", "Item", "text"), ("qty", "Quantité", "Quantity", "text"), ("unit_price", "Prix unitaire HT", "Unit price excl. VAT", "text"), ("vat_rate", "TVA %", "VAT %", "text")], tr(l, "Nouveau devis (une ligne)", "New quote (one line)"))) }
+        }
+        @if !f.emails.is_empty() {
+            section.sheet aria-labelledby="h-emails" {
+                h2 #h-emails { (tr(l, "E-mails", "Emails")) }
+                table { thead { tr { th scope="col" { (tr(l, "Écrit le", "Written")) } th scope="col" { (tr(l, "Destinataire", "To")) } th scope="col" { (tr(l, "Objet", "Subject")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Détail", "Detail")) } } }
+                    tbody { @for e in &f.emails { tr { td { (text::date_time(e.created_at, l)) } td { (e.to) } td { (e.subject) } td { (text::email_status(&e.status, l)) }
+                        td { @if let Some(t) = e.sent_at { (text::date_time(t, l)) } @else if let Some(err) = &e.error { (err) } } } } } }
+            }
         }
         section.sheet aria-labelledby="h-orders" {
             h2 #h-orders { (tr(l, "Commandes", "Orders")) }
@@ -912,6 +943,38 @@ async fn send_quote(
     {
         Ok(()) => back(&to),
         Err(e) => edit_failed(&v, e, &to),
+    }
+}
+
+/// Sends a quote by email, its PDF attached: it is marked sent (legal
+/// mentions) and the message waits in the file's outbox for the mailer,
+/// exactly as a device's would.
+async fn email_quote(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    Posted { v, f }: Posted,
+) -> Response {
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    let back_to = format!("/accounts/{doc}");
+    let (to, message) = (f.text("to"), f.text("message"));
+    let mail = ops::NewEmail {
+        to: &to,
+        subject: "",
+        message: &message,
+        quote: Some(id.trim()),
+        lang: v.lang,
+    };
+    match web
+        .tenant
+        .edit_for(&v.writer(), doc, DocKind::Account, false, |d, ctx| {
+            ops::queue_email(d, ctx, &mail)
+        })
+        .await
+    {
+        Ok(_) => back(&back_to),
+        Err(e) => edit_failed(&v, e, &back_to),
     }
 }
 

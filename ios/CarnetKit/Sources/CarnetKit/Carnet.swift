@@ -112,6 +112,18 @@ public final class Carnet: @unchecked Sendable {
     public func quotePdf(_ quoteId: String, english: Bool = false) async throws -> Data {
         try await local { try $0.quotePdf(quoteId: quoteId, english: english) }
     }
+    /// Emails the quote, its PDF attached: the quote is marked sent (legal
+    /// mentions checked) and the message waits in the outbox, offline too;
+    /// the server sends it after the next sync and the outcome comes back in
+    /// `outbox()`. A recipient who refused prospecting email throws
+    /// `CarnetError.Invalid`. Returns the message's id.
+    public func emailQuote(_ quoteId: String, to: String, message: String = "", english: Bool = false) async throws -> String {
+        try await local { try $0.emailQuote(quoteId: quoteId, to: to, message: message, english: english) }
+    }
+    /// The outbox: every message of the files on this device, newest first.
+    public func outbox() async throws -> [OutboxEmail] {
+        try await local { try $0.outbox() }
+    }
     /// What the quote still lacks before it can be sent, in French (empty: ready).
     public func quoteMissingMentions(_ quoteId: String) async throws -> [String] {
         try await local { try $0.quoteMissingMentions(quoteId: quoteId) }

@@ -665,6 +665,16 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      */
     func dashboard(period: String, scope: String?) throws  -> Dashboard
     
+    /**
+     * Sends a quote by email, its PDF attached: the quote is marked sent
+     * (every legal mention, else `Invalid` with what lacks) and the
+     * message waits in the outbox, offline too; the server sends it after
+     * the next sync and the outcome comes back (`outbox`). A recipient
+     * who refused prospecting email is refused (`Invalid`, with who).
+     * Returns the message's id.
+     */
+    func emailQuote(quoteId: String, to: String, message: String, english: Bool) throws  -> String
+    
     func forecast(months: UInt32, everyone: Bool) throws  -> Forecast
     
     /**
@@ -699,6 +709,11 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * retry at once instead of waiting out the backoff.
      */
     func networkAvailable() 
+    
+    /**
+     * The outbox: every message of the files on this device, newest first.
+     */
+    func outbox() throws  -> [OutboxEmail]
     
     func pipeline(everyone: Bool) throws  -> Pipeline
     
@@ -1094,6 +1109,27 @@ open func dashboard(period: String, scope: String?)throws  -> Dashboard  {
 })
 }
     
+    /**
+     * Sends a quote by email, its PDF attached: the quote is marked sent
+     * (every legal mention, else `Invalid` with what lacks) and the
+     * message waits in the outbox, offline too; the server sends it after
+     * the next sync and the outcome comes back (`outbox`). A recipient
+     * who refused prospecting email is refused (`Invalid`, with who).
+     * Returns the message's id.
+     */
+open func emailQuote(quoteId: String, to: String, message: String, english: Bool)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_email_quote(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(quoteId),
+        FfiConverterString.lower(to),
+        FfiConverterString.lower(message),
+        FfiConverterBool.lower(english),uniffiCallStatus
+    )
+})
+}
+    
 open func forecast(months: UInt32, everyone: Bool)throws  -> Forecast  {
     return try  FfiConverterTypeForecast_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
@@ -1194,6 +1230,18 @@ open func networkAvailable()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The outbox: every message of the files on this device, newest first.
+     */
+open func outbox()throws  -> [OutboxEmail]  {
+    return try  FfiConverterSequenceTypeOutboxEmail.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_outbox(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
 open func pipeline(everyone: Bool)throws  -> Pipeline  {
@@ -2766,11 +2814,20 @@ public struct Contact: Equatable, Hashable {
     public var preferredChannel: String?
     public var consentEmail: Bool
     public var consentPhone: Bool
+    /**
+     * Said no to prospecting email (`consent_email` set to no, not merely
+     * never asked): nothing is sent to this address.
+     */
+    public var refusedEmail: Bool
     public var notes: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, role: String?, phone: String?, mobile: String?, email: String?, preferredChannel: String?, consentEmail: Bool, consentPhone: Bool, notes: String) {
+    public init(id: String, name: String, role: String?, phone: String?, mobile: String?, email: String?, preferredChannel: String?, consentEmail: Bool, consentPhone: Bool, 
+        /**
+         * Said no to prospecting email (`consent_email` set to no, not merely
+         * never asked): nothing is sent to this address.
+         */refusedEmail: Bool, notes: String) {
         self.id = id
         self.name = name
         self.role = role
@@ -2780,6 +2837,7 @@ public struct Contact: Equatable, Hashable {
         self.preferredChannel = preferredChannel
         self.consentEmail = consentEmail
         self.consentPhone = consentPhone
+        self.refusedEmail = refusedEmail
         self.notes = notes
     }
 
@@ -2808,6 +2866,7 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
                 preferredChannel: FfiConverterOptionString.read(from: &buf), 
                 consentEmail: FfiConverterBool.read(from: &buf), 
                 consentPhone: FfiConverterBool.read(from: &buf), 
+                refusedEmail: FfiConverterBool.read(from: &buf), 
                 notes: FfiConverterString.read(from: &buf)
         )
     }
@@ -2822,6 +2881,7 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.preferredChannel, into: &buf)
         FfiConverterBool.write(value.consentEmail, into: &buf)
         FfiConverterBool.write(value.consentPhone, into: &buf)
+        FfiConverterBool.write(value.refusedEmail, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
     }
 }
@@ -4489,6 +4549,156 @@ public func FfiConverterTypeOrder_lower(_ value: Order) -> RustBuffer {
 }
 
 
+/**
+ * A message of the outbox: written on the device (offline too), sent by
+ * the server once the file reaches it, its outcome synced back.
+ */
+public struct OutboxEmail: Equatable, Hashable {
+    public var id: String
+    /**
+     * The customer file it belongs to.
+     */
+    public var accountId: String
+    public var to: String
+    public var subject: String
+    /**
+     * The quote attached as a PDF, if any.
+     */
+    public var quoteId: String?
+    /**
+     * `queued`, `sent` or `failed`.
+     */
+    public var status: String
+    /**
+     * The status as people read it ("en attente d'envoi", "envoyé",
+     * "échec de l'envoi") and in English.
+     */
+    public var statusLabel: String
+    public var statusLabelEn: String
+    /**
+     * Failed attempts so far.
+     */
+    public var attempts: Int64
+    /**
+     * Why the last attempt failed, or why it will not be sent.
+     */
+    public var error: String?
+    /**
+     * Unix seconds.
+     */
+    public var nextAttempt: Int64?
+    public var sentAt: Int64?
+    public var messageId: String?
+    public var createdAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The customer file it belongs to.
+         */accountId: String, to: String, subject: String, 
+        /**
+         * The quote attached as a PDF, if any.
+         */quoteId: String?, 
+        /**
+         * `queued`, `sent` or `failed`.
+         */status: String, 
+        /**
+         * The status as people read it ("en attente d'envoi", "envoyé",
+         * "échec de l'envoi") and in English.
+         */statusLabel: String, statusLabelEn: String, 
+        /**
+         * Failed attempts so far.
+         */attempts: Int64, 
+        /**
+         * Why the last attempt failed, or why it will not be sent.
+         */error: String?, 
+        /**
+         * Unix seconds.
+         */nextAttempt: Int64?, sentAt: Int64?, messageId: String?, createdAt: Int64) {
+        self.id = id
+        self.accountId = accountId
+        self.to = to
+        self.subject = subject
+        self.quoteId = quoteId
+        self.status = status
+        self.statusLabel = statusLabel
+        self.statusLabelEn = statusLabelEn
+        self.attempts = attempts
+        self.error = error
+        self.nextAttempt = nextAttempt
+        self.sentAt = sentAt
+        self.messageId = messageId
+        self.createdAt = createdAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OutboxEmail: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutboxEmail: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutboxEmail {
+        return
+            try OutboxEmail(
+                id: FfiConverterString.read(from: &buf), 
+                accountId: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                quoteId: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                statusLabel: FfiConverterString.read(from: &buf), 
+                statusLabelEn: FfiConverterString.read(from: &buf), 
+                attempts: FfiConverterInt64.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf), 
+                nextAttempt: FfiConverterOptionInt64.read(from: &buf), 
+                sentAt: FfiConverterOptionInt64.read(from: &buf), 
+                messageId: FfiConverterOptionString.read(from: &buf), 
+                createdAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OutboxEmail, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterOptionString.write(value.quoteId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.statusLabel, into: &buf)
+        FfiConverterString.write(value.statusLabelEn, into: &buf)
+        FfiConverterInt64.write(value.attempts, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterOptionInt64.write(value.nextAttempt, into: &buf)
+        FfiConverterOptionInt64.write(value.sentAt, into: &buf)
+        FfiConverterOptionString.write(value.messageId, into: &buf)
+        FfiConverterInt64.write(value.createdAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxEmail_lift(_ buf: RustBuffer) throws -> OutboxEmail {
+    return try FfiConverterTypeOutboxEmail.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutboxEmail_lower(_ value: OutboxEmail) -> RustBuffer {
+    return FfiConverterTypeOutboxEmail.lower(value)
+}
+
+
 public struct Pipeline: Equatable, Hashable {
     public var currency: String
     public var stages: [PipelineStage]
@@ -6133,6 +6343,31 @@ fileprivate struct FfiConverterSequenceTypeOrder: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOutboxEmail: FfiConverterRustBuffer {
+    typealias SwiftType = [OutboxEmail]
+
+    public static func write(_ value: [OutboxEmail], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOutboxEmail.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OutboxEmail] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OutboxEmail]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOutboxEmail.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePipelineStage: FfiConverterRustBuffer {
     typealias SwiftType = [PipelineStage]
 
@@ -6442,6 +6677,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() != 54127) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 19735) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_forecast() != 32125) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6464,6 +6702,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_network_available() != 57361) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_outbox() != 61040) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_pipeline() != 515) {

@@ -375,6 +375,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_create_quote(uint64_t ptr
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_dashboard(uint64_t ptr, RustBuffer period, RustBuffer scope, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_EMAIL_QUOTE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_EMAIL_QUOTE
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_email_quote(uint64_t ptr, RustBuffer quote_id, RustBuffer to, RustBuffer message, int8_t english, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_forecast(uint64_t ptr, uint32_t months, int8_t everyone, RustCallStatus *_Nonnull out_status
@@ -413,6 +418,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_my_day(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 void uniffi_carnet_mobile_fn_method_carnetclient_network_available(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_OUTBOX
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_outbox(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_PIPELINE
@@ -941,6 +951,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_dashboard(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_EMAIL_QUOTE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_EMAIL_QUOTE
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_email_quote(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FORECAST
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FORECAST
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_forecast(void
@@ -986,6 +1002,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_my_day(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_network_available(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_OUTBOX
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_OUTBOX
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_outbox(void
     
 );
 #endif

@@ -155,6 +155,53 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertEqual(carnet.syncStatus.pending, 0)
     }
 
+    func testAQuoteEmailedOfflineFromSwiftLeavesAfterSyncAndItsOutcomeComesBack() async throws {
+        let sink = try MailSink()
+        let server = try TestServer(mailPort: sink.port)
+        defer { server.stop() }
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-mail"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPad e-mail")
+        try await carnet.syncNow()
+        let hits = try await carnet.searchAccounts(limit: 1000)
+        let client = try XCTUnwrap(hits.first).id
+        let quote = try await carnet.createQuote(client)
+        _ = try await carnet.addQuoteLine(quote, NewQuoteLine(qty: "1", label: "Étude Swift", unitPrice: "300", vatRate: "20"))
+        // Offline: queued on the device, nothing has left.
+        let id = try await carnet.emailQuote(quote, to: "client@example.com", message: "Bonjour depuis l'iPad.")
+        let before = try await carnet.outbox()
+        let queued = try XCTUnwrap(before.first { $0.id == id })
+        XCTAssertEqual(queued.status, "queued")
+        XCTAssertEqual(queued.statusLabel, "en attente d'envoi")
+        XCTAssertEqual(sink.waitFor(0, containing: id).count, 0)
+        try await carnet.syncNow()
+        let got = sink.waitFor(1, containing: "Message-ID: <\(id)@demo.example>")
+        XCTAssertEqual(got.count, 1)
+        XCTAssertTrue(got.first?.contains("Bonjour depuis l'iPad.") ?? false)
+        XCTAssertTrue(got.first?.contains("Content-Type: application/pdf") ?? false)
+        // The outcome comes back with the next syncs.
+        var sent = queued
+        let deadline = Date().addingTimeInterval(20)
+        while sent.status == "queued" && Date() < deadline {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            try await carnet.syncNow()
+            let now = try await carnet.outbox()
+            sent = try XCTUnwrap(now.first { $0.id == id })
+        }
+        XCTAssertEqual(sent.status, "sent")
+        XCTAssertEqual(sent.statusLabel, "envoyé")
+        XCTAssertEqual(sent.messageId, "<\(id)@demo.example>")
+        // A contact who refused prospecting email: refused here.
+        let paul = try await carnet.addContact(client, NewContact(name: "Paul Refus", email: "paul@example.com"))
+        try await carnet.setContactField(paul, field: "consent_email", value: "non")
+        do {
+            _ = try await carnet.emailQuote(quote, to: "paul@example.com")
+            XCTFail("an opted-out contact was emailed")
+        } catch let CarnetError.Invalid(_, reasonFr) {
+            XCTAssertTrue(reasonFr.contains("Paul Refus") && reasonFr.contains("a refusé"), reasonFr)
+        }
+        XCTAssertEqual(sink.waitFor(1, containing: "paul@example.com").count, 0)
+    }
+
     func testTheManagersDashboardWorksOfflineAgainstTheDemosTargets() async throws {
         let server = try TestServer()
         defer { server.stop() }

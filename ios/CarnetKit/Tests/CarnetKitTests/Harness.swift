@@ -40,12 +40,23 @@ final class TestServer {
 
     /// A new demo tenant on a free port, or (given `existing` data and a
     /// `listen` address) the same server restarted.
-    init(existing: String? = nil, listen: String = "127.0.0.1:0") throws {
+    init(existing: String? = nil, listen: String = "127.0.0.1:0", mailPort: Int? = nil) throws {
         data = try existing ?? tempDir("carnet-server")
         let running = URL(fileURLWithPath: data).appendingPathComponent("server.json")
         try? FileManager.default.removeItem(at: running)
-        process.executableURL = try binDir().appendingPathComponent("carnet-server")
-        process.arguments = ["--data", data, existing == nil ? "demo" : "serve", "--listen", listen]
+        let exe = try binDir().appendingPathComponent("carnet-server")
+        var command = existing == nil ? "demo" : "serve"
+        if let port = mailPort {
+            // The demo tenant, its outbox sent to a mail server on loopback.
+            if existing == nil { try TestServer.admin(exe, data, ["demo", "--no-serve"]) }
+            try TestServer.admin(exe, data, [
+                "mail", "set", "--host", "127.0.0.1", "--port", "\(port)", "--security", "none",
+                "--from", "Démo Carnet <devis@demo.example>", "--retry-secs", "1",
+            ])
+            command = "serve"
+        }
+        process.executableURL = exe
+        process.arguments = ["--data", data, command, "--listen", listen]
         process.standardOutput = try outputFile("carnet-server-out").1
         process.standardError = FileHandle.standardError
         try process.run()
@@ -66,11 +77,59 @@ final class TestServer {
         url = found!
     }
 
+    private static func admin(_ exe: URL, _ data: String, _ args: [String]) throws {
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["--data", data] + args
+        p.standardOutput = try outputFile("carnet-server-admin").1
+        p.standardError = FileHandle.standardError
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw NSError(domain: "carnet", code: 3, userInfo: [NSLocalizedDescriptionKey: "carnet-server \(args) failed"])
+        }
+    }
+
     func stop() {
         // SIGKILL: a child spawned from a Dispatch thread inherits its
         // blocked signals, so SIGTERM (Process.terminate) may never land.
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+/// The SMTP server on loopback that `scripts/swift-test` starts outside the
+/// chroot (`tests/smtp/sink.py` on Debian's aiosmtpd): its port, and the
+/// folder where it stores each message it accepts as a `.eml` file.
+struct MailSink {
+    let port: Int
+    let dir: String
+
+    init() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let p = env["CARNET_SMTP_PORT"].flatMap(Int.init), let d = env["CARNET_SMTP_DIR"] else {
+            throw NSError(domain: "carnet", code: 4, userInfo: [
+                NSLocalizedDescriptionKey: "CARNET_SMTP_PORT and CARNET_SMTP_DIR not set: run scripts/swift-test",
+            ])
+        }
+        port = p
+        dir = d
+    }
+
+    /// The stored messages, in order.
+    func messages() -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".eml") }.sorted()
+        return names.compactMap { try? String(contentsOfFile: "\(dir)/\($0)", encoding: .utf8) }
+    }
+
+    /// The messages, once those holding `needle` are at least `n` (or after 20 s).
+    func waitFor(_ n: Int, containing needle: String) -> [String] {
+        let deadline = Date().addingTimeInterval(20)
+        while messages().filter({ $0.contains(needle) }).count < n && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return messages().filter { $0.contains(needle) }
     }
 }
 

@@ -758,6 +758,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_dashboard(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_email_quote(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_forecast(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_history(
@@ -773,6 +775,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_my_day(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_network_available(
+    ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_outbox(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_pipeline(
     ): Int
@@ -896,6 +900,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_dashboard(`ptr`: Long,`period`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_email_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_forecast(`ptr`: Long,`months`: Int,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_history(`ptr`: Long,`accountId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -912,6 +918,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_network_available(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_pipeline(`ptr`: Long,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_products(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1147,6 +1155,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() and 0xFFFF) != 54127) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 19735) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_forecast() and 0xFFFF) != 32125) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1169,6 +1180,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_network_available() and 0xFFFF) != 57361) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_outbox() and 0xFFFF) != 61040) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_pipeline() and 0xFFFF) != 515) {
@@ -1811,6 +1825,16 @@ public interface CarnetClientInterface {
      */
     fun `dashboard`(`period`: kotlin.String, `scope`: kotlin.String?): Dashboard
     
+    /**
+     * Sends a quote by email, its PDF attached: the quote is marked sent
+     * (every legal mention, else `Invalid` with what lacks) and the
+     * message waits in the outbox, offline too; the server sends it after
+     * the next sync and the outcome comes back (`outbox`). A recipient
+     * who refused prospecting email is refused (`Invalid`, with who).
+     * Returns the message's id.
+     */
+    fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `english`: kotlin.Boolean): kotlin.String
+    
     fun `forecast`(`months`: kotlin.UInt, `everyone`: kotlin.Boolean): Forecast
     
     /**
@@ -1845,6 +1869,11 @@ public interface CarnetClientInterface {
      * retry at once instead of waiting out the backoff.
      */
     fun `networkAvailable`()
+    
+    /**
+     * The outbox: every message of the files on this device, newest first.
+     */
+    fun `outbox`(): List<OutboxEmail>
     
     fun `pipeline`(`everyone`: kotlin.Boolean): Pipeline
     
@@ -2354,6 +2383,32 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     
 
     
+    /**
+     * Sends a quote by email, its PDF attached: the quote is marked sent
+     * (every legal mention, else `Invalid` with what lacks) and the
+     * message waits in the outbox, offline too; the server sends it after
+     * the next sync and the outcome comes back (`outbox`). A recipient
+     * who refused prospecting email is refused (`Invalid`, with who).
+     * Returns the message's id.
+     */
+    @Throws(CarnetException::class)override fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `english`: kotlin.Boolean): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_email_quote(
+        it,
+        
+        FfiConverterString.lower(`quoteId`),
+        FfiConverterString.lower(`to`),
+        FfiConverterString.lower(`message`),
+        FfiConverterBoolean.lower(`english`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(CarnetException::class)override fun `forecast`(`months`: kotlin.UInt, `everyone`: kotlin.Boolean): Forecast {
             return FfiConverterTypeForecast.lift(
     callWithHandle {
@@ -2495,6 +2550,23 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * The outbox: every message of the files on this device, newest first.
+     */
+    @Throws(CarnetException::class)override fun `outbox`(): List<OutboxEmail> {
+            return FfiConverterSequenceTypeOutboxEmail.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_outbox(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -4336,6 +4408,12 @@ data class Contact (
     , 
     var `consentPhone`: kotlin.Boolean
     , 
+    /**
+     * Said no to prospecting email (`consent_email` set to no, not merely
+     * never asked): nothing is sent to this address.
+     */
+    var `refusedEmail`: kotlin.Boolean
+    , 
     var `notes`: kotlin.String
     
 ){
@@ -4362,6 +4440,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
         )
     }
@@ -4376,6 +4455,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterOptionalString.allocationSize(value.`preferredChannel`) +
             FfiConverterBoolean.allocationSize(value.`consentEmail`) +
             FfiConverterBoolean.allocationSize(value.`consentPhone`) +
+            FfiConverterBoolean.allocationSize(value.`refusedEmail`) +
             FfiConverterString.allocationSize(value.`notes`)
     )
 
@@ -4389,6 +4469,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterOptionalString.write(value.`preferredChannel`, buf)
             FfiConverterBoolean.write(value.`consentEmail`, buf)
             FfiConverterBoolean.write(value.`consentPhone`, buf)
+            FfiConverterBoolean.write(value.`refusedEmail`, buf)
             FfiConverterString.write(value.`notes`, buf)
     }
 }
@@ -5734,6 +5815,130 @@ public object FfiConverterTypeOrder: FfiConverterRustBuffer<Order> {
             FfiConverterString.write(value.`owner`, buf)
             FfiConverterSequenceTypeDocLine.write(value.`lines`, buf)
             FfiConverterTypeDocTotals.write(value.`totals`, buf)
+    }
+}
+
+
+
+/**
+ * A message of the outbox: written on the device (offline too), sent by
+ * the server once the file reaches it, its outcome synced back.
+ */
+data class OutboxEmail (
+    var `id`: kotlin.String
+    , 
+    /**
+     * The customer file it belongs to.
+     */
+    var `accountId`: kotlin.String
+    , 
+    var `to`: kotlin.String
+    , 
+    var `subject`: kotlin.String
+    , 
+    /**
+     * The quote attached as a PDF, if any.
+     */
+    var `quoteId`: kotlin.String?
+    , 
+    /**
+     * `queued`, `sent` or `failed`.
+     */
+    var `status`: kotlin.String
+    , 
+    /**
+     * The status as people read it ("en attente d'envoi", "envoyé",
+     * "échec de l'envoi") and in English.
+     */
+    var `statusLabel`: kotlin.String
+    , 
+    var `statusLabelEn`: kotlin.String
+    , 
+    /**
+     * Failed attempts so far.
+     */
+    var `attempts`: kotlin.Long
+    , 
+    /**
+     * Why the last attempt failed, or why it will not be sent.
+     */
+    var `error`: kotlin.String?
+    , 
+    /**
+     * Unix seconds.
+     */
+    var `nextAttempt`: kotlin.Long?
+    , 
+    var `sentAt`: kotlin.Long?
+    , 
+    var `messageId`: kotlin.String?
+    , 
+    var `createdAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutboxEmail: FfiConverterRustBuffer<OutboxEmail> {
+    override fun read(buf: ByteBuffer): OutboxEmail {
+        return OutboxEmail(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OutboxEmail) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`accountId`) +
+            FfiConverterString.allocationSize(value.`to`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterOptionalString.allocationSize(value.`quoteId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`statusLabel`) +
+            FfiConverterString.allocationSize(value.`statusLabelEn`) +
+            FfiConverterLong.allocationSize(value.`attempts`) +
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterOptionalLong.allocationSize(value.`nextAttempt`) +
+            FfiConverterOptionalLong.allocationSize(value.`sentAt`) +
+            FfiConverterOptionalString.allocationSize(value.`messageId`) +
+            FfiConverterLong.allocationSize(value.`createdAt`)
+    )
+
+    override fun write(value: OutboxEmail, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`accountId`, buf)
+            FfiConverterString.write(value.`to`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterOptionalString.write(value.`quoteId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`statusLabel`, buf)
+            FfiConverterString.write(value.`statusLabelEn`, buf)
+            FfiConverterLong.write(value.`attempts`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterOptionalLong.write(value.`nextAttempt`, buf)
+            FfiConverterOptionalLong.write(value.`sentAt`, buf)
+            FfiConverterOptionalString.write(value.`messageId`, buf)
+            FfiConverterLong.write(value.`createdAt`, buf)
     }
 }
 
@@ -7341,6 +7546,34 @@ public object FfiConverterSequenceTypeOrder: FfiConverterRustBuffer<List<Order>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeOrder.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOutboxEmail: FfiConverterRustBuffer<List<OutboxEmail>> {
+    override fun read(buf: ByteBuffer): List<OutboxEmail> {
+        val len = buf.getInt()
+        return List<OutboxEmail>(len) {
+            FfiConverterTypeOutboxEmail.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OutboxEmail>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOutboxEmail.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OutboxEmail>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOutboxEmail.write(it, buf)
         }
     }
 }

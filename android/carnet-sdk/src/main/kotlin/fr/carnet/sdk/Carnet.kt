@@ -20,6 +20,7 @@ import fr.carnet.ffi.NewContact
 import fr.carnet.ffi.NewDeal
 import fr.carnet.ffi.NewQuote
 import fr.carnet.ffi.NewQuoteLine
+import fr.carnet.ffi.OutboxEmail
 import fr.carnet.ffi.Pipeline
 import fr.carnet.ffi.Product
 import fr.carnet.ffi.Quote
@@ -124,6 +125,17 @@ class Carnet private constructor(
     suspend fun sendQuote(quoteId: String) = local { sendQuote(quoteId) }
     /** The quote as a PDF made on the device, offline (French unless [english]). */
     suspend fun quotePdf(quoteId: String, english: Boolean = false): ByteArray = local { quotePdf(quoteId, english) }
+    /**
+     * Emails the quote, its PDF attached: the quote is marked sent (legal
+     * mentions checked) and the message waits in the outbox, offline too;
+     * the server sends it after the next sync and the outcome comes back
+     * in [outbox]. A recipient who refused prospecting email throws
+     * `CarnetException.Invalid`. Returns the message's id.
+     */
+    suspend fun emailQuote(quoteId: String, to: String, message: String = "", english: Boolean = false): String =
+        local { emailQuote(quoteId, to, message, english) }
+    /** The outbox: every message of the files on this device, newest first. */
+    suspend fun outbox(): List<OutboxEmail> = local { outbox() }
     /** What the quote still lacks before it can be sent, in French (empty: ready). */
     suspend fun quoteMissingMentions(quoteId: String): List<String> = local { quoteMissingMentions(quoteId) }
 

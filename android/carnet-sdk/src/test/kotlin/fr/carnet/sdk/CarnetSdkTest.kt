@@ -199,6 +199,53 @@ class CarnetSdkTest {
     }
 
     @Test
+    fun `a quote emailed offline from Kotlin leaves after sync and its outcome comes back`() = runBlocking<Unit> {
+        MailSink().use { sink ->
+            TestServer(mailPort = sink.port).use { server ->
+                Carnet.open(tempDir("carnet-mail-").path).use { carnet ->
+                    carnet.login(server.url, ALICE, DEMO_PASSWORD, "Tablette e-mail")
+                    carnet.syncNow()
+                    val client = carnet.searchAccounts(limit = 1000).first().id
+                    val quote = carnet.createQuote(client)
+                    carnet.addQuoteLine(quote, NewQuoteLine(qty = "1", label = "Étude Kotlin", unitPrice = "300", vatRate = "20"))
+                    // Offline: queued on the device, nothing has left.
+                    val id = carnet.emailQuote(quote, "client@example.com", "Bonjour depuis la tablette.")
+                    val queued = carnet.outbox().first { it.id == id }
+                    assertEquals("queued", queued.status)
+                    assertEquals("en attente d'envoi", queued.statusLabel)
+                    assertEquals("sent", carnet.quote(quote).status)
+                    assertTrue(sink.messages().isEmpty())
+                    carnet.syncNow()
+                    val got = sink.waitFor(1)
+                    assertEquals(1, got.size)
+                    assertTrue(got[0].contains("Message-ID: <$id@demo.example>"), got[0])
+                    assertTrue(got[0].contains("Bonjour depuis la tablette."), got[0])
+                    assertTrue(got[0].contains("Content-Type: application/pdf"), got[0])
+                    // The outcome comes back with the next syncs.
+                    var sent = queued
+                    val deadline = System.nanoTime() + 20_000_000_000
+                    while (sent.status == "queued" && System.nanoTime() < deadline) {
+                        kotlinx.coroutines.delay(200)
+                        carnet.syncNow()
+                        sent = carnet.outbox().first { it.id == id }
+                    }
+                    assertEquals("sent", sent.status)
+                    assertEquals("envoyé", sent.statusLabel)
+                    assertEquals("<$id@demo.example>", sent.messageId)
+                    // A contact who refused prospecting email: refused here.
+                    val paul = carnet.addContact(client, NewContact(name = "Paul Refus", email = "paul@example.com"))
+                    carnet.setContactField(paul, "consent_email", "non")
+                    val err = assertThrows<CarnetException.Invalid> {
+                        runBlocking { carnet.emailQuote(quote, "paul@example.com") }
+                    }
+                    assertTrue(err.reasonFr.contains("Paul Refus") && err.reasonFr.contains("a refusé"), err.reasonFr)
+                    assertEquals(1, sink.messages().size)
+                }
+            }
+        }
+    }
+
+    @Test
     fun `the manager's dashboard works offline against the demo's targets`() = runBlocking<Unit> {
         TestServer().use { server ->
             Carnet.open(tempDir("carnet-marc-").path).use { carnet ->

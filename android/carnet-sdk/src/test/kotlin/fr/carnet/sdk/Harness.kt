@@ -18,7 +18,7 @@ fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile().a
  * A real `carnet-server` on loopback: a new demo tenant on a free port, or
  * (given [existing] data and a [listen] address) the same server restarted.
  */
-class TestServer(existing: File? = null, listen: String = "127.0.0.1:0") : AutoCloseable {
+class TestServer(existing: File? = null, listen: String = "127.0.0.1:0", mailPort: Int? = null) : AutoCloseable {
     val data: File = existing ?: tempDir("carnet-server-")
     private val process: Process
     val url: String
@@ -26,7 +26,16 @@ class TestServer(existing: File? = null, listen: String = "127.0.0.1:0") : AutoC
     init {
         val exe = File(binDir, "carnet-server")
         check(exe.canExecute()) { "missing $exe: build it with cargo build -p carnet-server" }
-        val command = if (existing == null) "demo" else "serve"
+        var command = if (existing == null) "demo" else "serve"
+        if (mailPort != null) {
+            // The demo tenant, its outbox sent to a mail server on loopback.
+            if (existing == null) admin(exe, "demo", "--no-serve")
+            admin(
+                exe, "mail", "set", "--host", "127.0.0.1", "--port", "$mailPort", "--security", "none",
+                "--from", "Démo Carnet <devis@demo.example>", "--retry-secs", "1",
+            )
+            command = "serve"
+        }
         process = ProcessBuilder(exe.path, "--data", data.path, command, "--listen", listen)
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start()
@@ -39,6 +48,48 @@ class TestServer(existing: File? = null, listen: String = "127.0.0.1:0") : AutoC
         url = found
         // Keep draining stdout so the server never blocks on a full pipe.
         Thread { reader.lineSequence().forEach { } }.apply { isDaemon = true }.start()
+    }
+
+    private fun admin(exe: File, vararg args: String) {
+        val p = ProcessBuilder(listOf(exe.path, "--data", data.path) + args)
+            .redirectErrorStream(true).start()
+        val out = p.inputStream.bufferedReader().readText()
+        check(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) { "carnet-server ${args.toList()}: $out" }
+    }
+
+    override fun close() {
+        process.destroyForcibly()
+        process.waitFor(10, TimeUnit.SECONDS)
+    }
+}
+
+/**
+ * A real SMTP server on loopback: the repository's `tests/smtp/sink.py` on
+ * Debian's aiosmtpd, storing each message it accepts as a `.eml` file.
+ */
+class MailSink : AutoCloseable {
+    val dir: File = tempDir("carnet-sink-")
+    private val process: Process
+    val port: Int
+
+    init {
+        val script = File("../../tests/smtp/sink.py").canonicalFile
+        check(script.exists()) { "missing $script" }
+        process = ProcessBuilder("/usr/bin/python3", script.path, dir.path)
+            .redirectError(ProcessBuilder.Redirect.INHERIT).start()
+        val line = process.inputStream.bufferedReader().readLine() ?: error("the SMTP sink did not start")
+        port = line.removePrefix("listening ").trim().toInt()
+    }
+
+    /** The stored messages, in order. */
+    fun messages(): List<String> =
+        (dir.listFiles { f -> f.name.endsWith(".eml") } ?: emptyArray()).sortedBy { it.name }.map { it.readText() }
+
+    /** Waits (up to [seconds]) for at least [n] messages. */
+    fun waitFor(n: Int, seconds: Long = 20): List<String> {
+        val deadline = System.nanoTime() + seconds * 1_000_000_000
+        while (messages().size < n && System.nanoTime() < deadline) Thread.sleep(50)
+        return messages()
     }
 
     override fun close() {

@@ -1,0 +1,518 @@
+//! The outbox's sender ("envoi des e-mails"). Users write messages into a
+//! customer file's outbox on their device, offline too (`ops::queue_email`);
+//! once the file reaches the server, this task sends each queued message
+//! over SMTP (lettre, rustls; STARTTLS, TLS or plain as configured), a
+//! quote with its PDF attached (made here with `carnet_core::pdf`, as the
+//! device would), and records what became of it back into the file as the
+//! server (`ops::record_sending`): sent with the time and Message-ID, or an
+//! attempt that failed and when the next one is, then failed for good.
+//! Devices see the record by the ordinary sync.
+//!
+//! A message is never lost and never sent twice with two ids: it stays
+//! `queued` in the stored document until its record is durable, and its
+//! Message-ID comes from its record id (`mail::message_id`), so a server
+//! killed between the mail server's acceptance and the record sends it
+//! again, on restart, with the same Message-ID — once more, not a third
+//! time. The mail server's credentials live in `DATA/mail.json`, readable
+//! by the server's user only; they are never in a document, so never on a
+//! device.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use carnet_core::mail;
+use carnet_core::model::AccountFile;
+use carnet_core::ops::{self, Sending};
+use carnet_core::text::Lang;
+use carnet_core::{DocId, DocKind};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::tenant::{Event, Tenant};
+
+/// The file, in the data directory, that holds the mail server's settings.
+pub const CONFIG_FILE: &str = "mail.json";
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+/// How the connection to the mail server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine or network.
+    None,
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Security, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "starttls" => Ok(Security::Starttls),
+            "tls" | "smtps" => Ok(Security::Tls),
+            "none" | "plain" => Ok(Security::None),
+            other => Err(format!(
+                "unknown security {other:?} (starttls, tls or none)"
+            )),
+        }
+    }
+}
+
+/// The mail server and the sending rules (`DATA/mail.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MailConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The sender: `Démo Carnet <devis@demo.example>`. Replies go to the
+    /// rep who wrote the message (Reply-To).
+    pub from: String,
+    /// Attempts before a message is marked failed for good.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: i64,
+    /// The wait after the first failed attempt; it doubles after each.
+    #[serde(default = "default_retry")]
+    pub retry_secs: u64,
+    /// Messages sent at once (connections to the mail server).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Longest wait for the mail server, per message.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_attempts() -> i64 {
+    5
+}
+fn default_retry() -> u64 {
+    60
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+impl MailConfig {
+    pub fn new(host: &str, port: u16, security: Security, from: &str) -> MailConfig {
+        MailConfig {
+            host: host.trim().to_string(),
+            port,
+            security,
+            username: None,
+            password: None,
+            from: from.trim().to_string(),
+            max_attempts: default_attempts(),
+            retry_secs: default_retry(),
+            concurrency: default_concurrency(),
+            timeout_secs: default_timeout(),
+        }
+    }
+
+    pub fn path(data: &Path) -> PathBuf {
+        data.join(CONFIG_FILE)
+    }
+
+    /// The settings in `data`, if the mail server was configured.
+    pub fn load(data: &Path) -> anyhow::Result<Option<MailConfig>> {
+        use std::io::Read;
+        let path = MailConfig::path(data);
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            anyhow::bail!("{}: larger than {MAX_CONFIG_BYTES} bytes", path.display());
+        }
+        let cfg: MailConfig = serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(Some(cfg))
+    }
+
+    /// Writes the settings, readable by the server's user only.
+    pub fn save(&self, data: &Path) -> anyhow::Result<()> {
+        self.validate().map_err(anyhow::Error::msg)?;
+        crate::admin::write_private(&MailConfig::path(data), &serde_json::to_vec_pretty(self)?)?;
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.host.is_empty() || self.host.len() > 253 {
+            return Err("host: a mail server name is needed".into());
+        }
+        self.from
+            .parse::<Mailbox>()
+            .map_err(|e| format!("from: {:?} is not an address ({e})", self.from))?;
+        if !(1..=50).contains(&self.max_attempts) {
+            return Err("max_attempts: between 1 and 50".into());
+        }
+        if !(1..=86_400).contains(&self.retry_secs) {
+            return Err("retry_secs: between 1 and 86400".into());
+        }
+        if !(1..=32).contains(&self.concurrency) {
+            return Err("concurrency: between 1 and 32".into());
+        }
+        if !(1..=600).contains(&self.timeout_secs) {
+            return Err("timeout_secs: between 1 and 600".into());
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err("username and password go together".into());
+        }
+        Ok(())
+    }
+
+    /// What `mail show` prints: everything but the password.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(p) = v.get_mut("password").filter(|p| !p.is_null()) {
+            *p = serde_json::Value::String("********".into());
+        }
+        v
+    }
+
+    fn transport(&self) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+        let builder = match self.security {
+            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)?,
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)?,
+            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
+        };
+        let mut builder = builder
+            .port(self.port)
+            .timeout(Some(Duration::from_secs(self.timeout_secs)))
+            .pool_config(PoolConfig::new().max_size(self.concurrency as u32));
+        if let (Some(u), Some(p)) = (&self.username, &self.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// One outbox message: the file it is in and its record id.
+type Key = (DocId, String);
+
+/// Queued messages by when they are due (Unix seconds).
+#[derive(Default)]
+struct Queue {
+    due: BTreeSet<(i64, DocId, String)>,
+    of: HashMap<Key, i64>,
+}
+
+impl Queue {
+    fn put(&mut self, key: Key, at: i64) {
+        if let Some(old) = self.of.insert(key.clone(), at) {
+            self.due.remove(&(old, key.0, key.1.clone()));
+        }
+        self.due.insert((at, key.0, key.1));
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(old) = self.of.remove(key) {
+            self.due.remove(&(old, key.0, key.1.clone()));
+        }
+    }
+
+    /// The file's queued messages as its index rows say now.
+    fn refresh(&mut self, tenant: &Tenant, doc: DocId) {
+        let stale: Vec<Key> = self.of.keys().filter(|k| k.0 == doc).cloned().collect();
+        for k in stale {
+            self.remove(&k);
+        }
+        if let Some(rows) = tenant.rows(doc) {
+            for e in rows.emails.iter().filter(|e| e.status == "queued") {
+                self.put((doc, e.id.clone()), e.next_attempt.unwrap_or(0));
+            }
+        }
+    }
+
+    fn refresh_all(&mut self, tenant: &Tenant) {
+        *self = Queue::default();
+        tenant.for_each_row(|doc, rows| {
+            for e in rows.emails.iter().filter(|e| e.status == "queued") {
+                self.put((doc, e.id.clone()), e.next_attempt.unwrap_or(0));
+            }
+        });
+    }
+
+    fn first(&self) -> Option<(i64, Key)> {
+        self.due.first().map(|(at, d, id)| (*at, (*d, id.clone())))
+    }
+}
+
+/// The sender of one tenant's outbox.
+pub struct Mailer {
+    tenant: Arc<Tenant>,
+    cfg: MailConfig,
+    from: Mailbox,
+    domain: String,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+/// Starts sending the tenant's outbox; the task runs until the tenant's
+/// events stop.
+pub fn spawn(tenant: Arc<Tenant>, cfg: MailConfig) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    let from: Mailbox = cfg.from.parse()?;
+    let domain = from.email.domain().to_string();
+    let mailer = Arc::new(Mailer {
+        transport: cfg.transport()?,
+        tenant,
+        cfg,
+        from,
+        domain,
+    });
+    Ok(tokio::spawn(mailer.run()))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// What one message needs to leave.
+struct Prepared {
+    to: String,
+    subject: String,
+    body: String,
+    reply_to: String,
+    attachment: Option<(String, Vec<u8>)>,
+    attempts: i64,
+}
+
+/// Why a message will never leave (recorded as failed at once).
+struct Never(String);
+
+impl Mailer {
+    async fn run(self: Arc<Self>) {
+        let mut events = self.tenant.subscribe();
+        let mut queue = Queue::default();
+        queue.refresh_all(&self.tenant);
+        let mut busy: HashSet<Key> = HashSet::new();
+        let (done_tx, mut done_rx) = mpsc::channel::<Key>(self.cfg.concurrency);
+        tracing::info!(queued = queue.of.len(), host = %self.cfg.host, "mailer started");
+        loop {
+            let t = now();
+            while busy.len() < self.cfg.concurrency {
+                let Some((at, key)) = queue.first().filter(|(at, _)| *at <= t) else {
+                    break;
+                };
+                let _ = at;
+                // Out of the queue while it is being sent; when done, the
+                // file's rows say whether it is still queued (and when).
+                queue.remove(&key);
+                if !busy.insert(key.clone()) {
+                    continue;
+                }
+                let me = self.clone();
+                let done = done_tx.clone();
+                tokio::spawn(async move {
+                    me.attempt(key.0, &key.1).await;
+                    let _ = done.send(key).await;
+                });
+            }
+            let wait = match queue.first() {
+                Some((at, _)) if busy.len() < self.cfg.concurrency => {
+                    Duration::from_secs(at.saturating_sub(now()).clamp(0, 3600) as u64)
+                }
+                _ => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(Event::Doc { doc, kind: DocKind::Account, .. }) => {
+                        queue.refresh(&self.tenant, doc);
+                        for k in &busy {
+                            queue.remove(k);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        queue.refresh_all(&self.tenant);
+                        for k in &busy {
+                            queue.remove(k);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                Some(key) = done_rx.recv() => {
+                    busy.remove(&key);
+                    queue.refresh(&self.tenant, key.0);
+                    for k in &busy {
+                        queue.remove(k);
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One attempt at one message, and its record.
+    async fn attempt(&self, doc: DocId, email: &str) {
+        let outcome = match self.prepare(doc, email).await {
+            Ok(None) => return,
+            Err(Never(reason)) => Sending::Failed {
+                attempts: 0,
+                error: reason,
+            },
+            Ok(Some(p)) => self.send(email, p).await,
+        };
+        match &outcome {
+            Sending::Sent { message_id, .. } => {
+                tracing::info!(%doc, email, message_id, "message sent")
+            }
+            Sending::Retry { error, .. } | Sending::Failed { error, .. } => {
+                tracing::warn!(%doc, email, error, "message not sent")
+            }
+        }
+        let recorded = self
+            .tenant
+            .edit_as_server(doc, DocKind::Account, |d| {
+                ops::record_sending(d, email, &outcome)
+            })
+            .await;
+        if let Err(e) = recorded {
+            // Still queued in the stored file: sent again later, with the
+            // same Message-ID.
+            tracing::error!(%doc, email, error = %e, "could not record a sending");
+        }
+    }
+
+    /// Reads the message from its file, as it stands now: `None` when it is
+    /// gone or no longer queued.
+    async fn prepare(&self, doc: DocId, email: &str) -> Result<Option<Prepared>, Never> {
+        let slot = self
+            .tenant
+            .slot(doc)
+            .await
+            .map_err(|e| Never(e.to_string()))?;
+        let (file, quote) = {
+            let mut slot = slot.lock().await;
+            let Some(d) = slot.doc.as_mut() else {
+                return Ok(None);
+            };
+            if d.kind() != DocKind::Account {
+                return Ok(None);
+            }
+            let file = AccountFile::read(d).map_err(|e| Never(e.to_string()))?;
+            let Some(e) = file.emails.iter().find(|e| e.id == email) else {
+                return Ok(None);
+            };
+            let quote = match e.quote.as_deref() {
+                Some(q) => Some(ops::read_quote(d, q).map_err(|e| Never(e.to_string()))?),
+                None => None,
+            };
+            (file, quote)
+        };
+        let Some(e) = file.emails.iter().find(|e| e.id == email) else {
+            return Ok(None);
+        };
+        if e.status != "queued" {
+            return Ok(None);
+        }
+        let lang = e.lang.parse::<Lang>().unwrap_or_default();
+        if let Some(who) = mail::refusal(&file, &e.to) {
+            return Err(Never(
+                carnet_core::ValidationError::OptedOut {
+                    to: e.to.clone(),
+                    who,
+                }
+                .message(lang),
+            ));
+        }
+        let settings = self.tenant.edit_parts().settings.clone();
+        let attachment = match &quote {
+            Some(q) => {
+                let (s, a, q2) = (settings.clone(), file.account.clone(), q.clone());
+                let pdf = self
+                    .tenant
+                    .on_cpu(move || carnet_core::pdf::quote(&s, &a, &q2, lang))
+                    .await
+                    .map_err(Never)?
+                    .map_err(|e| Never(e.to_string()))?;
+                Some((mail::quote_file_name(q, lang), pdf))
+            }
+            None => None,
+        };
+        Ok(Some(Prepared {
+            to: e.to.clone(),
+            subject: e.subject.clone(),
+            body: mail::body(&settings, &e.message, quote.as_ref(), lang),
+            reply_to: e.created_by.clone(),
+            attachment,
+            attempts: e.attempts,
+        }))
+    }
+
+    async fn send(&self, email: &str, p: Prepared) -> Sending {
+        let message_id = mail::message_id(email, &self.domain);
+        let attempts = p.attempts + 1;
+        let failed = |error: String| {
+            if attempts >= self.cfg.max_attempts {
+                Sending::Failed { attempts, error }
+            } else {
+                Sending::Retry {
+                    attempts,
+                    error,
+                    next_attempt: now()
+                        + mail::backoff(attempts, self.cfg.retry_secs).min(i64::MAX as u64) as i64,
+                }
+            }
+        };
+        let message = match self.build(&p, &message_id) {
+            Ok(m) => m,
+            Err(e) => return Sending::Failed { attempts, error: e },
+        };
+        let limit = Duration::from_secs(self.cfg.timeout_secs.saturating_mul(2));
+        match tokio::time::timeout(limit, self.transport.send(message)).await {
+            Ok(Ok(_)) => Sending::Sent {
+                at: now(),
+                message_id,
+            },
+            Ok(Err(e)) => failed(e.to_string()),
+            Err(_) => failed("the mail server did not answer in time".into()),
+        }
+    }
+
+    fn build(&self, p: &Prepared, message_id: &str) -> Result<Message, String> {
+        let to: Mailbox =
+            p.to.parse()
+                .map_err(|e| format!("{:?} is not an address: {e}", p.to))?;
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(p.subject.clone())
+            .message_id(Some(message_id.to_string()))
+            .date_now()
+            .user_agent("Carnet".into());
+        if let Ok(r) = p.reply_to.parse::<Mailbox>() {
+            b = b.reply_to(r);
+        }
+        let text = SinglePart::plain(p.body.clone());
+        let built = match &p.attachment {
+            Some((name, pdf)) => b.multipart(MultiPart::mixed().singlepart(text).singlepart(
+                Attachment::new(name.clone()).body(
+                    pdf.clone(),
+                    ContentType::parse("application/pdf").map_err(|e| e.to_string())?,
+                ),
+            )),
+            None => b.singlepart(text),
+        };
+        built.map_err(|e| e.to_string())
+    }
+}
