@@ -80,6 +80,9 @@ enum Cmd {
     /// Quotes ("devis").
     #[command(subcommand)]
     Quote(cmd::quote::QuoteCmd),
+    /// Orders ("commandes").
+    #[command(subcommand)]
+    Order(cmd::quote::OrderCmd),
     /// The product catalog.
     #[command(subcommand)]
     Product(cmd::catalog::ProductCmd),
@@ -228,6 +231,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Action(c) => records::action(&cli, out, c),
         Cmd::Note(c) => records::note(&cli, c),
         Cmd::Quote(c) => quote::run(&cli, out, c),
+        Cmd::Order(c) => quote::order(&cli, out, c),
         Cmd::Product(c) => catalog::product(&cli, out, c),
         Cmd::Company(c) => catalog::company(&cli, out, c),
         Cmd::Outbox { json } => quote::outbox(&cli, out, *json),

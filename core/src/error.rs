@@ -111,6 +111,8 @@ pub enum CoreError {
     Automerge(#[from] automerge::AutomergeError),
     #[error("PDF: {0}")]
     Pdf(String),
+    #[error("export: {0}")]
+    Export(String),
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -10,6 +10,7 @@
 //! `sync::Replica` trait that `Device` implements. Network I/O happens only
 //! behind the `transport` feature (`sync::transport`, `sync::driver`).
 
+pub mod accounting;
 pub mod device;
 pub mod doc;
 pub mod error;

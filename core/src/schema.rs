@@ -105,6 +105,9 @@ pub const ORDER_STATUSES: &[&str] = &["confirmed", "delivered", "invoiced", "can
 /// mailer moves it to `sent` or `failed`.
 pub const EMAIL_STATUSES: &[&str] = &["queued", "sent", "failed"];
 pub const LANGS: &[&str] = &["fr", "en"];
+/// The category of operation an e-invoice states: deliveries of goods,
+/// services, or both.
+pub const OPERATION_CATEGORIES: &[&str] = &["goods", "services", "mixed"];
 pub const STAGE_OUTCOMES: &[&str] = &["open", "won", "lost"];
 pub const ROLES: &[&str] = &["rep", "manager", "admin"];
 
@@ -345,6 +348,8 @@ impl RecordKind {
                         f("email", Email),
                         f("payment_terms", Text),
                         f("late_penalty_rate", Percent),
+                        // What the company sells, as an e-invoice states it.
+                        f("operation_category", Choice(OPERATION_CATEGORIES)),
                         req("currency", Short),
                         req("quote_prefix", Short),
                         req("order_prefix", Short),

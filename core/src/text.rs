@@ -275,6 +275,20 @@ pub fn email_status(code: &str, lang: Lang) -> &str {
     }
 }
 
+/// An account's status as people read it.
+pub fn account_status(code: &str, lang: Lang) -> &str {
+    let (fr, en) = match code {
+        "prospect" => ("prospect", "prospect"),
+        "client" => ("client", "customer"),
+        "former" => ("ancien client", "former customer"),
+        _ => return code,
+    };
+    match lang {
+        Lang::Fr => fr,
+        Lang::En => en,
+    }
+}
+
 /// An order's status as people read it ("confirmée", not `confirmed`).
 pub fn order_status(code: &str, lang: Lang) -> &str {
     let (fr, en) = match code {

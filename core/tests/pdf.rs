@@ -306,3 +306,87 @@ fn the_todo_list_pdf_holds_the_open_actions_in_order_on_numbered_pages() {
     );
     assert!(!pdf_text(&path, None).contains("Déjà faite"));
 }
+
+#[test]
+fn an_order_pdf_and_a_customer_file_pdf_state_what_the_file_holds() {
+    let (dir, mut d, acc) = setup();
+    d.add_contact(
+        acc,
+        &raw(&[
+            ("name", "Élodie Dupré"),
+            ("role", "Gérante"),
+            ("email", "elodie@dupre.test"),
+        ]),
+    )
+    .unwrap();
+    let q = d
+        .create_quote(acc, &raw(&[("valid_until", "2026-12-31")]))
+        .unwrap()
+        .to_string();
+    d.add_quote_line(&q, &line("Comté 18 mois", "4", "30", "5.5", None))
+        .unwrap();
+    d.add_quote_line(&q, &line("Plateau en chêne", "1", "45", "20", Some("10")))
+        .unwrap();
+    let order = d.accept_quote(&q).unwrap().to_string();
+    d.set_record_field(&order, "delivery_date", "2026-12-10")
+        .unwrap();
+    d.add_note(acc, "Préfère être livrée le mardi matin.")
+        .unwrap();
+    let (_, quote) = d.quote(&q).unwrap();
+
+    let path = dir.path().join("commande.pdf");
+    std::fs::write(&path, d.order_pdf(&order, Lang::Fr).unwrap()).unwrap();
+    let text = flat(&pdf_text(&path, None));
+    let file = d.account_file(acc).unwrap();
+    let o = &file.orders[0];
+    assert!(
+        text.contains(&format!("BON DE COMMANDE N° {}", o.number)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Devis : {}", quote.number)),
+        "{text}"
+    );
+    assert!(text.contains("Livraison prévue : 10/12/2026"), "{text}");
+    assert!(text.contains("confirmée"), "{text}");
+    // 4 × 30,00 at 5,5 % and 45,00 − 10 % at 20 %: by hand.
+    assert!(text.contains("120,00 €"), "{text}");
+    assert!(text.contains("40,50 €"), "{text}");
+    assert!(text.contains("TVA 5,5 % (base 120,00 €) 6,60 €"), "{text}");
+    assert!(text.contains("TVA 20 % (base 40,50 €) 8,10 €"), "{text}");
+    assert!(text.contains("Total TTC 175,20 €"), "{text}");
+    assert!(
+        text.contains("frais de recouvrement en cas de retard de paiement : 40,00 €"),
+        "the recovery indemnity: {text}"
+    );
+    assert!(text.contains("page 1 / 1"), "{text}");
+
+    let path = dir.path().join("dossier.pdf");
+    std::fs::write(&path, d.account_pdf(acc, Lang::Fr).unwrap()).unwrap();
+    let text = flat(&pdf_text(&path, None));
+    for want in [
+        "Dossier client — Crèmerie Dupré & Fils",
+        "Élodie Dupré",
+        "Gérante",
+        &quote.number,
+        "accepté",
+        &o.number,
+        "Préfère être livrée le mardi matin.",
+        "Statut : prospect",
+    ] {
+        assert!(text.contains(want), "{want:?} not in {text}");
+    }
+    // In English too.
+    std::fs::write(&path, d.account_pdf(acc, Lang::En).unwrap()).unwrap();
+    let text = flat(&pdf_text(&path, None));
+    assert!(
+        text.contains("Customer file — Crèmerie Dupré & Fils"),
+        "{text}"
+    );
+    assert!(text.contains("Latest notes"), "{text}");
+}
+
+/// Text with every run of spaces made one (table columns, totals).
+fn flat(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

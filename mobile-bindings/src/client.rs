@@ -413,6 +413,20 @@ impl CarnetClient {
         })
     }
 
+    /// An order as a PDF ("bon de commande"), made on the device.
+    pub fn order_pdf(&self, order_id: String, english: bool) -> Result<Vec<u8>> {
+        let lang = if english { Lang::En } else { Lang::Fr };
+        self.with(|d| Ok(d.order_pdf(order_id.trim(), lang)?))
+    }
+
+    /// A customer file as a PDF to print ("dossier client"), made on the
+    /// device.
+    pub fn account_pdf(&self, account_id: String, english: bool) -> Result<Vec<u8>> {
+        let lang = if english { Lang::En } else { Lang::Fr };
+        let doc = doc_id(&account_id)?;
+        self.with(|d| Ok(d.account_pdf(doc, lang)?))
+    }
+
     /// What a quote still lacks before it can be sent, as people read it
     /// in French (empty: ready to send).
     pub fn quote_missing_mentions(&self, quote_id: String) -> Result<Vec<String>> {

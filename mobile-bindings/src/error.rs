@@ -120,6 +120,10 @@ impl From<CoreError> for CarnetError {
                 reason: format!("PDF: {p}"),
                 reason_fr: format!("PDF impossible à produire : {p}"),
             },
+            CoreError::Export(p) => CarnetError::Storage {
+                reason: format!("export: {p}"),
+                reason_fr: format!("export impossible : {p}"),
+            },
         }
     }
 }

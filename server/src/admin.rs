@@ -38,6 +38,11 @@ pub enum AdminCmd {
     Devices {
         email: String,
     },
+    /// Orders of a period for accounting: `csv` or `json`.
+    ExportOrders {
+        period: String,
+        format: String,
+    },
 }
 
 /// Longest email and password a login may carry (checked before hashing).
@@ -94,6 +99,27 @@ impl Tenant {
             } => {
                 self.add_territory(&name, &postcodes, &reps).await?;
                 Ok(serde_json::json!({"added": name}))
+            }
+            AdminCmd::ExportOrders { period, format } => {
+                let period: carnet_core::reports::Period = period
+                    .parse()
+                    .map_err(|e: carnet_core::ValidationError| invalid(e))?;
+                let orders = self.export_orders(period, None).await?;
+                let content = match format.as_str() {
+                    "json" => serde_json::to_string_pretty(&serde_json::json!({
+                        "period": period.to_string(),
+                        "orders": orders,
+                    }))
+                    .map_err(invalid)?,
+                    "csv" => {
+                        String::from_utf8(carnet_core::accounting::csv(&orders).map_err(invalid)?)
+                            .map_err(invalid)?
+                    }
+                    other => {
+                        return Err(invalid(format!("unknown format {other:?} (csv or json)")))
+                    }
+                };
+                Ok(serde_json::json!({"orders": orders.len(), "content": content}))
             }
             AdminCmd::RevokeDevice { email, device } => {
                 let revoked = self.revoke_devices(&email, device)?;

@@ -39,7 +39,7 @@ const FAMILY: [&str; 10] = [
     "Fournier",
 ];
 /// The demo company, with every mention a quote must state.
-pub const COMPANY: [(&str, &str); 12] = [
+pub const COMPANY: [(&str, &str); 13] = [
     ("legal_form", "SAS"),
     ("share_capital", "50000"),
     ("address", "8 quai Saint-Vincent"),
@@ -52,6 +52,7 @@ pub const COMPANY: [(&str, &str); 12] = [
     ("email", "contact@demo.carnet.fr"),
     ("payment_terms", "30 jours fin de mois, par virement"),
     ("late_penalty_rate", "12"),
+    ("operation_category", "services"),
 ];
 
 const PLACES: [(&str, &str); 6] = [

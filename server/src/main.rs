@@ -48,6 +48,9 @@ enum Cmd {
     User(UserCmd),
     #[command(subcommand)]
     Territory(TerritoryCmd),
+    /// Hand data over to other software.
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// The mail server the outbox is sent through.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -115,6 +118,23 @@ enum TerritoryCmd {
         postcodes: Vec<String>,
         #[arg(long = "rep")]
         reps: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Orders of a period for accounting, with what an e-invoice needs
+    /// (SIREN, addresses, operation category, VAT per rate).
+    Orders {
+        /// 2026-11, 2026-T4 (or 2026-Q4), 2026.
+        #[arg(long)]
+        period: String,
+        /// csv (one row per order and VAT rate, semicolons) or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -244,6 +264,27 @@ async fn run(cli: Cli) -> Result<()> {
                 },
             )
             .await
+        }
+        Cmd::Export(ExportCmd::Orders {
+            period,
+            format,
+            output,
+        }) => {
+            let v = admin_value(&cli.data, AdminCmd::ExportOrders { period, format }).await?;
+            let content = v.get("content").and_then(|c| c.as_str()).unwrap_or("");
+            match output {
+                Some(path) => std::fs::write(&path, content)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(content.as_bytes())?;
+                }
+            }
+            eprintln!(
+                "{} order(s)",
+                v.get("orders").and_then(|n| n.as_u64()).unwrap_or(0)
+            );
+            Ok(())
         }
         Cmd::Mail(MailCmd::Set {
             host,
@@ -406,23 +447,24 @@ fn write_running(data: &Path, r: &Running) -> Result<()> {
 /// Runs an admin command: through the running server if one holds the
 /// data directory, else directly on it.
 async fn admin(data: &Path, cmd: AdminCmd) -> Result<()> {
-    if let Some(reply) = admin_remote(data, &cmd).await? {
-        return print_reply(reply);
-    }
-    let t = Tenant::open(data, 64)?;
-    let v = t.admin(cmd).await?;
-    print_reply(serde_json::json!({ "ok": v }))
+    let v = admin_value(data, cmd).await?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
 }
 
-fn print_reply(reply: serde_json::Value) -> Result<()> {
+/// What an admin command answers, or its error.
+async fn admin_value(data: &Path, cmd: AdminCmd) -> Result<serde_json::Value> {
+    let reply = match admin_remote(data, &cmd).await? {
+        Some(reply) => reply,
+        None => {
+            let t = Tenant::open(data, 64)?;
+            serde_json::json!({ "ok": t.admin(cmd).await? })
+        }
+    };
     if let Some(e) = reply.get("error") {
         bail!("{}", e.as_str().unwrap_or("error"));
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(reply.get("ok").unwrap_or(&reply))?
-    );
-    Ok(())
+    Ok(reply.get("ok").cloned().unwrap_or(reply))
 }
 
 async fn admin_remote(data: &Path, cmd: &AdminCmd) -> Result<Option<serde_json::Value>> {

@@ -150,6 +150,14 @@ test('the dashboard variance matches the seeded orders, and a target set in the 
   assert.equal(cents(await row.locator('td.variance').innerText()), expected - 2_000_000);
   assert.match(await page.locator('svg.chart').innerHTML(), new RegExp(period));
   await shot(page, 'dashboard');
+  // The period's orders for accounting, from the link on the dashboard:
+  // Alice's add up to the same figure (cancelled ones listed, not counted).
+  const exported = await (await ctx.request.get(base + await page.getByRole('link', { name: 'JSON' }).getAttribute('href'))).json();
+  const alices = exported.orders.filter((o) => o.rep === ALICE && o.status !== 'cancelled');
+  const toCents = (s) => Math.round(parseFloat(s) * 100);
+  assert.equal(alices.reduce((n, o) => n + toCents(o.total_net), 0), expected);
+  const csv = await (await ctx.request.get(base + await page.getByRole('link', { name: 'CSV' }).getAttribute('href'))).text();
+  assert.match(csv, /^\ufeffnumero;date;statut;/);
 
   await page.goto(`${base}/targets?rep=${ALICE}&period=${period}`);
   await page.fill('#t-orders_value', '30000');
@@ -245,13 +253,20 @@ test("a rep cannot reach another territory's account by URL, search, CSV or prin
   const hidden = all.find((f) => f.account.owner === BRUNO && !visible.has(f.account.id)).account;
   const { ctx, page } = await login(ALICE);
   const random = '0b0e5c1a-3a57-4bd1-9b6a-2f3c4d5e6f70';
-  for (const path of ['/accounts/', '/print/accounts/']) {
-    const h = await ctx.request.get(base + path + hidden.id);
-    const r = await ctx.request.get(base + path + random);
+  for (const [path, tail] of [['/accounts/', ''], ['/print/accounts/', ''], ['/accounts/', '/pdf']]) {
+    const h = await ctx.request.get(base + path + hidden.id + tail);
+    const r = await ctx.request.get(base + path + random + tail);
     assert.equal(h.status(), 404);
     assert.equal(r.status(), 404);
     assert.ok(Buffer.compare(await h.body(), await r.body()) === 0, `${path}: hidden answers like missing`);
   }
+  // Her own file, as a PDF to print.
+  const own = await ctx.request.get(`${base}/accounts/${[...visible][0]}/pdf`);
+  assert.equal(own.headers()['content-type'], 'application/pdf');
+  const ownPath = join(SHOTS, 'dossier.pdf');
+  writeFileSync(ownPath, await own.body());
+  const ownText = spawnSync('pdftotext', ['-layout', ownPath, '-'], { encoding: 'utf8' }).stdout;
+  assert.match(ownText, /Dossier client/);
   const search = await ctx.request.get(`${base}/accounts?q=${encodeURIComponent(hidden.name)}`);
   assert.ok(!(await search.text()).includes(hidden.id));
   const csv = await (await ctx.request.get(`${base}/accounts.csv?q=${encodeURIComponent(hidden.name)}`)).text();

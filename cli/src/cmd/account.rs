@@ -21,6 +21,13 @@ pub enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write the customer file as a PDF to print ("dossier client"), made
+    /// here, offline.
+    Pdf {
+        id: String,
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+    },
     /// Everything in one customer file.
     Show {
         id: String,
@@ -88,6 +95,12 @@ pub fn run(cli: &Cli, out: Out, cmd: &AccountCmd) -> Result<()> {
                 ]);
             }
             println!("{tb}");
+            Ok(())
+        }
+        AccountCmd::Pdf { id, output } => {
+            let d = open(cli)?;
+            std::fs::write(output, d.account_pdf(doc_id(id)?, out.lang)?)?;
+            println!("{}", output.display());
             Ok(())
         }
         AccountCmd::Show { id, json } => {

@@ -56,6 +56,27 @@ pub enum QuoteCmd {
     },
 }
 
+#[derive(Subcommand)]
+pub enum OrderCmd {
+    /// Write an order as a PDF ("bon de commande"), made here, offline.
+    Pdf {
+        order: String,
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+    },
+}
+
+pub fn order(cli: &Cli, out: Out, cmd: &OrderCmd) -> Result<()> {
+    match cmd {
+        OrderCmd::Pdf { order, output } => {
+            let d = open(cli)?;
+            std::fs::write(output, d.order_pdf(order, out.lang)?)?;
+            println!("{}", output.display());
+            Ok(())
+        }
+    }
+}
+
 pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
     match cmd {
         QuoteCmd::Add { account, input } => {

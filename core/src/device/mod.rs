@@ -683,6 +683,31 @@ impl<S: Store> Device<S> {
         crate::pdf::quote(&self.settings, &a, &q, lang)
     }
 
+    /// An order as a PDF in `lang` ("bon de commande"), made here, offline.
+    pub fn order_pdf(&self, order: &str, lang: crate::text::Lang) -> Result<Vec<u8>> {
+        let account = self.account_of(order)?;
+        let mut doc = self.load(account)?;
+        let file = AccountFile::read(&mut doc)?;
+        let o = file
+            .orders
+            .iter()
+            .find(|o| o.id == order.trim())
+            .ok_or_else(|| ValidationError::Rule(format!("no order {order}")))?;
+        let quote = o
+            .quote
+            .as_deref()
+            .and_then(|q| file.quotes.iter().find(|x| x.id == q))
+            .map(|q| q.number.as_str());
+        crate::pdf::order(&self.settings, &file.account, o, quote, lang)
+    }
+
+    /// A customer file as a PDF to print ("dossier client"), made here,
+    /// offline.
+    pub fn account_pdf(&self, account: DocId, lang: crate::text::Lang) -> Result<Vec<u8>> {
+        let file = self.account_file(account)?;
+        crate::pdf::account(&self.settings, &file, self.today(), lang)
+    }
+
     /// The to-do list up to `until` for `scope` as a PDF ("édition des
     /// actions à effectuer"), made here, offline.
     pub fn todo_pdf(

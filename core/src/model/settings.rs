@@ -64,6 +64,8 @@ pub struct Company {
     pub payment_terms: String,
     /// The late-payment penalty rate, percent per year, when set.
     pub late_penalty_rate: Option<Decimal>,
+    /// `goods`, `services` or `mixed` (what an e-invoice states), when set.
+    pub operation_category: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Default)]
@@ -209,6 +211,7 @@ impl Settings {
             email: get("email", ""),
             payment_terms: text("payment_terms"),
             late_penalty_rate: c.and_then(|c| c.decimal("late_penalty_rate")),
+            operation_category: c.and_then(|c| c.get_str("operation_category")),
         };
         Settings {
             company_name: get("name", ""),

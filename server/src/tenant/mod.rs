@@ -5,12 +5,14 @@
 
 pub mod board;
 mod exchange;
+mod export;
 mod judge;
 pub mod reach;
 mod user_edit;
 mod writer;
 
 pub use exchange::{DocOutcome, Phantom, Phantoms, UpOutcome, MAX_PHANTOM_BYTES};
+pub use export::MAX_EXPORT_ORDERS;
 pub use user_edit::{EditError, EditParts};
 pub use writer::Event;
 

@@ -36,6 +36,8 @@ pub fn routes() -> Router<Web> {
         .route("/quotes/{id}/send", post(send_quote))
         .route("/quotes/{id}/email", post(email_quote))
         .route("/quotes/{id}/pdf", get(quote_pdf))
+        .route("/orders/{id}/pdf", get(order_pdf))
+        .route("/accounts/{id}/pdf", get(account_pdf))
         .route("/accounts/{id}/resolve", post(resolve))
         .route("/print/accounts/{id}", get(print_file))
 }
@@ -705,7 +707,7 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
         section.sheet aria-labelledby="h-orders" {
             h2 #h-orders { (tr(l, "Commandes", "Orders")) }
             table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Lignes", "Lines")) } } }
-                tbody { @for o in &f.orders { tr { td { (o.number) } td { (text::order_status(&o.status, l)) } td { (day(o.date, l)) } td.num { (money(o.totals.net, l)) }
+                tbody { @for o in &f.orders { tr { td { (o.number) @if !print { " " a href={ "/orders/" (o.id) "/pdf" } { "PDF" } } } td { (text::order_status(&o.status, l)) } td { (day(o.date, l)) } td.num { (money(o.totals.net, l)) }
                     td { @for li in &o.lines { (li.label) " × " (li.qty) " = " (money(li.net, l)) br; } } } } } }
         }
         section.sheet aria-labelledby="h-actions" {
@@ -765,7 +767,7 @@ async fn file(
     let title = fv.file.account.name.clone();
     let body = html! {
         (page::error(m.error.as_deref()))
-        p.no-print { a href={ "/print/accounts/" (fv.file.account.id) } { (tr(l, "Imprimer le dossier client", "Print the customer file")) } }
+        p.no-print { a href={ "/print/accounts/" (fv.file.account.id) } { (tr(l, "Imprimer le dossier client", "Print the customer file")) } " · " a href={ "/accounts/" (fv.file.account.id) "/pdf" } { (tr(l, "Dossier client en PDF", "Customer file as a PDF")) } }
         (sections(&fv, &v, false))
     };
     html_page(page::page(&v, Nav::Accounts, &title, body))
@@ -893,34 +895,108 @@ async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) ->
     let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
         return not_found(&v);
     };
-    let parts = web.tenant.edit_parts();
-    let made = web
+    let read = web
         .tenant
         .read_for(&v.user, doc, DocKind::Account, |d| {
-            let (q, a) = ops::quote_and_account(d, id.trim())?;
-            carnet_core::pdf::quote(&parts.settings, &a, &q, v.lang).map(|b| (q.number, b))
+            ops::quote_and_account(d, id.trim()).ok()
         })
         .await;
-    match made {
-        Ok(Some(Ok((number, bytes)))) => {
-            let name: String = number
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect();
+    let Ok(Some(Some((q, a)))) = read else {
+        return not_found(&v);
+    };
+    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let name = format!("devis-{}", q.number);
+    pdf_response(&web, &v, name, move || {
+        carnet_core::pdf::quote(&parts.settings, &a, &q, lang)
+    })
+    .await
+}
+
+/// An order as a PDF ("bon de commande"), made like the device makes it.
+async fn order_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    let read = web
+        .tenant
+        .read_for(&v.user, doc, DocKind::Account, |d| {
+            AccountFile::read(d).ok()
+        })
+        .await;
+    let Ok(Some(Some(file))) = read else {
+        return not_found(&v);
+    };
+    let Some(o) = file.orders.iter().find(|o| o.id == id.trim()).cloned() else {
+        return not_found(&v);
+    };
+    let quote = o
+        .quote
+        .as_deref()
+        .and_then(|q| file.quotes.iter().find(|x| x.id == q))
+        .map(|q| q.number.clone());
+    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let name = format!("commande-{}", o.number);
+    pdf_response(&web, &v, name, move || {
+        carnet_core::pdf::order(&parts.settings, &file.account, &o, quote.as_deref(), lang)
+    })
+    .await
+}
+
+/// The customer file as a PDF to print ("dossier client").
+async fn account_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
+    let Some(doc) = doc_id(&id) else {
+        return not_found(&v);
+    };
+    let read = web
+        .tenant
+        .read_for(&v.user, doc, DocKind::Account, |d| {
+            AccountFile::read(d).ok()
+        })
+        .await;
+    let Ok(Some(Some(file))) = read else {
+        return not_found(&v);
+    };
+    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let name = format!("dossier-{}", file.account.name);
+    pdf_response(&web, &v, name, move || {
+        carnet_core::pdf::account(&parts.settings, &file, today(), lang)
+    })
+    .await
+}
+
+/// Makes a PDF on the blocking pool (never on the async workers) and
+/// serves it inline as `name.pdf` (kept to ASCII letters, digits and '-').
+async fn pdf_response(
+    web: &Web,
+    v: &Viewer,
+    name: String,
+    make: impl FnOnce() -> carnet_core::Result<Vec<u8>> + Send + 'static,
+) -> Response {
+    let Ok(Ok(bytes)) = web.tenant.on_cpu(make).await else {
+        return not_found(v);
+    };
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
             (
-                [
-                    (header::CONTENT_TYPE, "application/pdf".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("inline; filename=\"devis-{name}.pdf\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        _ => not_found(&v),
-    }
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}.pdf\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Marks a quote sent (refused, with the list of missing mentions, when

@@ -23,6 +23,7 @@ pub fn routes() -> Router<Web> {
     Router::new()
         .route("/dashboard", get(show))
         .route("/dashboard/layout", post(save_layout))
+        .route("/orders/export", get(export_orders))
 }
 
 /// An indicator's value as read: an amount, a count, a percentage.
@@ -183,6 +184,11 @@ async fn show(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Response
                 }
             }
         }
+        p.no-print {
+            (tr(l, "Export comptable des commandes de la période : ", "Orders of the period for accounting: "))
+            a href={ "/orders/export?format=csv&period=" (period.to_string()) } { "CSV" } " · "
+            a href={ "/orders/export?format=json&period=" (period.to_string()) } { "JSON" }
+        }
         h2 { (label(chart, l)) (tr(l, " — 12 dernières périodes", " — last 12 periods")) }
         (super::chart::bars(&dash.chart, chart.unit(), label(chart, l), l))
         details.no-print #customize {
@@ -249,4 +255,57 @@ async fn save_layout(State(web): State<Web>, Posted { v, f }: Posted) -> Respons
             ))
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    period: String,
+    #[serde(default)]
+    format: String,
+}
+
+/// The orders of a period for accounting (`carnet_core::accounting`), of
+/// the files the manager sees: CSV (one row per order and VAT rate) or
+/// JSON (what an e-invoice needs). Managers and admins only.
+async fn export_orders(
+    State(web): State<Web>,
+    v: Viewer,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    if !matches!(v.role, super::Role::Manager | super::Role::Admin) {
+        return not_found(&v);
+    }
+    let Ok(period) = q.period.parse::<Period>() else {
+        return not_found(&v);
+    };
+    let viewer = (v.role != super::Role::Admin).then_some(v.user.as_str());
+    let Ok(orders) = web.tenant.export_orders(period, viewer).await else {
+        return not_found(&v);
+    };
+    let name = format!("commandes-{period}");
+    let (mime, ext, body) = if q.format == "json" {
+        let body = serde_json::to_vec_pretty(&serde_json::json!({
+            "period": period.to_string(),
+            "orders": orders,
+        }));
+        ("application/json", "json", body.unwrap_or_default())
+    } else {
+        match carnet_core::accounting::csv(&orders) {
+            Ok(b) => ("text/csv; charset=utf-8", "csv", b),
+            Err(_) => return not_found(&v),
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

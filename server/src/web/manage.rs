@@ -661,6 +661,11 @@ const COMPANY_FIELDS: &[(&str, &str, &str)] = &[
         "Taux des pénalités de retard (% par an)",
         "Late-payment penalty rate (% a year)",
     ),
+    (
+        "operation_category",
+        "Catégorie d'opération (goods, services, mixed)",
+        "Operation category (goods, services, mixed)",
+    ),
 ];
 
 async fn company(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Response {
@@ -692,6 +697,7 @@ async fn company(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Res
                 .late_penalty_rate
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
+            "operation_category" => c.operation_category.clone().unwrap_or_default(),
             _ => String::new(),
         }
     };

@@ -124,6 +124,14 @@ public final class Carnet: @unchecked Sendable {
     public func outbox() async throws -> [OutboxEmail] {
         try await local { try $0.outbox() }
     }
+    /// An order as a PDF ("bon de commande") made on the device (French unless `english`).
+    public func orderPdf(_ orderId: String, english: Bool = false) async throws -> Data {
+        try await local { try $0.orderPdf(orderId: orderId, english: english) }
+    }
+    /// A customer file as a PDF to print ("dossier client") made on the device.
+    public func accountPdf(_ accountId: String, english: Bool = false) async throws -> Data {
+        try await local { try $0.accountPdf(accountId: accountId, english: english) }
+    }
     /// What the quote still lacks before it can be sent, in French (empty: ready).
     public func quoteMissingMentions(_ quoteId: String) async throws -> [String] {
         try await local { try $0.quoteMissingMentions(quoteId: quoteId) }

@@ -620,6 +620,12 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     
     func accountFile(accountId: String) throws  -> AccountFile
     
+    /**
+     * A customer file as a PDF to print ("dossier client"), made on the
+     * device.
+     */
+    func accountPdf(accountId: String, english: Bool) throws  -> Data
+    
     func actionTypes() throws  -> [ActionType]
     
     func addAction(accountId: String, action: NewAction) throws  -> String
@@ -709,6 +715,11 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * retry at once instead of waiting out the backoff.
      */
     func networkAvailable() 
+    
+    /**
+     * An order as a PDF ("bon de commande"), made on the device.
+     */
+    func orderPdf(orderId: String, english: Bool) throws  -> Data
     
     /**
      * The outbox: every message of the files on this device, newest first.
@@ -941,6 +952,21 @@ open func accountFile(accountId: String)throws  -> AccountFile  {
     uniffi_carnet_mobile_fn_method_carnetclient_account_file(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(accountId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A customer file as a PDF to print ("dossier client"), made on the
+     * device.
+     */
+open func accountPdf(accountId: String, english: Bool)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_account_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(accountId),
+        FfiConverterBool.lower(english),uniffiCallStatus
     )
 })
 }
@@ -1230,6 +1256,20 @@ open func networkAvailable()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * An order as a PDF ("bon de commande"), made on the device.
+     */
+open func orderPdf(orderId: String, english: Bool)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_order_pdf(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(orderId),
+        FfiConverterBool.lower(english),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -6635,6 +6675,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_account_file() != 47895) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf() != 29409) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_action_types() != 15264) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6702,6 +6745,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_network_available() != 57361) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_order_pdf() != 17685) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_outbox() != 61040) {

@@ -305,6 +305,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_accept_quote(uint64_t ptr
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_account_file(uint64_t ptr, RustBuffer account_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ACCOUNT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ACCOUNT_PDF
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_account_pdf(uint64_t ptr, RustBuffer account_id, int8_t english, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ACTION_TYPES
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ACTION_TYPES
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_action_types(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -418,6 +423,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_my_day(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 void uniffi_carnet_mobile_fn_method_carnetclient_network_available(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ORDER_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_ORDER_PDF
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_order_pdf(uint64_t ptr, RustBuffer order_id, int8_t english, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_OUTBOX
@@ -867,6 +877,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_account_file(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ACCOUNT_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ACCOUNT_PDF
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ACTION_TYPES
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ACTION_TYPES
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_action_types(void
@@ -1002,6 +1018,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_my_day(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_NETWORK_AVAILABLE
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_network_available(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ORDER_PDF
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_ORDER_PDF
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_order_pdf(void
     
 );
 #endif

@@ -151,6 +151,12 @@ final class CarnetKitTests: XCTestCase {
         let pdf = try await carnet.quotePdf(quote)
         XCTAssertEqual(String(decoding: pdf.prefix(5), as: UTF8.self), "%PDF-")
         XCTAssertGreaterThan(pdf.count, 1000)
+        // Accepted: its order and the customer file, as PDFs too.
+        let order = try await carnet.acceptQuote(quote)
+        let orderPdf = try await carnet.orderPdf(order)
+        XCTAssertEqual(String(decoding: orderPdf.prefix(5), as: UTF8.self), "%PDF-")
+        let filePdf = try await carnet.accountPdf(client)
+        XCTAssertGreaterThan(filePdf.count, pdf.count / 2)
         try await carnet.syncNow()
         XCTAssertEqual(carnet.syncStatus.pending, 0)
     }

@@ -730,6 +730,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_account_file(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_action_types(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_add_action(
@@ -775,6 +777,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_my_day(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_network_available(
+    ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_order_pdf(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_outbox(
     ): Int
@@ -872,6 +876,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_account_file(`ptr`: Long,`accountId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_account_pdf(`ptr`: Long,`accountId`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_action_types(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_add_action(`ptr`: Long,`accountId`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -918,6 +924,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_network_available(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_order_pdf(`ptr`: Long,`orderId`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_outbox(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_pipeline(`ptr`: Long,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
@@ -1113,6 +1121,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_account_file() and 0xFFFF) != 47895) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf() and 0xFFFF) != 29409) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_action_types() and 0xFFFF) != 15264) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1180,6 +1191,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_network_available() and 0xFFFF) != 57361) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_order_pdf() and 0xFFFF) != 17685) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_outbox() and 0xFFFF) != 61040) {
@@ -1780,6 +1794,12 @@ public interface CarnetClientInterface {
     
     fun `accountFile`(`accountId`: kotlin.String): AccountFile
     
+    /**
+     * A customer file as a PDF to print ("dossier client"), made on the
+     * device.
+     */
+    fun `accountPdf`(`accountId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray
+    
     fun `actionTypes`(): List<ActionType>
     
     fun `addAction`(`accountId`: kotlin.String, `action`: NewAction): kotlin.String
@@ -1869,6 +1889,11 @@ public interface CarnetClientInterface {
      * retry at once instead of waiting out the backoff.
      */
     fun `networkAvailable`()
+    
+    /**
+     * An order as a PDF ("bon de commande"), made on the device.
+     */
+    fun `orderPdf`(`orderId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray
     
     /**
      * The outbox: every message of the files on this device, newest first.
@@ -2144,6 +2169,26 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         it,
         
         FfiConverterString.lower(`accountId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A customer file as a PDF to print ("dossier client"), made on the
+     * device.
+     */
+    @Throws(CarnetException::class)override fun `accountPdf`(`accountId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_account_pdf(
+        it,
+        
+        FfiConverterString.lower(`accountId`),
+        FfiConverterBoolean.lower(`english`),_status)
 }
     }
     )
@@ -2550,6 +2595,25 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * An order as a PDF ("bon de commande"), made on the device.
+     */
+    @Throws(CarnetException::class)override fun `orderPdf`(`orderId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_order_pdf(
+        it,
+        
+        FfiConverterString.lower(`orderId`),
+        FfiConverterBoolean.lower(`english`),_status)
+}
+    }
+    )
+    }
     
 
     

@@ -136,6 +136,10 @@ class Carnet private constructor(
         local { emailQuote(quoteId, to, message, english) }
     /** The outbox: every message of the files on this device, newest first. */
     suspend fun outbox(): List<OutboxEmail> = local { outbox() }
+    /** An order as a PDF ("bon de commande") made on the device (French unless [english]). */
+    suspend fun orderPdf(orderId: String, english: Boolean = false): ByteArray = local { orderPdf(orderId, english) }
+    /** A customer file as a PDF to print ("dossier client") made on the device. */
+    suspend fun accountPdf(accountId: String, english: Boolean = false): ByteArray = local { accountPdf(accountId, english) }
     /** What the quote still lacks before it can be sent, in French (empty: ready). */
     suspend fun quoteMissingMentions(quoteId: String): List<String> = local { quoteMissingMentions(quoteId) }
 

@@ -192,6 +192,15 @@ class CarnetSdkTest {
                 val text = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
                 assertTrue(text.contains("DEVIS N° ${sent.number}"), text)
                 assertTrue(text.contains("Révision"), text)
+                // Accepted: its order and the customer file, as PDFs too.
+                val order = carnet.acceptQuote(quote)
+                pdf.writeBytes(carnet.orderPdf(order))
+                val orderText = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
+                assertTrue(orderText.contains("BON DE COMMANDE N°"), orderText)
+                pdf.writeBytes(carnet.accountPdf(client))
+                val fileText = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
+                assertTrue(fileText.contains("Dossier client"), fileText)
+                assertTrue(fileText.contains(sent.number), fileText)
                 carnet.syncNow()
                 assertEquals(0u, carnet.syncStatus.pending)
             }
