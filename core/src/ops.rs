@@ -311,6 +311,61 @@ pub fn quote_and_account(doc: &CrmDoc, quote: &str) -> Result<(Quote, crate::mod
     Ok((read_quote(doc, quote)?, crate::model::Account::read(doc)?))
 }
 
+/// Revises a quote: a new draft with the same lines and terms, linked to
+/// the one it replaces (`revises`, `revision` one more), which becomes
+/// `superseded` and stays readable. An accepted or already superseded quote
+/// is not revised. The revision gets its own number from the server.
+pub fn revise_quote(
+    doc: &mut CrmDoc,
+    ctx: &EditCtx<'_>,
+    quote: &str,
+    provisional_number: &str,
+) -> Result<RecordId> {
+    let q = read_quote(doc, quote)?;
+    if matches!(q.status.as_str(), "accepted" | "superseded") {
+        return Err(ValidationError::Rule(format!(
+            "quote {} is {} and cannot be revised",
+            q.number, q.status
+        ))
+        .into());
+    }
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let mut raw = vec![
+        ("revises", quote.to_string()),
+        ("revision", (q.revision + 1).to_string()),
+        ("currency", q.currency.clone()),
+    ];
+    for (k, v) in [
+        ("deal", q.deal.clone()),
+        ("contact", q.contact.clone()),
+        ("terms", Some(q.terms.clone())),
+        ("payment_terms", Some(q.payment_terms.clone())),
+        ("delivery_terms", Some(q.delivery_terms.clone())),
+        ("notes", Some(q.notes.clone())),
+    ] {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            raw.push((k, v));
+        }
+    }
+    // A validity as long as the original's, from today.
+    if let (Some(from), Some(to)) = (q.date, q.valid_until) {
+        raw.push(("valid_until", day(ctx.today + (to - from))));
+    }
+    let new = create_quote(doc, ctx, provisional_number, &raw)?;
+    let new_s = new.to_string();
+    for l in &q.lines {
+        add_record(
+            doc,
+            ctx,
+            &["quotes", &new_s, "lines"],
+            RecordKind::QuoteLine,
+            &line_fields(l),
+        )?;
+    }
+    put_field(doc, ctx, &format!("quotes/{quote}/status"), "superseded")?;
+    Ok(new)
+}
+
 /// Accepts a quote and turns it into an order with the same lines.
 pub fn accept_quote(
     doc: &mut CrmDoc,
@@ -523,7 +578,8 @@ pub fn record_sending(doc: &mut CrmDoc, email: &str, outcome: &Sending) -> Resul
     Ok(())
 }
 
-fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Result<()> {
+/// A line's fields as text, to copy it (into an order, a revision).
+fn line_fields(l: &Line) -> Vec<(&'static str, String)> {
     let mut raw = vec![
         ("position", l.position.to_string()),
         ("label", l.label.clone()),
@@ -535,7 +591,11 @@ fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Resu
     if let Some(p) = &l.product {
         raw.push(("product", p.clone()));
     }
-    let fields = parse_all(RecordKind::OrderLine, &raw, &ctx.vocab)?;
+    raw
+}
+
+fn copy_line(doc: &mut CrmDoc, ctx: &EditCtx<'_>, order: &str, l: &Line) -> Result<()> {
+    let fields = parse_all(RecordKind::OrderLine, &line_fields(l), &ctx.vocab)?;
     doc.create_record(
         &["orders", order, "lines"],
         &l.id,

@@ -9,8 +9,12 @@
 use crate::error::ValidationError;
 use crate::ids::DocKind;
 
-/// The current schema version written into new documents.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The current schema version written into new documents (and stamped on
+/// a document an app of this version edits). 2 added the `emails`
+/// container of account documents and a quote's `revises`/`revision`: an
+/// app of version 1 keeps what it does not know, since the document says
+/// a newer version wrote it (`doc::shape`).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// How a field is stored and validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +103,15 @@ const fn ro(name: &'static str, ty: FieldType) -> FieldSpec {
 pub const ACCOUNT_KINDS: &[&str] = &["company", "person"];
 pub const ACCOUNT_STATUSES: &[&str] = &["prospect", "client", "former"];
 pub const CHANNELS: &[&str] = &["phone", "mobile", "email", "post", "visit"];
-pub const QUOTE_STATUSES: &[&str] = &["draft", "sent", "accepted", "refused", "expired"];
+/// `superseded`: a newer revision replaces it (it stays readable, linked).
+pub const QUOTE_STATUSES: &[&str] = &[
+    "draft",
+    "sent",
+    "accepted",
+    "refused",
+    "expired",
+    "superseded",
+];
 pub const ORDER_STATUSES: &[&str] = &["confirmed", "delivered", "invoiced", "cancelled"];
 /// An outbox message: written `queued` by its author; only the server's
 /// mailer moves it to `sent` or `failed`.
@@ -274,6 +286,10 @@ impl RecordKind {
                         f("notes", Text),
                         ro("owner", Email),
                         ro("created_at", Timestamp),
+                        // A revision: the quote it replaces, and its rank
+                        // (2 for the first revision).
+                        ro("revises", Ref),
+                        ro("revision", Int),
                     ]
                 }
             }

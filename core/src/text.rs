@@ -253,6 +253,7 @@ pub fn quote_status(code: &str, lang: Lang) -> &str {
         "accepted" => ("accepté", "accepted"),
         "refused" => ("refusé", "refused"),
         "expired" => ("expiré", "expired"),
+        "superseded" => ("remplacé par une révision", "superseded by a revision"),
         _ => return code,
     };
     match lang {

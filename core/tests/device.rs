@@ -1033,3 +1033,80 @@ fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_add
         Some(format!("<{id}@ex.test>").as_str())
     );
 }
+
+#[test]
+fn a_revision_keeps_the_original_readable_and_linked() {
+    let (_dir, mut d) = device("rep@carnet.test");
+    legal_company(&mut d);
+    let acc = d
+        .create_account(&raw(&[
+            ("name", "Garage Dupont"),
+            ("kind", "person"),
+            ("address_line1", "3 avenue Foch"),
+            ("postcode", "69006"),
+            ("city", "Lyon"),
+        ]))
+        .unwrap();
+    let v1 = d
+        .create_quote(
+            acc,
+            &raw(&[
+                ("valid_until", "2026-12-26"),
+                ("notes", "Livraison offerte"),
+            ]),
+        )
+        .unwrap()
+        .to_string();
+    for (label, qty, price) in [("Révision", "1", "100"), ("Pneus", "4", "85.50")] {
+        d.add_quote_line(
+            &v1,
+            &NewLine {
+                product: None,
+                label: Some(label.into()),
+                qty: qty.into(),
+                unit_price: Some(price.into()),
+                vat_rate: Some("20".into()),
+                discount: None,
+            },
+        )
+        .unwrap();
+    }
+    d.send_quote(&v1).unwrap();
+    let (_, original) = d.quote(&v1).unwrap();
+    let v2 = d.revise_quote(&v1).unwrap().to_string();
+    let (_, old) = d.quote(&v1).unwrap();
+    let (_, new) = d.quote(&v2).unwrap();
+    // v1: unchanged but for its status, still readable.
+    assert_eq!(old.status, "superseded");
+    assert_eq!(old.lines, original.lines);
+    assert_eq!(old.totals, original.totals);
+    assert_eq!(old.revision, 1);
+    // v2: a draft with the same lines and terms, linked to v1.
+    assert_eq!(new.status, "draft");
+    assert_eq!(new.revises.as_deref(), Some(v1.as_str()));
+    assert_eq!(new.revision, 2);
+    assert_ne!(new.number, old.number);
+    assert_eq!(new.notes, "Livraison offerte");
+    assert_eq!(new.totals, original.totals);
+    let labels = |q: &carnet_core::model::Quote| {
+        q.lines
+            .iter()
+            .map(|l| (l.position, l.label.clone(), l.net))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(&new), labels(&original));
+    // The original can be neither sent, accepted nor revised again.
+    assert!(d.send_quote(&v1).is_err());
+    assert!(d.accept_quote(&v1).is_err());
+    assert!(d.revise_quote(&v1).is_err());
+    // The revision goes on: edited, revised again (v3), accepted.
+    d.set_record_field(&v2, "notes", "Remise fidélité").unwrap();
+    let v3 = d.revise_quote(&v2).unwrap().to_string();
+    assert_eq!(d.quote(&v3).unwrap().1.revision, 3);
+    assert_eq!(d.quote(&v2).unwrap().1.status, "superseded");
+    d.accept_quote(&v3).unwrap();
+    assert!(
+        d.revise_quote(&v3).is_err(),
+        "an accepted quote is not revised"
+    );
+}

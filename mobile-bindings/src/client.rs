@@ -438,6 +438,14 @@ impl CarnetClient {
         })
     }
 
+    /// Revises the quote: a new draft with the same lines, linked to the
+    /// original (which then reads "superseded"); returns the revision's id.
+    pub fn revise_quote(&self, quote_id: String) -> Result<String> {
+        let doc = self.record_doc(&quote_id)?;
+        let id = self.edit(doc, |d| Ok(d.revise_quote(quote_id.trim())?))?;
+        Ok(id.to_string())
+    }
+
     /// Accepts the quote and creates its order; returns the order's id.
     pub fn accept_quote(&self, quote_id: String) -> Result<String> {
         let doc = self.record_doc(&quote_id)?;

@@ -303,6 +303,10 @@ pub struct Quote {
     pub delivery_terms: String,
     pub notes: String,
     pub owner: String,
+    /// The quote this revision replaces, if it is one.
+    pub revises: Option<String>,
+    /// 1 for an original quote, 2 for its first revision, …
+    pub revision: i64,
     pub lines: Vec<DocLine>,
     pub totals: DocTotals,
 }
@@ -338,6 +342,8 @@ impl From<CoreQuote> for Quote {
             delivery_terms: q.delivery_terms,
             notes: q.notes,
             owner: q.owner,
+            revises: q.revises,
+            revision: q.revision,
             lines: q.lines.into_iter().map(Into::into).collect(),
             totals: q.totals.into(),
         }

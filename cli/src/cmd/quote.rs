@@ -30,6 +30,9 @@ pub enum QuoteCmd {
     },
     /// Set its status: draft, sent, refused, expired (accepted: as `accept`).
     Status { quote: String, status: String },
+    /// Revise it: a new draft with the same lines, linked to this one
+    /// (which then reads "superseded"); prints the revision's id.
+    Revise { quote: String },
     /// Accept it and create the order; prints the order id.
     Accept { quote: String },
     /// Mark it sent, once it carries every legal mention (refused with the
@@ -105,6 +108,11 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
                 "{}",
                 text::quote_status(&d.quote(quote)?.1.status, out.lang)
             );
+            Ok(())
+        }
+        QuoteCmd::Revise { quote } => {
+            let mut d = open(cli)?;
+            println!("{}", d.revise_quote(quote)?);
             Ok(())
         }
         QuoteCmd::Accept { quote } => {

@@ -613,6 +613,17 @@ impl<S: Store> Device<S> {
         })
     }
 
+    /// Revises a quote (`ops::revise_quote`): a new draft with the same
+    /// lines, linked to the original, which reads "superseded".
+    pub fn revise_quote(&mut self, quote: &str) -> Result<RecordId> {
+        let account = self.account_of(quote)?;
+        let prefix = self.settings.quote_prefix.clone();
+        let (number, counter) = self.next_number("quote", &prefix)?;
+        self.edit_with(account, counter, |d, ctx| {
+            ops::revise_quote(d, ctx, quote, &number)
+        })
+    }
+
     /// Marks a quote sent, once every legal mention is there
     /// (`crate::legal`); else nothing changes and the refusal
     /// (`ValidationError::MissingMentions`) lists what lacks.

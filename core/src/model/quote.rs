@@ -141,6 +141,10 @@ pub struct Quote {
     pub delivery_terms: String,
     pub notes: String,
     pub owner: String,
+    /// The quote this revision replaces, if it is one.
+    pub revises: Option<String>,
+    /// 1 for an original quote, 2 for its first revision, …
+    pub revision: i64,
     pub lines: Vec<Line>,
     pub totals: Totals,
 }
@@ -174,6 +178,8 @@ impl Quote {
             delivery_terms: o.get_text("delivery_terms").unwrap_or_default(),
             notes: o.get_text("notes").unwrap_or_default(),
             owner: o.string("owner"),
+            revises: o.get_str("revises"),
+            revision: o.get_i64("revision").unwrap_or(1).max(1),
             totals: Totals::of(&lines),
             lines,
             id,

@@ -27,6 +27,24 @@ pub fn quote(settings: &Settings, account: &Account, q: &Quote, lang: Lang) -> R
         BODY + 5.0,
         true,
     );
+    if q.revision > 1 {
+        sheet.para(
+            MARGIN,
+            full,
+            &format!(
+                "{} {} — {}",
+                tr(lang, "Révision", "Revision"),
+                q.revision,
+                tr(
+                    lang,
+                    "remplace la version précédente de ce devis",
+                    "replaces the previous version of this quote"
+                )
+            ),
+            BODY,
+            false,
+        );
+    }
     if q.provisional {
         sheet.para(
             MARGIN,

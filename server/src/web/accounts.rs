@@ -35,6 +35,7 @@ pub fn routes() -> Router<Web> {
         .route("/accounts/{id}/quotes", post(add_quote))
         .route("/quotes/{id}/send", post(send_quote))
         .route("/quotes/{id}/email", post(email_quote))
+        .route("/quotes/{id}/revise", post(revise_quote))
         .route("/quotes/{id}/pdf", get(quote_pdf))
         .route("/orders/{id}/pdf", get(order_pdf))
         .route("/accounts/{id}/pdf", get(account_pdf))
@@ -667,8 +668,14 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
             h2 #h-quotes { (tr(l, "Devis", "Quotes")) }
             table { thead { tr { th scope="col" { (tr(l, "Numéro", "Number")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Date", "Date")) } th scope="col" { (tr(l, "Total HT", "Net")) } th scope="col" { (tr(l, "Total TTC", "Gross")) }
                 @if !print { th scope="col" { (tr(l, "Envoi", "Sending")) } } } }
-                tbody { @for q in &f.quotes { tr { td { (q.number) @if !print { " " a href={ "/quotes/" (q.id) "/pdf" } { "PDF" } } } td { (text::quote_status(q.status_on(today()), l)) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) }
+                tbody { @for q in &f.quotes { tr { td { (q.number) @if q.revision > 1 { " (" (tr(l, "rév. ", "rev. ")) (q.revision) ")" } @if !print { " " a href={ "/quotes/" (q.id) "/pdf" } { "PDF" } } } td { (text::quote_status(q.status_on(today()), l)) } td { (day(q.date, l)) } td.num { (money(q.totals.net, l)) } td.num { (money(q.totals.gross, l)) }
                     @if !print { td {
+                        @if !matches!(q.status.as_str(), "accepted" | "superseded") {
+                            form.inline method="post" action={ "/quotes/" (q.id) "/revise" } {
+                                (page::csrf(v))
+                                button type="submit" { (tr(l, "Réviser", "Revise")) }
+                            }
+                        }
                         @if let Some(missing) = fv.missing.get(&q.id) {
                             @if missing.is_empty() {
                                 @if q.status == "draft" {
@@ -1020,6 +1027,21 @@ async fn send_quote(
         Ok(()) => back(&to),
         Err(e) => edit_failed(&v, e, &to),
     }
+}
+
+/// Revises a quote: a new draft with its lines, linked to it.
+async fn revise_quote(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    Posted { v, .. }: Posted,
+) -> Response {
+    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+        return not_found(&v);
+    };
+    edit_file(&web, &v, &doc.to_string(), |d, ctx| {
+        ops::revise_quote(d, ctx, id.trim(), "WEB")
+    })
+    .await
 }
 
 /// Sends a quote by email, its PDF attached: it is marked sent (legal

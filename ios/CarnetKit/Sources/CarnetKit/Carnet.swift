@@ -103,6 +103,10 @@ public final class Carnet: @unchecked Sendable {
     public func acceptQuote(_ quoteId: String) async throws -> String {
         try await local { try $0.acceptQuote(quoteId: quoteId) }
     }
+    /// Revises the quote: a new draft with its lines, linked to it (which reads "superseded").
+    public func reviseQuote(_ quoteId: String) async throws -> String {
+        try await local { try $0.reviseQuote(quoteId: quoteId) }
+    }
     /// Marks the quote sent once it carries every legal mention; otherwise
     /// throws `CarnetError.Invalid` listing what is missing (French in `reasonFr`).
     public func sendQuote(_ quoteId: String) async throws {

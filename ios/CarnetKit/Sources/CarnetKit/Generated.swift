@@ -763,6 +763,12 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     func revert(doc: String) throws 
     
     /**
+     * Revises the quote: a new draft with the same lines, linked to the
+     * original (which then reads "superseded"); returns the revision's id.
+     */
+    func reviseQuote(quoteId: String) throws  -> String
+    
+    /**
      * Accounts whose name (or a contact's) matches; all when `query` is
      * empty. Names starting with the query come first.
      */
@@ -1382,6 +1388,20 @@ open func revert(doc: String)throws   {try rustCallWithError(FfiConverterTypeCar
         FfiConverterString.lower(doc),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Revises the quote: a new draft with the same lines, linked to the
+     * original (which then reads "superseded"); returns the revision's id.
+     */
+open func reviseQuote(quoteId: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_revise_quote(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(quoteId),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4986,6 +5006,14 @@ public struct Quote: Equatable, Hashable {
     public var deliveryTerms: String
     public var notes: String
     public var owner: String
+    /**
+     * The quote this revision replaces, if it is one.
+     */
+    public var revises: String?
+    /**
+     * 1 for an original quote, 2 for its first revision, …
+     */
+    public var revision: Int64
     public var lines: [DocLine]
     public var totals: DocTotals
 
@@ -5003,7 +5031,13 @@ public struct Quote: Equatable, Hashable {
         /**
          * The status as people read it, in French ("brouillon", "envoyé", …)
          * and in English.
-         */statusLabel: String, statusLabelEn: String, deal: String?, contact: String?, date: String?, validUntil: String?, currency: String, terms: String, paymentTerms: String, deliveryTerms: String, notes: String, owner: String, lines: [DocLine], totals: DocTotals) {
+         */statusLabel: String, statusLabelEn: String, deal: String?, contact: String?, date: String?, validUntil: String?, currency: String, terms: String, paymentTerms: String, deliveryTerms: String, notes: String, owner: String, 
+        /**
+         * The quote this revision replaces, if it is one.
+         */revises: String?, 
+        /**
+         * 1 for an original quote, 2 for its first revision, …
+         */revision: Int64, lines: [DocLine], totals: DocTotals) {
         self.id = id
         self.number = number
         self.provisional = provisional
@@ -5020,6 +5054,8 @@ public struct Quote: Equatable, Hashable {
         self.deliveryTerms = deliveryTerms
         self.notes = notes
         self.owner = owner
+        self.revises = revises
+        self.revision = revision
         self.lines = lines
         self.totals = totals
     }
@@ -5056,6 +5092,8 @@ public struct FfiConverterTypeQuote: FfiConverterRustBuffer {
                 deliveryTerms: FfiConverterString.read(from: &buf), 
                 notes: FfiConverterString.read(from: &buf), 
                 owner: FfiConverterString.read(from: &buf), 
+                revises: FfiConverterOptionString.read(from: &buf), 
+                revision: FfiConverterInt64.read(from: &buf), 
                 lines: FfiConverterSequenceTypeDocLine.read(from: &buf), 
                 totals: FfiConverterTypeDocTotals.read(from: &buf)
         )
@@ -5078,6 +5116,8 @@ public struct FfiConverterTypeQuote: FfiConverterRustBuffer {
         FfiConverterString.write(value.deliveryTerms, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
         FfiConverterString.write(value.owner, into: &buf)
+        FfiConverterOptionString.write(value.revises, into: &buf)
+        FfiConverterInt64.write(value.revision, into: &buf)
         FfiConverterSequenceTypeDocLine.write(value.lines, into: &buf)
         FfiConverterTypeDocTotals.write(value.totals, into: &buf)
     }
@@ -6775,6 +6815,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_revert() != 16287) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_revise_quote() != 38797) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts() != 2416) {

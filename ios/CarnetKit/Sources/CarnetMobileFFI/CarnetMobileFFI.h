@@ -475,6 +475,11 @@ void uniffi_carnet_mobile_fn_method_carnetclient_resolve_conflict(uint64_t ptr, 
 void uniffi_carnet_mobile_fn_method_carnetclient_revert(uint64_t ptr, RustBuffer doc, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_REVISE_QUOTE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_REVISE_QUOTE
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_revise_quote(uint64_t ptr, RustBuffer quote_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_SEARCH_ACCOUNTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_SEARCH_ACCOUNTS
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_search_accounts(uint64_t ptr, RustBuffer query, uint32_t limit, RustCallStatus *_Nonnull out_status
@@ -1078,6 +1083,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_resolve_conflict(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_REVERT
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_REVERT
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_revert(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_REVISE_QUOTE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_REVISE_QUOTE
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_revise_quote(void
     
 );
 #endif

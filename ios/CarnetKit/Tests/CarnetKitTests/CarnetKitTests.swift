@@ -151,8 +151,15 @@ final class CarnetKitTests: XCTestCase {
         let pdf = try await carnet.quotePdf(quote)
         XCTAssertEqual(String(decoding: pdf.prefix(5), as: UTF8.self), "%PDF-")
         XCTAssertGreaterThan(pdf.count, 1000)
+        // Revised: v1 stays readable and linked; v2 is accepted.
+        let v2 = try await carnet.reviseQuote(quote)
+        let superseded = try await carnet.quote(quote)
+        XCTAssertEqual(superseded.status, "superseded")
+        let revision = try await carnet.quote(v2)
+        XCTAssertEqual(revision.revises, quote)
+        XCTAssertEqual(revision.revision, 2)
         // Accepted: its order and the customer file, as PDFs too.
-        let order = try await carnet.acceptQuote(quote)
+        let order = try await carnet.acceptQuote(v2)
         let orderPdf = try await carnet.orderPdf(order)
         XCTAssertEqual(String(decoding: orderPdf.prefix(5), as: UTF8.self), "%PDF-")
         let filePdf = try await carnet.accountPdf(client)

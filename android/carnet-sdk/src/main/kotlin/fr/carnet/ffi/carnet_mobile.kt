@@ -798,6 +798,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_revert(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_revise_quote(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_send_quote(
@@ -944,6 +946,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_mobile_fn_method_carnetclient_revert(`ptr`: Long,`doc`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_revise_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_search_accounts(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_send_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1221,6 +1225,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_revert() and 0xFFFF) != 16287) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_revise_quote() and 0xFFFF) != 38797) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_search_accounts() and 0xFFFF) != 2416) {
@@ -1935,6 +1942,12 @@ public interface CarnetClientInterface {
      * server's copy back.
      */
     fun `revert`(`doc`: kotlin.String)
+    
+    /**
+     * Revises the quote: a new draft with the same lines, linked to the
+     * original (which then reads "superseded"); returns the revision's id.
+     */
+    fun `reviseQuote`(`quoteId`: kotlin.String): kotlin.String
     
     /**
      * Accounts whose name (or a contact's) matches; all when `query` is
@@ -2770,6 +2783,25 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * Revises the quote: a new draft with the same lines, linked to the
+     * original (which then reads "superseded"); returns the revision's id.
+     */
+    @Throws(CarnetException::class)override fun `reviseQuote`(`quoteId`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_revise_quote(
+        it,
+        
+        FfiConverterString.lower(`quoteId`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -6237,6 +6269,16 @@ data class Quote (
     , 
     var `owner`: kotlin.String
     , 
+    /**
+     * The quote this revision replaces, if it is one.
+     */
+    var `revises`: kotlin.String?
+    , 
+    /**
+     * 1 for an original quote, 2 for its first revision, …
+     */
+    var `revision`: kotlin.Long
+    , 
     var `lines`: List<DocLine>
     , 
     var `totals`: DocTotals
@@ -6272,6 +6314,8 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterSequenceTypeDocLine.read(buf),
             FfiConverterTypeDocTotals.read(buf),
         )
@@ -6294,6 +6338,8 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.allocationSize(value.`deliveryTerms`) +
             FfiConverterString.allocationSize(value.`notes`) +
             FfiConverterString.allocationSize(value.`owner`) +
+            FfiConverterOptionalString.allocationSize(value.`revises`) +
+            FfiConverterLong.allocationSize(value.`revision`) +
             FfiConverterSequenceTypeDocLine.allocationSize(value.`lines`) +
             FfiConverterTypeDocTotals.allocationSize(value.`totals`)
     )
@@ -6315,6 +6361,8 @@ public object FfiConverterTypeQuote: FfiConverterRustBuffer<Quote> {
             FfiConverterString.write(value.`deliveryTerms`, buf)
             FfiConverterString.write(value.`notes`, buf)
             FfiConverterString.write(value.`owner`, buf)
+            FfiConverterOptionalString.write(value.`revises`, buf)
+            FfiConverterLong.write(value.`revision`, buf)
             FfiConverterSequenceTypeDocLine.write(value.`lines`, buf)
             FfiConverterTypeDocTotals.write(value.`totals`, buf)
     }

@@ -118,6 +118,8 @@ class Carnet private constructor(
     suspend fun setQuoteStatus(quoteId: String, status: String) = local { setQuoteStatus(quoteId, status) }
     /** Returns the new order's id. */
     suspend fun acceptQuote(quoteId: String): String = local { acceptQuote(quoteId) }
+    /** Revises the quote: a new draft with its lines, linked to it (which reads "superseded"). */
+    suspend fun reviseQuote(quoteId: String): String = local { reviseQuote(quoteId) }
     /**
      * Marks the quote sent once it carries every legal mention; otherwise
      * throws [CarnetException.Invalid] listing what is missing (French in `reasonFr`).

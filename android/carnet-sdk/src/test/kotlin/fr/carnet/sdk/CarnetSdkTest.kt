@@ -192,8 +192,13 @@ class CarnetSdkTest {
                 val text = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
                 assertTrue(text.contains("DEVIS N° ${sent.number}"), text)
                 assertTrue(text.contains("Révision"), text)
+                // Revised: v1 stays readable and linked; v2 is accepted.
+                val v2 = carnet.reviseQuote(quote)
+                assertEquals("superseded", carnet.quote(quote).status)
+                assertEquals(quote, carnet.quote(v2).revises)
+                assertEquals(2L, carnet.quote(v2).revision)
                 // Accepted: its order and the customer file, as PDFs too.
-                val order = carnet.acceptQuote(quote)
+                val order = carnet.acceptQuote(v2)
                 pdf.writeBytes(carnet.orderPdf(order))
                 val orderText = ProcessBuilder("pdftotext", "-layout", pdf.path, "-").start().inputStream.bufferedReader().readText()
                 assertTrue(orderText.contains("BON DE COMMANDE N°"), orderText)
