@@ -94,6 +94,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The documents managers push to reps, to open offline.
+    #[command(subcommand)]
+    Library(cmd::library::LibraryCmd),
     /// The outbox: messages waiting, sent or failed, newest first.
     Outbox {
         #[arg(long)]
@@ -234,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Order(c) => quote::order(&cli, out, c),
         Cmd::Product(c) => catalog::product(&cli, out, c),
         Cmd::Company(c) => catalog::company(&cli, out, c),
+        Cmd::Library(c) => library::run(&cli, out, c),
         Cmd::Outbox { json } => quote::outbox(&cli, out, *json),
         Cmd::Stages { json } => catalog::stages(&cli, out, *json),
         Cmd::Todo {

@@ -419,12 +419,20 @@ impl RecordKind {
                     ]
                 }
             }
+            // A document of the marketing library: its bytes are a blob
+            // (SHA-256, hex) stored beside the tenant; a new version
+            // replaces `blob`. No territory and no team: for everyone.
             RecordKind::LibraryItem => {
                 const {
                     &[
                         req("title", Short),
                         f("blob", Short),
                         f("mime", Short),
+                        f("file_name", Short),
+                        f("size", Int),
+                        f("territories", Tags),
+                        f("teams", Tags),
+                        f("updated_at", Timestamp),
                         ro("created_at", Timestamp),
                     ]
                 }

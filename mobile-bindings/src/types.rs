@@ -1072,3 +1072,37 @@ impl OutboxEmail {
         }
     }
 }
+
+/// A document of the marketing library, for this user.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct LibraryDoc {
+    pub id: String,
+    pub title: String,
+    pub file_name: String,
+    pub mime: String,
+    pub size: i64,
+    /// SHA-256 of its bytes.
+    pub blob: String,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// Its file on the device, once downloaded (opens offline).
+    pub local_path: Option<String>,
+}
+
+impl LibraryDoc {
+    pub(crate) fn of(
+        path: Option<std::path::PathBuf>,
+        i: carnet_core::model::LibraryItem,
+    ) -> LibraryDoc {
+        LibraryDoc {
+            id: i.id,
+            title: i.title,
+            file_name: i.file_name,
+            mime: i.mime,
+            size: i.size,
+            blob: i.blob,
+            updated_at: i.updated_at,
+            local_path: path.map(|p| p.display().to_string()),
+        }
+    }
+}

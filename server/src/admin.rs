@@ -38,6 +38,11 @@ pub enum AdminCmd {
     Devices {
         email: String,
     },
+    /// A document into the marketing library (a new version of the one
+    /// with the same title).
+    LibraryAdd(crate::library::NewItem),
+    /// The library's documents.
+    LibraryList,
     /// Orders of a period for accounting: `csv` or `json`.
     ExportOrders {
         period: String,
@@ -99,6 +104,13 @@ impl Tenant {
             } => {
                 self.add_territory(&name, &postcodes, &reps).await?;
                 Ok(serde_json::json!({"added": name}))
+            }
+            AdminCmd::LibraryAdd(item) => {
+                let added = self.library_add(item).await?;
+                Ok(serde_json::to_value(added).map_err(invalid)?)
+            }
+            AdminCmd::LibraryList => {
+                Ok(serde_json::to_value(self.library().await).map_err(invalid)?)
             }
             AdminCmd::ExportOrders { period, format } => {
                 let period: carnet_core::reports::Period = period

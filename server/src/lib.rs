@@ -12,6 +12,7 @@ pub mod auth;
 pub mod demo;
 pub mod fuzzing;
 pub mod http;
+pub mod library;
 pub mod mailer;
 pub mod metrics;
 pub mod session;

@@ -48,6 +48,9 @@ enum Cmd {
     User(UserCmd),
     #[command(subcommand)]
     Territory(TerritoryCmd),
+    /// The marketing library: documents pushed to reps.
+    #[command(subcommand)]
+    Library(LibraryCmd),
     /// Hand data over to other software.
     #[command(subcommand)]
     Export(ExportCmd),
@@ -119,6 +122,29 @@ enum TerritoryCmd {
         #[arg(long = "rep")]
         reps: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum LibraryCmd {
+    /// Add a document (brochure, price list, presentation), or a new
+    /// version of the one with the same title. For everyone unless
+    /// territories or teams are given.
+    Add {
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        /// A territory it is for (repeat for several).
+        #[arg(long = "territory")]
+        territories: Vec<String>,
+        /// A manager whose team it is for (repeat for several).
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Largest file accepted, in MB.
+        #[arg(long, default_value_t = 500)]
+        max_mb: u64,
+    },
+    /// The library's documents.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +291,26 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Cmd::Library(LibraryCmd::Add {
+            file,
+            title,
+            territories,
+            teams,
+            max_mb,
+        }) => {
+            let path =
+                std::fs::canonicalize(&file).with_context(|| format!("{}", file.display()))?;
+            let item = carnet_server::library::NewItem {
+                path,
+                title,
+                territories,
+                teams,
+                mime: None,
+                max_bytes: Some(max_mb.saturating_mul(1024 * 1024)),
+            };
+            admin(&cli.data, AdminCmd::LibraryAdd(item)).await
+        }
+        Cmd::Library(LibraryCmd::List) => admin(&cli.data, AdminCmd::LibraryList).await,
         Cmd::Export(ExportCmd::Orders {
             period,
             format,

@@ -440,6 +440,26 @@ test('the printed to-do list holds the overdue actions, in order', async () => {
   await ctx.close();
 });
 
+test('the marketing library lists and serves only what is meant for the rep', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'carnet-lib-'));
+  writeFileSync(join(dir, 'tarifs.pdf'), '%PDF-1.7 tarifs web');
+  writeFileSync(join(dir, 'lyon.pdf'), '%PDF-1.7 lyon web');
+  for (const [file, title, extra] of [['tarifs.pdf', 'Tarifs web', []], ['lyon.pdf', 'Salon de Lyon web', ['--territory', 'Lyon']]]) {
+    const r = spawnSync(SERVER, ['--data', join(work, 'server'), 'library', 'add', join(dir, file), '--title', title, ...extra], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const { ctx, page } = await login(ALICE);
+  await page.goto(`${base}/library`);
+  const link = page.getByRole('link', { name: 'Tarifs web' });
+  await link.waitFor();
+  assert.equal(await page.getByText('Salon de Lyon web').count(), 0);
+  const res = await ctx.request.get(base + await link.getAttribute('href'));
+  assert.equal(res.status(), 200);
+  assert.equal((await res.body()).toString(), '%PDF-1.7 tarifs web');
+  await ctx.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('every page passes axe-core with no serious or critical violation', async () => {
   const axe = require.resolve('axe-core/axe.min.js');
   const account = JSON.parse(cliOk(stores[MANAGER], ['account', 'list', '--json']))[0].id;
@@ -448,7 +468,7 @@ test('every page passes axe-core with no serious or critical violation', async (
   const pages = {
     day: '/day', accounts: '/accounts', 'account-file-admin': `/accounts/${account}`, pipeline: '/pipeline',
     'dashboard-admin': '/dashboard', forecast: '/forecast', commissions: `/commissions?rep=${ALICE}`,
-    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company',
+    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company', library: '/library',
     'print-todo-admin': '/print/todo', 'print-account': `/print/accounts/${account}`,
   };
   const failures = [];

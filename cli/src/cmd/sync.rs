@@ -13,7 +13,7 @@ use carnet_core::Device;
 use crate::out::{print_json, Out};
 use crate::{doc_id, open, Cli};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)

@@ -132,6 +132,17 @@ impl Device<SledStore> {
     }
 
     /// Whether `dir` holds a store.
+    /// Where this device keeps library blob `sha` (`None`: not a blob
+    /// name); the file exists once downloaded whole (`sync::fetch`).
+    pub fn blob_path(&self, sha: &str) -> Option<std::path::PathBuf> {
+        crate::model::library::is_sha256(sha).then(|| self.store.dir().join("blobs").join(sha))
+    }
+
+    /// A library item's file on this device, if downloaded.
+    pub fn library_file(&self, item: &crate::model::LibraryItem) -> Option<std::path::PathBuf> {
+        self.blob_path(&item.blob).filter(|p| p.is_file())
+    }
+
     pub fn exists(dir: &Path) -> bool {
         SledStore::exists(dir)
     }
@@ -951,6 +962,37 @@ impl<S: Store> Device<S> {
     }
 
     /// The tenant's users, roles and managers.
+    /// The library documents meant for this user, newest first: the
+    /// server's rule, mirrored (managers and admins: all; a rep: those for
+    /// everyone, a territory they cover, or their manager's team).
+    pub fn library(&self) -> Result<Vec<crate::model::LibraryItem>> {
+        let Ok(lib) = self.singleton_id(DocKind::Library) else {
+            return Ok(Vec::new());
+        };
+        let items = crate::model::LibraryItem::all(&self.load(lib)?);
+        let dir_doc = self.load(self.singleton_id(DocKind::Directory)?)?;
+        let me = self.identity.user.as_str();
+        let users = Directory::read(&dir_doc).users;
+        let Some(user) = users.iter().find(|u| u.email == me) else {
+            return Ok(Vec::new());
+        };
+        if user.role != "rep" {
+            return Ok(items);
+        }
+        let h = dir_doc.hydrated();
+        let territories: Vec<String> = crate::model::Rec(&h)
+            .records("territories")
+            .into_iter()
+            .filter(|(_, t)| t.get_tags("reps").iter().any(|r| r == me))
+            .map(|(_, t)| t.string("name"))
+            .collect();
+        let mine: Vec<&str> = territories.iter().map(String::as_str).collect();
+        Ok(items
+            .into_iter()
+            .filter(|i| i.targets(&mine, user.manager.as_deref()))
+            .collect())
+    }
+
     pub fn directory(&self) -> Result<Directory> {
         Ok(Directory::read(
             &self.load(self.singleton_id(DocKind::Directory)?)?,

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod email;
 pub mod input;
+pub mod library;
 pub mod quote;
 pub mod settings;
 pub mod view;
@@ -13,6 +14,7 @@ pub mod view;
 pub use account::{Account, AccountFile, Action, Contact, Deal, Note};
 pub use email::Email;
 pub use input::{NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, VisitReport};
+pub use library::LibraryItem;
 pub use quote::{Line, Order, Quote, Totals, VatLine};
 pub use settings::{Catalog, Directory, Plan, Product, Settings, Stage, StageOutcome, Tier, User};
 

@@ -36,6 +36,11 @@ fn doc_of(k: &[u8]) -> Result<DocId, StoreError> {
 }
 
 impl SledStore {
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         // sled releases its directory lock from its own threads a moment
         // after the last handle is dropped: a store reopened right after it

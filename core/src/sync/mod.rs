@@ -8,6 +8,8 @@
 pub mod client;
 #[cfg(feature = "transport")]
 pub mod driver;
+#[cfg(feature = "transport")]
+pub mod fetch;
 pub mod frame;
 pub mod message;
 mod replica;

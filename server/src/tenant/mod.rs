@@ -99,6 +99,8 @@ pub struct Tenant {
     cpu: tokio::sync::Semaphore,
     pub logins: crate::throttle::LoginGuard,
     pub metrics: Metrics,
+    /// Where the library's blobs live (`DATA/blobs`).
+    pub blobs: crate::library::Blobs,
 }
 
 const META_TENANT: &str = "tenant";
@@ -123,7 +125,7 @@ impl Tenant {
                 .map_err(|e| TenantError::Invalid(format!("corrupt tenant record: {e}")))?,
             None => return Err(TenantError::NotInitialised),
         };
-        Tenant::start(store, info, cache_cap)
+        Tenant::start(store, info, cache_cap, dir)
     }
 
     /// Creates a tenant, ready to serve: its settings (seeded with the
@@ -166,7 +168,7 @@ impl Tenant {
             serde_json::to_vec(&info).map_err(|e| TenantError::Invalid(e.to_string()))?,
         );
         store.write(b, Durability::Flushed)?;
-        let tenant = Tenant::start(store, info, 1024)?;
+        let tenant = Tenant::start(store, info, 1024, dir)?;
         let seeded = company.to_string();
         for (kind, id) in singletons {
             let company = seeded.clone();
@@ -184,7 +186,12 @@ impl Tenant {
         Ok(tenant)
     }
 
-    fn start(store: SledStore, info: TenantInfo, cache_cap: usize) -> Result<Arc<Tenant>> {
+    fn start(
+        store: SledStore,
+        info: TenantInfo,
+        cache_cap: usize,
+        dir: &Path,
+    ) -> Result<Arc<Tenant>> {
         let index = persist::load_index(&store)?;
         let mut docseq = HashMap::new();
         for (k, v) in store.meta_scan("docseq/", None, usize::MAX)? {
@@ -217,6 +224,7 @@ impl Tenant {
             .map(|(_, d)| *d);
         let dir_seq = dir_id.and_then(|d| docseq.get(&d).copied()).unwrap_or(0);
         let tenant = Arc::new(Tenant {
+            blobs: crate::library::Blobs::new(dir.join("blobs")),
             store,
             info,
             rows: RwLock::new(index),

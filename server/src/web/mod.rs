@@ -15,6 +15,7 @@ mod accounts;
 mod chart;
 mod dashboard;
 mod day;
+mod library;
 mod manage;
 pub mod page;
 mod pipeline;
@@ -69,6 +70,7 @@ pub fn router(tenant: Arc<Tenant>) -> Router {
         .merge(pipeline::routes())
         .merge(dashboard::routes())
         .merge(manage::routes())
+        .merge(library::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)

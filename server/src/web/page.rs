@@ -45,6 +45,7 @@ pub enum Nav {
     Territories,
     Users,
     Company,
+    Library,
     None,
 }
 
@@ -96,6 +97,12 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, body: Markup) -> Markup {
             "/territories",
             tr(l, "Secteurs", "Territories"),
             manager,
+        ),
+        (
+            Nav::Library,
+            "/library",
+            tr(l, "Documents", "Library"),
+            true,
         ),
         (
             Nav::Users,

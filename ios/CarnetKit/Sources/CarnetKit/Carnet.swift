@@ -124,6 +124,14 @@ public final class Carnet: @unchecked Sendable {
     public func emailQuote(_ quoteId: String, to: String, message: String = "", english: Bool = false) async throws -> String {
         try await local { try $0.emailQuote(quoteId: quoteId, to: to, message: message, english: english) }
     }
+    /// The library documents pushed for this user, with their file once downloaded.
+    public func library() async throws -> [LibraryDoc] {
+        try await local { try $0.library() }
+    }
+    /// Downloads the library documents not on the device yet (SHA-256 checked); returns how many.
+    public func fetchLibrary() async throws -> UInt32 {
+        try await client.fetchLibrary()
+    }
     /// The outbox: every message of the files on this device, newest first.
     public func outbox() async throws -> [OutboxEmail] {
         try await local { try $0.outbox() }

@@ -681,6 +681,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      */
     func emailQuote(quoteId: String, to: String, message: String, english: Bool) throws  -> String
     
+    /**
+     * Downloads the library documents not on the device yet (checked
+     * against their SHA-256), so they open offline; returns how many.
+     * Run it after a sync, in the background.
+     */
+    func fetchLibrary() async throws  -> UInt32
+    
     func forecast(months: UInt32, everyone: Bool) throws  -> Forecast
     
     /**
@@ -689,6 +696,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     func history(accountId: String) throws  -> [HistoryEntry]
     
     func isLoggedIn()  -> Bool
+    
+    /**
+     * The documents managers pushed for this user (brochures, price
+     * lists), newest first, each with its file on the device once
+     * downloaded (`fetch_library`).
+     */
+    func library() throws  -> [LibraryDoc]
     
     /**
      * The visit report typed at the client's: a visit done today with its
@@ -1162,6 +1176,27 @@ open func emailQuote(quoteId: String, to: String, message: String, english: Bool
 })
 }
     
+    /**
+     * Downloads the library documents not on the device yet (checked
+     * against their SHA-256), so they open offline; returns how many.
+     * Run it after a sync, in the background.
+     */
+open func fetchLibrary()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_mobile_fn_method_carnetclient_fetch_library(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_mobile_rust_future_poll_u32,
+            completeFunc: ffi_carnet_mobile_rust_future_complete_u32,
+            freeFunc: ffi_carnet_mobile_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
 open func forecast(months: UInt32, everyone: Bool)throws  -> Forecast  {
     return try  FfiConverterTypeForecast_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
@@ -1190,6 +1225,20 @@ open func isLoggedIn() -> Bool  {
     return try!  FfiConverterBool.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_carnet_mobile_fn_method_carnetclient_is_logged_in(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The documents managers pushed for this user (brochures, price
+     * lists), newest first, each with its file on the device once
+     * downloaded (`fetch_library`).
+     */
+open func library()throws  -> [LibraryDoc]  {
+    return try  FfiConverterSequenceTypeLibraryDoc.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_library(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3700,6 +3749,105 @@ public func FfiConverterTypeHistoryEntry_lift(_ buf: RustBuffer) throws -> Histo
 #endif
 public func FfiConverterTypeHistoryEntry_lower(_ value: HistoryEntry) -> RustBuffer {
     return FfiConverterTypeHistoryEntry.lower(value)
+}
+
+
+/**
+ * A document of the marketing library, for this user.
+ */
+public struct LibraryDoc: Equatable, Hashable {
+    public var id: String
+    public var title: String
+    public var fileName: String
+    public var mime: String
+    public var size: Int64
+    /**
+     * SHA-256 of its bytes.
+     */
+    public var blob: String
+    /**
+     * Unix seconds.
+     */
+    public var updatedAt: Int64
+    /**
+     * Its file on the device, once downloaded (opens offline).
+     */
+    public var localPath: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, title: String, fileName: String, mime: String, size: Int64, 
+        /**
+         * SHA-256 of its bytes.
+         */blob: String, 
+        /**
+         * Unix seconds.
+         */updatedAt: Int64, 
+        /**
+         * Its file on the device, once downloaded (opens offline).
+         */localPath: String?) {
+        self.id = id
+        self.title = title
+        self.fileName = fileName
+        self.mime = mime
+        self.size = size
+        self.blob = blob
+        self.updatedAt = updatedAt
+        self.localPath = localPath
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LibraryDoc: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLibraryDoc: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LibraryDoc {
+        return
+            try LibraryDoc(
+                id: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                fileName: FfiConverterString.read(from: &buf), 
+                mime: FfiConverterString.read(from: &buf), 
+                size: FfiConverterInt64.read(from: &buf), 
+                blob: FfiConverterString.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf), 
+                localPath: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LibraryDoc, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.fileName, into: &buf)
+        FfiConverterString.write(value.mime, into: &buf)
+        FfiConverterInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.blob, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.localPath, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLibraryDoc_lift(_ buf: RustBuffer) throws -> LibraryDoc {
+    return try FfiConverterTypeLibraryDoc.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLibraryDoc_lower(_ value: LibraryDoc) -> RustBuffer {
+    return FfiConverterTypeLibraryDoc.lower(value)
 }
 
 
@@ -6373,6 +6521,31 @@ fileprivate struct FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeLibraryDoc: FfiConverterRustBuffer {
+    typealias SwiftType = [LibraryDoc]
+
+    public static func write(_ value: [LibraryDoc], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLibraryDoc.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LibraryDoc] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LibraryDoc]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLibraryDoc.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeNote: FfiConverterRustBuffer {
     typealias SwiftType = [Note]
 
@@ -6763,6 +6936,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 19735) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() != 26450) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_forecast() != 32125) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6770,6 +6946,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_is_logged_in() != 44698) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_library() != 22168) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_log_visit() != 47725) {

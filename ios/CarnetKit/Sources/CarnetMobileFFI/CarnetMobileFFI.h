@@ -385,6 +385,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_dashboard(uint64_t ptr, R
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_email_quote(uint64_t ptr, RustBuffer quote_id, RustBuffer to, RustBuffer message, int8_t english, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FETCH_LIBRARY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FETCH_LIBRARY
+uint64_t uniffi_carnet_mobile_fn_method_carnetclient_fetch_library(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FORECAST
 RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_forecast(uint64_t ptr, uint32_t months, int8_t everyone, RustCallStatus *_Nonnull out_status
@@ -398,6 +403,11 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_history(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_IS_LOGGED_IN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_IS_LOGGED_IN
 int8_t uniffi_carnet_mobile_fn_method_carnetclient_is_logged_in(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_LIBRARY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_LIBRARY
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_library(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_LOG_VISIT
@@ -978,6 +988,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_email_quote(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FETCH_LIBRARY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FETCH_LIBRARY
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FORECAST
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_FORECAST
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_forecast(void
@@ -993,6 +1009,12 @@ uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_history(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_IS_LOGGED_IN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_IS_LOGGED_IN
 uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_is_logged_in(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_LIBRARY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_CHECKSUM_METHOD_CARNETCLIENT_LIBRARY
+uint16_t uniffi_carnet_mobile_checksum_method_carnetclient_library(void
     
 );
 #endif

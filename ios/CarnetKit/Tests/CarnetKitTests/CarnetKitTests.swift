@@ -215,6 +215,29 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertEqual(sink.waitFor(1, containing: "paul@example.com").count, 0)
     }
 
+    func testLibraryDocumentsForTheRepDownloadAndOpenOffline() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let dir = try tempDir("carnet-lib-files")
+        try Data("%PDF-1.7 tarifs Swift".utf8).write(to: URL(fileURLWithPath: "\(dir)/tarifs.pdf"))
+        try Data("%PDF-1.7 Lyon".utf8).write(to: URL(fileURLWithPath: "\(dir)/lyon.pdf"))
+        try server.admin(["library", "add", "\(dir)/tarifs.pdf", "--title", "Tarifs 2027"])
+        try server.admin(["library", "add", "\(dir)/lyon.pdf", "--title", "Salon de Lyon", "--territory", "Lyon"])
+        let carnet = try await Carnet.open(dataDir: try tempDir("carnet-lib"))
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPad documents")
+        try await carnet.syncNow()
+        let docs = try await carnet.library()
+        XCTAssertEqual(docs.map(\.title), ["Tarifs 2027"])
+        XCTAssertNil(docs.first?.localPath)
+        let fetched = try await carnet.fetchLibrary()
+        XCTAssertEqual(fetched, 1)
+        let again = try await carnet.fetchLibrary()
+        XCTAssertEqual(again, 0)
+        let after = try await carnet.library()
+        let path = try XCTUnwrap(after.first?.localPath)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "%PDF-1.7 tarifs Swift")
+    }
+
     func testTheManagersDashboardWorksOfflineAgainstTheDemosTargets() async throws {
         let server = try TestServer()
         defer { server.stop() }

@@ -77,6 +77,11 @@ final class TestServer {
         url = found!
     }
 
+    /// An admin command on this server's data (through the running server).
+    func admin(_ args: [String]) throws {
+        try TestServer.admin(try binDir().appendingPathComponent("carnet-server"), data, args)
+    }
+
     private static func admin(_ exe: URL, _ data: String, _ args: [String]) throws {
         let p = Process()
         p.executableURL = exe

@@ -762,11 +762,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_email_quote(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_forecast(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_history(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_is_logged_in(
+    ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_library(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_log_visit(
     ): Int
@@ -910,12 +914,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_email_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_fetch_library(`ptr`: Long,
+    ): Long
     external fun uniffi_carnet_mobile_fn_method_carnetclient_forecast(`ptr`: Long,`months`: Int,`everyone`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_history(`ptr`: Long,`accountId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_is_logged_in(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_library(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_log_visit(`ptr`: Long,`accountId`: RustBuffer.ByValue,`visit`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_login(`ptr`: Long,`server`: RustBuffer.ByValue,`email`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,
@@ -1173,6 +1181,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 19735) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() and 0xFFFF) != 26450) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_forecast() and 0xFFFF) != 32125) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1180,6 +1191,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_is_logged_in() and 0xFFFF) != 44698) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_library() and 0xFFFF) != 22168) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_log_visit() and 0xFFFF) != 47725) {
@@ -1862,6 +1876,13 @@ public interface CarnetClientInterface {
      */
     fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `english`: kotlin.Boolean): kotlin.String
     
+    /**
+     * Downloads the library documents not on the device yet (checked
+     * against their SHA-256), so they open offline; returns how many.
+     * Run it after a sync, in the background.
+     */
+    suspend fun `fetchLibrary`(): kotlin.UInt
+    
     fun `forecast`(`months`: kotlin.UInt, `everyone`: kotlin.Boolean): Forecast
     
     /**
@@ -1870,6 +1891,13 @@ public interface CarnetClientInterface {
     fun `history`(`accountId`: kotlin.String): List<HistoryEntry>
     
     fun `isLoggedIn`(): kotlin.Boolean
+    
+    /**
+     * The documents managers pushed for this user (brochures, price
+     * lists), newest first, each with its file on the device once
+     * downloaded (`fetch_library`).
+     */
+    fun `library`(): List<LibraryDoc>
     
     /**
      * The visit report typed at the client's: a visit done today with its
@@ -2467,6 +2495,32 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     
 
     
+    /**
+     * Downloads the library documents not on the device yet (checked
+     * against their SHA-256), so they open offline; returns how many.
+     * Run it after a sync, in the background.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchLibrary`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_fetch_library(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_mobile_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_mobile_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_mobile_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
     @Throws(CarnetException::class)override fun `forecast`(`months`: kotlin.UInt, `everyone`: kotlin.Boolean): Forecast {
             return FfiConverterTypeForecast.lift(
     callWithHandle {
@@ -2505,6 +2559,25 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_is_logged_in(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The documents managers pushed for this user (brochures, price
+     * lists), newest first, each with its file on the device once
+     * downloaded (`fetch_library`).
+     */
+    @Throws(CarnetException::class)override fun `library`(): List<LibraryDoc> {
+            return FfiConverterSequenceTypeLibraryDoc.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_library(
         it,
         _status)
 }
@@ -5163,6 +5236,86 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
 
 
 /**
+ * A document of the marketing library, for this user.
+ */
+data class LibraryDoc (
+    var `id`: kotlin.String
+    , 
+    var `title`: kotlin.String
+    , 
+    var `fileName`: kotlin.String
+    , 
+    var `mime`: kotlin.String
+    , 
+    var `size`: kotlin.Long
+    , 
+    /**
+     * SHA-256 of its bytes.
+     */
+    var `blob`: kotlin.String
+    , 
+    /**
+     * Unix seconds.
+     */
+    var `updatedAt`: kotlin.Long
+    , 
+    /**
+     * Its file on the device, once downloaded (opens offline).
+     */
+    var `localPath`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLibraryDoc: FfiConverterRustBuffer<LibraryDoc> {
+    override fun read(buf: ByteBuffer): LibraryDoc {
+        return LibraryDoc(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LibraryDoc) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`fileName`) +
+            FfiConverterString.allocationSize(value.`mime`) +
+            FfiConverterLong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`blob`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`localPath`)
+    )
+
+    override fun write(value: LibraryDoc, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`fileName`, buf)
+            FfiConverterString.write(value.`mime`, buf)
+            FfiConverterLong.write(value.`size`, buf)
+            FfiConverterString.write(value.`blob`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`localPath`, buf)
+    }
+}
+
+
+
+/**
  * The outcome of a login.
  */
 data class LoginInfo (
@@ -7602,6 +7755,34 @@ public object FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHistoryEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLibraryDoc: FfiConverterRustBuffer<List<LibraryDoc>> {
+    override fun read(buf: ByteBuffer): List<LibraryDoc> {
+        val len = buf.getInt()
+        return List<LibraryDoc>(len) {
+            FfiConverterTypeLibraryDoc.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LibraryDoc>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLibraryDoc.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LibraryDoc>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLibraryDoc.write(it, buf)
         }
     }
 }

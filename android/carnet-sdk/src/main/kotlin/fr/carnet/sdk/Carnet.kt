@@ -11,6 +11,7 @@ import fr.carnet.ffi.Conflict
 import fr.carnet.ffi.Dashboard
 import fr.carnet.ffi.Forecast
 import fr.carnet.ffi.HistoryEntry
+import fr.carnet.ffi.LibraryDoc
 import fr.carnet.ffi.LoginInfo
 import fr.carnet.ffi.Me
 import fr.carnet.ffi.MyDay
@@ -136,6 +137,10 @@ class Carnet private constructor(
      */
     suspend fun emailQuote(quoteId: String, to: String, message: String = "", english: Boolean = false): String =
         local { emailQuote(quoteId, to, message, english) }
+    /** The library documents pushed for this user, with their file once downloaded. */
+    suspend fun library(): List<LibraryDoc> = local { library() }
+    /** Downloads the library documents not on the device yet (SHA-256 checked); returns how many. */
+    suspend fun fetchLibrary(): Int = client.fetchLibrary().toInt()
     /** The outbox: every message of the files on this device, newest first. */
     suspend fun outbox(): List<OutboxEmail> = local { outbox() }
     /** An order as a PDF ("bon de commande") made on the device (French unless [english]). */

@@ -260,6 +260,30 @@ class CarnetSdkTest {
     }
 
     @Test
+    fun `library documents for the rep download and open offline`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            val file = kotlin.io.path.createTempFile("tarifs", ".pdf").toFile()
+            file.writeBytes("%PDF-1.7 tarifs Kotlin".toByteArray())
+            server.admin("library", "add", file.path, "--title", "Tarifs 2027")
+            val lyon = kotlin.io.path.createTempFile("lyon", ".pdf").toFile()
+            lyon.writeBytes("%PDF-1.7 Lyon".toByteArray())
+            server.admin("library", "add", lyon.path, "--title", "Salon de Lyon", "--territory", "Lyon")
+            Carnet.open(tempDir("carnet-lib-").path).use { carnet ->
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Tablette documents")
+                carnet.syncNow()
+                val docs = carnet.library()
+                assertEquals(listOf("Tarifs 2027"), docs.map { it.title })
+                assertEquals(null, docs[0].localPath)
+                assertEquals(1, carnet.fetchLibrary())
+                assertEquals(0, carnet.fetchLibrary())
+                val path = carnet.library()[0].localPath
+                assertNotNull(path)
+                assertEquals("%PDF-1.7 tarifs Kotlin", java.io.File(path!!).readText())
+            }
+        }
+    }
+
+    @Test
     fun `the manager's dashboard works offline against the demo's targets`() = runBlocking<Unit> {
         TestServer().use { server ->
             Carnet.open(tempDir("carnet-marc-").path).use { carnet ->

@@ -50,6 +50,9 @@ class TestServer(existing: File? = null, listen: String = "127.0.0.1:0", mailPor
         Thread { reader.lineSequence().forEach { } }.apply { isDaemon = true }.start()
     }
 
+    /** An admin command on this server's data (through the running server). */
+    fun admin(vararg args: String) = admin(File(binDir, "carnet-server"), *args)
+
     private fun admin(exe: File, vararg args: String) {
         val p = ProcessBuilder(listOf(exe.path, "--data", data.path) + args)
             .redirectErrorStream(true).start()
