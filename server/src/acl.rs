@@ -454,7 +454,7 @@ pub(crate) mod tests {
     pub(crate) fn account(postcode: &str, owner: &str) -> DocRows {
         let mut r: DocRows = serde_json::from_value(serde_json::json!({
             "kind": "account", "account": null, "contacts": [], "deals": [], "actions": [],
-            "quotes": [], "orders": [], "plan_user": null, "conflicts": 0
+            "quotes": [], "orders": [], "emails": [], "plan_user": null, "conflicts": 0
         }))
         .unwrap();
         r.account = Some(AccountRow {

@@ -214,10 +214,15 @@ type Key = (DocId, String);
 struct Queue {
     due: BTreeSet<(i64, DocId, String)>,
     of: HashMap<Key, i64>,
+    /// Messages whose outcome could not be recorded (the store refused
+    /// the write): not tried again before this time, whatever the file
+    /// says, so a full disk never turns into a stream of resends.
+    hold: HashMap<Key, i64>,
 }
 
 impl Queue {
     fn put(&mut self, key: Key, at: i64) {
+        let at = self.hold.get(&key).map_or(at, |h| at.max(*h));
         if let Some(old) = self.of.insert(key.clone(), at) {
             self.due.remove(&(old, key.0, key.1.clone()));
         }
@@ -244,7 +249,8 @@ impl Queue {
     }
 
     fn refresh_all(&mut self, tenant: &Tenant) {
-        *self = Queue::default();
+        self.due.clear();
+        self.of.clear();
         tenant.for_each_row(|doc, rows| {
             for e in rows.emails.iter().filter(|e| e.status == "queued") {
                 self.put((doc, e.id.clone()), e.next_attempt.unwrap_or(0));
@@ -305,15 +311,14 @@ impl Mailer {
         let mut queue = Queue::default();
         queue.refresh_all(&self.tenant);
         let mut busy: HashSet<Key> = HashSet::new();
-        let (done_tx, mut done_rx) = mpsc::channel::<Key>(self.cfg.concurrency);
+        let (done_tx, mut done_rx) = mpsc::channel::<(Key, bool)>(self.cfg.concurrency);
         tracing::info!(queued = queue.of.len(), host = %self.cfg.host, "mailer started");
         loop {
             let t = now();
             while busy.len() < self.cfg.concurrency {
-                let Some((at, key)) = queue.first().filter(|(at, _)| *at <= t) else {
+                let Some((_, key)) = queue.first().filter(|(at, _)| *at <= t) else {
                     break;
                 };
-                let _ = at;
                 // Out of the queue while it is being sent; when done, the
                 // file's rows say whether it is still queued (and when).
                 queue.remove(&key);
@@ -323,8 +328,8 @@ impl Mailer {
                 let me = self.clone();
                 let done = done_tx.clone();
                 tokio::spawn(async move {
-                    me.attempt(key.0, &key.1).await;
-                    let _ = done.send(key).await;
+                    let recorded = me.attempt(key.0, &key.1).await;
+                    let _ = done.send((key, recorded)).await;
                 });
             }
             let wait = match queue.first() {
@@ -350,8 +355,14 @@ impl Mailer {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                Some(key) = done_rx.recv() => {
+                Some((key, recorded)) = done_rx.recv() => {
                     busy.remove(&key);
+                    if recorded {
+                        queue.hold.remove(&key);
+                    } else {
+                        let wait = self.cfg.retry_secs.min(i64::MAX as u64) as i64;
+                        queue.hold.insert(key.clone(), now().saturating_add(wait));
+                    }
                     queue.refresh(&self.tenant, key.0);
                     for k in &busy {
                         queue.remove(k);
@@ -362,10 +373,11 @@ impl Mailer {
         }
     }
 
-    /// One attempt at one message, and its record.
-    async fn attempt(&self, doc: DocId, email: &str) {
+    /// One attempt at one message, and its record; false when the record
+    /// could not be written (the message stays queued in the file).
+    async fn attempt(&self, doc: DocId, email: &str) -> bool {
         let outcome = match self.prepare(doc, email).await {
-            Ok(None) => return,
+            Ok(None) => return true,
             Err(Never(reason)) => Sending::Failed {
                 attempts: 0,
                 error: reason,
@@ -386,10 +398,14 @@ impl Mailer {
                 ops::record_sending(d, email, &outcome)
             })
             .await;
-        if let Err(e) = recorded {
-            // Still queued in the stored file: sent again later, with the
-            // same Message-ID.
-            tracing::error!(%doc, email, error = %e, "could not record a sending");
+        match recorded {
+            Ok(_) => true,
+            Err(e) => {
+                // Still queued in the stored file: sent again later, with
+                // the same Message-ID.
+                tracing::error!(%doc, email, error = %e, "could not record a sending");
+                false
+            }
         }
     }
 
@@ -514,5 +530,37 @@ impl Mailer {
             None => b.singlepart(text),
         };
         built.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Key {
+        (DocId::new(), format!("e{n}"))
+    }
+
+    #[test]
+    fn the_queue_hands_out_the_earliest_and_holds_what_could_not_be_recorded() {
+        let mut q = Queue::default();
+        let (a, b) = (key(1), key(2));
+        q.put(a.clone(), 50);
+        q.put(b.clone(), 10);
+        assert_eq!(q.first().map(|f| f.1), Some(b.clone()));
+        // A new due time replaces the old one (no second entry).
+        q.put(b.clone(), 70);
+        assert_eq!(q.first(), Some((50, a.clone())));
+        assert_eq!(q.due.len(), 2);
+        q.remove(&a);
+        assert_eq!(q.first(), Some((70, b.clone())));
+        // Held (its record failed): not before the hold, even if the file
+        // says it is due now.
+        q.hold.insert(b.clone(), 500);
+        q.put(b.clone(), 0);
+        assert_eq!(q.first(), Some((500, b.clone())));
+        q.hold.remove(&b);
+        q.put(b.clone(), 0);
+        assert_eq!(q.first(), Some((0, b)));
     }
 }

@@ -3,20 +3,16 @@
 //! as CSV (one row per order and VAT rate), checked against an order a rep
 //! made from the CLI with figures computed by hand.
 
-use std::process::Command;
-
-use carnet_tests::harness::{bin, json, login, ok, Server};
+use carnet_tests::harness::{json, login, ok, Server};
 use serde_json::Value;
 
 const ALICE: &str = "alice@demo.carnet.fr";
 
 fn export(server: &Server, period: &str, format: &str) -> String {
-    let out = Command::new(bin("carnet-server"))
-        .arg("--data")
-        .arg(&server.data)
-        .args(["export", "orders", "--period", period, "--format", format])
-        .output()
-        .unwrap();
+    let out = server.admin(
+        &["export", "orders", "--period", period, "--format", format],
+        None,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -164,12 +160,7 @@ fn orders_export_to_json_and_csv_with_their_vat_per_rate() {
     assert!(ours[1].ends_with(";20;40,50;8,10;175,20"), "{}", ours[1]);
 
     // A bad period or format: a clear error, nothing written.
-    let out = Command::new(bin("carnet-server"))
-        .arg("--data")
-        .arg(&server.data)
-        .args(["export", "orders", "--period", "2026-13"])
-        .output()
-        .unwrap();
+    let out = server.admin(&["export", "orders", "--period", "2026-13"], None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("2026-13"));
     assert!(out.stdout.is_empty());

@@ -5,25 +5,18 @@
 //! one; a new version replaces the old; a 200 MB file goes in and out with
 //! the server's memory bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Command;
-
-use carnet_tests::harness::{bin, carnet, json, login, ok, Server};
+use carnet_tests::harness::{carnet, json, login, ok, Server};
 use carnet_tests::raw::raw_login;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 
 fn add(server: &Server, file: &std::path::Path, title: &str, extra: &[&str]) -> Value {
-    let out = Command::new(bin("carnet-server"))
-        .arg("--data")
-        .arg(&server.data)
-        .args(["library", "add"])
-        .arg(file)
-        .args(["--title", title])
-        .args(extra)
-        .output()
-        .unwrap();
+    let file = file.to_str().unwrap();
+    let mut args = vec!["library", "add", file, "--title", title];
+    args.extend_from_slice(extra);
+    let out = server.admin(&args, None);
     assert!(
         out.status.success(),
         "{}",
@@ -137,14 +130,19 @@ async fn reps_fetch_only_their_documents_and_a_200_mb_file_streams() {
     std::fs::write(&lyon, b"%PDF-1.7 salon de Lyon").unwrap();
     let lyon = add(&server, &lyon, "Salon de Lyon", &["--territory", "Lyon"]);
     // A made-up territory is refused, nothing added.
-    let out = Command::new(bin("carnet-server"))
-        .arg("--data")
-        .arg(&server.data)
-        .args(["library", "add"])
-        .arg(&tarifs_v1)
-        .args(["--title", "X", "--territory", "Atlantide"])
-        .output()
-        .unwrap();
+    let v1 = tarifs_v1.to_str().unwrap();
+    let out = server.admin(
+        &[
+            "library",
+            "add",
+            v1,
+            "--title",
+            "X",
+            "--territory",
+            "Atlantide",
+        ],
+        None,
+    );
     assert!(!out.status.success());
 
     let (_, alice) = raw_login(&server, "alice@demo.carnet.fr").await;
@@ -205,12 +203,7 @@ async fn reps_fetch_only_their_documents_and_a_200_mb_file_streams() {
         (200, &b"%PDF-1.7 tarifs 2027"[..])
     );
     assert_eq!(get(&addr, &blob(&tarifs["blob"]), Some(&alice)).0, 404);
-    let list = Command::new(bin("carnet-server"))
-        .arg("--data")
-        .arg(&server.data)
-        .args(["library", "list"])
-        .output()
-        .unwrap();
+    let list = server.admin(&["library", "list"], None);
     let list: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 3);
 

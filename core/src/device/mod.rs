@@ -710,16 +710,9 @@ impl<S: Store> Device<S> {
         let account = self.account_of(order)?;
         let mut doc = self.load(account)?;
         let file = AccountFile::read(&mut doc)?;
-        let o = file
-            .orders
-            .iter()
-            .find(|o| o.id == order.trim())
+        let (o, quote) = file
+            .order(order)
             .ok_or_else(|| ValidationError::Rule(format!("no order {order}")))?;
-        let quote = o
-            .quote
-            .as_deref()
-            .and_then(|q| file.quotes.iter().find(|x| x.id == q))
-            .map(|q| q.number.as_str());
         crate::pdf::order(&self.settings, &file.account, o, quote, lang)
     }
 

@@ -243,6 +243,21 @@ pub struct AccountFile {
 }
 
 impl AccountFile {
+    /// An order of this file and the number of the quote it came from.
+    pub fn order(&self, id: &str) -> Option<(&Order, Option<&str>)> {
+        let o = self.orders.iter().find(|o| o.id == id.trim())?;
+        Some((o, self.quote_number_of(o)))
+    }
+
+    /// The number of the quote an order came from, if it is in this file.
+    pub fn quote_number_of(&self, o: &Order) -> Option<&str> {
+        let q = o.quote.as_deref()?;
+        self.quotes
+            .iter()
+            .find(|x| x.id == q)
+            .map(|q| q.number.as_str())
+    }
+
     pub fn read(doc: &mut CrmDoc) -> Result<AccountFile> {
         let h = doc.hydrated();
         let root = Rec(&h);

@@ -82,31 +82,16 @@ pub fn quote(settings: &Settings, account: &Account, q: &Quote, lang: Lang) -> R
     } else {
         q.payment_terms.clone()
     };
-    let mut terms = vec![format!(
-        "{} {}",
-        tr(lang, "Conditions de paiement :", "Payment terms:"),
-        payment
-    )];
+    let mut terms = payment_lines(settings, account, &payment, lang);
     if !q.delivery_terms.trim().is_empty() {
-        terms.push(format!(
-            "{} {}",
-            tr(lang, "Conditions de livraison :", "Delivery terms:"),
-            q.delivery_terms
-        ));
-    }
-    if let Some(rate) = c.late_penalty_rate {
-        terms.push(format!(
-            "{} {}",
-            tr(
-                lang,
-                "Pénalités de retard : taux annuel de",
-                "Late-payment penalties: yearly rate of"
+        terms.insert(
+            1,
+            format!(
+                "{} {}",
+                tr(lang, "Conditions de livraison :", "Delivery terms:"),
+                q.delivery_terms
             ),
-            percent(rate, lang)
-        ));
-    }
-    if legal::is_business(account) {
-        terms.push(legal::recovery_indemnity(lang).to_string());
+        );
     }
     terms.push(format!(
         "{} {}",
@@ -279,16 +264,22 @@ pub fn order(
     sheet.gap(8.0);
     lines_and_totals(&mut sheet, &o.lines, &o.totals, &o.currency, lang);
     sheet.gap(12.0);
-    let c = &settings.company;
-    let mut terms = Vec::new();
-    if !c.payment_terms.trim().is_empty() {
-        terms.push(format!(
-            "{} {}",
-            tr(lang, "Conditions de paiement :", "Payment terms:"),
-            c.payment_terms
-        ));
+    let terms = payment_lines(settings, account, &settings.company.payment_terms, lang);
+    for t in &terms {
+        sheet.para(MARGIN, full, t, BODY, false);
     }
-    if let Some(rate) = c.late_penalty_rate {
+    sheet.finish(&title)
+}
+
+/// What a sale states about payment: the terms, the late-payment penalty
+/// rate and, for a business client, the fixed recovery indemnity.
+fn payment_lines(settings: &Settings, account: &Account, payment: &str, lang: Lang) -> Vec<String> {
+    let mut terms = vec![format!(
+        "{} {}",
+        tr(lang, "Conditions de paiement :", "Payment terms:"),
+        payment
+    )];
+    if let Some(rate) = settings.company.late_penalty_rate {
         terms.push(format!(
             "{} {}",
             tr(
@@ -302,8 +293,5 @@ pub fn order(
     if legal::is_business(account) {
         terms.push(legal::recovery_indemnity(lang).to_string());
     }
-    for t in &terms {
-        sheet.para(MARGIN, full, t, BODY, false);
-    }
-    sheet.finish(&title)
+    terms
 }

@@ -57,11 +57,7 @@ impl Tenant {
                 .iter()
                 .filter(|o| o.date.is_some_and(|d| period.contains(d)))
             {
-                let quote = o
-                    .quote
-                    .as_deref()
-                    .and_then(|q| file.quotes.iter().find(|x| x.id == q))
-                    .map(|q| q.number.as_str());
+                let quote = file.quote_number_of(o);
                 out.push(accounting::order_out(&settings, &file.account, o, quote));
             }
         }

@@ -899,20 +899,14 @@ async fn add_quote(
 /// The quote as a PDF (the core's, as a device makes it), in the viewer's
 /// language; a hidden or missing quote answers like any missing page.
 async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
-    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
-        return not_found(&v);
-    };
-    let read = web
-        .tenant
-        .read_for(&v.user, doc, DocKind::Account, |d| {
-            ops::quote_and_account(d, id.trim()).ok()
-        })
-        .await;
-    let Ok(Some(Some((q, a)))) = read else {
+    let made = record_file(&web, &v, &id, |f| {
+        let q = f.quotes.iter().find(|q| q.id == id.trim())?.clone();
+        Some((format!("devis-{}", q.number), q, f.account.clone()))
+    });
+    let Some((name, q, a)) = made.await else {
         return not_found(&v);
     };
     let (parts, lang) = (web.tenant.edit_parts(), v.lang);
-    let name = format!("devis-{}", q.number);
     pdf_response(&web, &v, name, move || {
         carnet_core::pdf::quote(&parts.settings, &a, &q, lang)
     })
@@ -921,32 +915,45 @@ async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) ->
 
 /// An order as a PDF ("bon de commande"), made like the device makes it.
 async fn order_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) -> Response {
-    let Some(doc) = web.tenant.account_of_record(&v.user, &id) else {
+    let made = record_file(&web, &v, &id, |f| {
+        let (o, quote) = f.order(&id)?;
+        let name = format!("commande-{}", o.number);
+        Some((
+            name,
+            o.clone(),
+            quote.map(str::to_string),
+            f.account.clone(),
+        ))
+    });
+    let Some((name, o, quote, a)) = made.await else {
         return not_found(&v);
     };
+    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    pdf_response(&web, &v, name, move || {
+        carnet_core::pdf::order(&parts.settings, &a, &o, quote.as_deref(), lang)
+    })
+    .await
+}
+
+/// Reads, for the viewer, the customer file holding record `id` and picks
+/// what `f` needs from it; `None` when hidden, missing or not found in it.
+async fn record_file<T>(
+    web: &Web,
+    v: &Viewer,
+    id: &str,
+    f: impl FnOnce(&AccountFile) -> Option<T>,
+) -> Option<T> {
+    let doc = web.tenant.account_of_record(&v.user, id)?;
     let read = web
         .tenant
         .read_for(&v.user, doc, DocKind::Account, |d| {
             AccountFile::read(d).ok()
         })
         .await;
-    let Ok(Some(Some(file))) = read else {
-        return not_found(&v);
-    };
-    let Some(o) = file.orders.iter().find(|o| o.id == id.trim()).cloned() else {
-        return not_found(&v);
-    };
-    let quote = o
-        .quote
-        .as_deref()
-        .and_then(|q| file.quotes.iter().find(|x| x.id == q))
-        .map(|q| q.number.clone());
-    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
-    let name = format!("commande-{}", o.number);
-    pdf_response(&web, &v, name, move || {
-        carnet_core::pdf::order(&parts.settings, &file.account, &o, quote.as_deref(), lang)
-    })
-    .await
+    match read {
+        Ok(Some(Some(file))) => f(&file),
+        _ => None,
+    }
 }
 
 /// The customer file as a PDF to print ("dossier client").
