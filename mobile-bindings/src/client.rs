@@ -44,9 +44,6 @@ fn parse_period(text: &str) -> Result<Period> {
     Ok(text.parse::<Period>()?)
 }
 
-/// Largest library file the device downloads.
-const MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024 * 1024;
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -567,27 +564,13 @@ impl CarnetClient {
 
     /// Downloads the library documents not on the device yet (checked
     /// against their SHA-256), so they open offline; returns how many.
-    /// Run it after a sync, in the background.
+    /// With background sync on, this happens by itself after each sync.
     pub async fn fetch_library(&self) -> Result<u32> {
-        let (remote, wanted) = self.with(|d| {
-            let remote = d.remote()?.ok_or_else(CarnetError::not_logged_in)?;
-            let wanted: Vec<(String, std::path::PathBuf)> = d
-                .library()?
-                .into_iter()
-                .filter(|i| d.library_file(i).is_none())
-                .filter_map(|i| d.blob_path(&i.blob).map(|p| (i.blob, p)))
-                .collect();
-            Ok((remote, wanted))
-        })?;
-        let task = self.rt().spawn(async move {
-            let mut n = 0u32;
-            for (sha, dest) in wanted {
-                carnet_core::sync::fetch::fetch_blob(&remote, &sha, &dest, MAX_BLOB_BYTES).await?;
-                n += 1;
-            }
-            Ok::<u32, carnet_core::sync::SyncError>(n)
-        });
-        Ok(task.await.map_err(CarnetError::network)??)
+        let shared = self.shared.clone();
+        let task = self
+            .rt()
+            .spawn(async move { sync::fetch_library(&shared).await });
+        task.await.map_err(CarnetError::network)?
     }
 
     // ----- sync -------------------------------------------------------------

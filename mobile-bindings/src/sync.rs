@@ -39,6 +39,10 @@ pub(crate) struct Shared {
     status: Mutex<SyncStatus>,
     /// Ends of sync attempts: a generation counter and the result, for
     /// `sync_now` while a background session runs.
+    /// Woken whenever the device is up to date or received changes: the
+    /// background library download listens (a permit is kept, so no
+    /// wake-up is lost).
+    synced: tokio::sync::Notify,
     outcome: watch::Sender<(u64, Option<String>)>,
     /// One session at a time per store.
     session: tokio::sync::Mutex<()>,
@@ -80,6 +84,7 @@ impl Shared {
             next_listener: AtomicU64::new(1),
             status: Mutex::new(status),
             outcome: watch::channel((0, None)).0,
+            synced: tokio::sync::Notify::new(),
             session: tokio::sync::Mutex::new(()),
             background: Mutex::new(None),
         };
@@ -248,8 +253,12 @@ impl Host for Shared {
                     s.last_error = None;
                 });
                 self.publish(Ok(()));
+                self.synced.notify_one();
             }
-            Event::Changed(docs) => self.changed(docs),
+            Event::Changed(docs) => {
+                self.changed(docs);
+                self.synced.notify_one();
+            }
             Event::Failed(e) => self.failed(CarnetError::from(e).to_string()),
         }
     }
@@ -302,7 +311,47 @@ pub(crate) async fn nudge_and_wait(shared: Arc<Shared>, control: Arc<Control>) -
 /// time per store.
 pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
     let _one = shared.session.lock().await;
+    let library = tokio::spawn(fetch_library_after_syncs(shared.clone()));
     driver::background(&*shared, &control, driver::TIMEOUT).await;
+    library.abort();
     control.request_stop();
     shared.refresh_status(|s| s.phase = SyncPhase::Offline);
+}
+
+/// Largest library file the device downloads.
+const MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Downloads the library documents meant for this user that are not on the
+/// device yet (each checked against its SHA-256); returns how many. The
+/// device lock is held only to list them, never during a download.
+pub(crate) async fn fetch_library(shared: &Shared) -> Result<u32> {
+    use carnet_core::sync::Replica;
+    let (remote, wanted) = shared.with(|d| {
+        let remote = d.remote()?.ok_or_else(CarnetError::not_logged_in)?;
+        let wanted: Vec<(String, std::path::PathBuf)> = d
+            .library()?
+            .into_iter()
+            .filter(|i| d.library_file(i).is_none())
+            .filter_map(|i| d.blob_path(&i.blob).map(|p| (i.blob, p)))
+            .collect();
+        Ok((remote, wanted))
+    })?;
+    let mut n = 0u32;
+    for (sha, dest) in wanted {
+        carnet_core::sync::fetch::fetch_blob(&remote, &sha, &dest, MAX_BLOB_BYTES).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// With background sync on: whenever the device is up to date or has
+/// received changes, the library documents not on it yet are downloaded,
+/// so they open offline. A failed download is tried again at the next.
+async fn fetch_library_after_syncs(shared: Arc<Shared>) {
+    loop {
+        shared.synced.notified().await;
+        if let Err(e) = fetch_library(&shared).await {
+            tracing::warn!(error = %e, "library download failed; retried after the next sync");
+        }
+    }
 }

@@ -684,7 +684,7 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     /**
      * Downloads the library documents not on the device yet (checked
      * against their SHA-256), so they open offline; returns how many.
-     * Run it after a sync, in the background.
+     * With background sync on, this happens by itself after each sync.
      */
     func fetchLibrary() async throws  -> UInt32
     
@@ -1179,7 +1179,7 @@ open func emailQuote(quoteId: String, to: String, message: String, english: Bool
     /**
      * Downloads the library documents not on the device yet (checked
      * against their SHA-256), so they open offline; returns how many.
-     * Run it after a sync, in the background.
+     * With background sync on, this happens by itself after each sync.
      */
 open func fetchLibrary()async throws  -> UInt32  {
     return
@@ -6936,7 +6936,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 19735) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() != 26450) {
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() != 18290) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_forecast() != 32125) {

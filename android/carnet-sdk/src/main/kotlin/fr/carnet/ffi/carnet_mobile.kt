@@ -1181,7 +1181,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 19735) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() and 0xFFFF) != 26450) {
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() and 0xFFFF) != 18290) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_forecast() and 0xFFFF) != 32125) {
@@ -1879,7 +1879,7 @@ public interface CarnetClientInterface {
     /**
      * Downloads the library documents not on the device yet (checked
      * against their SHA-256), so they open offline; returns how many.
-     * Run it after a sync, in the background.
+     * With background sync on, this happens by itself after each sync.
      */
     suspend fun `fetchLibrary`(): kotlin.UInt
     
@@ -2498,7 +2498,7 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     /**
      * Downloads the library documents not on the device yet (checked
      * against their SHA-256), so they open offline; returns how many.
-     * Run it after a sync, in the background.
+     * With background sync on, this happens by itself after each sync.
      */
     @Throws(CarnetException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")

@@ -279,6 +279,21 @@ class CarnetSdkTest {
                 val path = carnet.library()[0].localPath
                 assertNotNull(path)
                 assertEquals("%PDF-1.7 tarifs Kotlin", java.io.File(path!!).readText())
+                // With background sync on, a new document arrives and is
+                // downloaded by itself.
+                carnet.startBackgroundSync()
+                val brochure = kotlin.io.path.createTempFile("brochure", ".pdf").toFile()
+                brochure.writeBytes("%PDF-1.7 brochure".toByteArray())
+                server.admin("library", "add", brochure.path, "--title", "Brochure")
+                var arrived: String? = null
+                val deadline = System.nanoTime() + 20_000_000_000
+                while (arrived == null && System.nanoTime() < deadline) {
+                    kotlinx.coroutines.delay(200)
+                    arrived = carnet.library().firstOrNull { it.title == "Brochure" }?.localPath
+                }
+                carnet.stopBackgroundSync()
+                assertNotNull(arrived, "the brochure was not downloaded in the background")
+                assertEquals("%PDF-1.7 brochure", java.io.File(arrived!!).readText())
             }
         }
     }
