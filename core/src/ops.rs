@@ -459,8 +459,13 @@ pub struct NewEmail<'a> {
     pub subject: &'a str,
     pub message: &'a str,
     pub quote: Option<&'a str>,
+    /// Library documents to attach: their blobs (SHA-256).
+    pub attachments: &'a [String],
     pub lang: crate::text::Lang,
 }
+
+/// Library documents one message may carry.
+pub const MAX_ATTACHMENTS: usize = 5;
 
 /// Queues a message in this customer file's outbox; the server sends it
 /// once the document reaches it. A quote is sent first (`send_quote`: every
@@ -515,6 +520,20 @@ pub fn queue_email(doc: &mut CrmDoc, ctx: &EditCtx<'_>, mail: &NewEmail<'_>) -> 
     ];
     if !subject.is_empty() {
         fields.push(("subject", FieldValue::Str(subject)));
+    }
+    if mail.attachments.len() > MAX_ATTACHMENTS
+        || !mail
+            .attachments
+            .iter()
+            .all(|a| crate::model::library::is_sha256(a))
+    {
+        return Err(ValidationError::Rule(format!(
+            "attachments: at most {MAX_ATTACHMENTS} library documents"
+        ))
+        .into());
+    }
+    if !mail.attachments.is_empty() {
+        fields.push(("attachments", FieldValue::Tags(mail.attachments.to_vec())));
     }
     if let Some(q) = mail.quote {
         fields.push(("quote", FieldValue::Str(q.to_string())));

@@ -407,6 +407,8 @@ impl RecordKind {
                         ro("subject", Short),
                         ro("message", Text),
                         ro("quote", Ref),
+                        // Library documents attached: their blobs (SHA-256).
+                        ro("attachments", Tags),
                         fixed("lang", Choice(LANGS)),
                         fixed("status", Choice(EMAIL_STATUSES)),
                         ro("attempts", Int),

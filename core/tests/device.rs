@@ -923,7 +923,7 @@ fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_add
     // Without the company's mentions: refused, nothing written.
     let heads = d.heads(acc).unwrap();
     let err = d
-        .email_quote(&q, "client@ex.test", "", Lang::Fr)
+        .email_quote(&q, "client@ex.test", "", &[], Lang::Fr)
         .unwrap_err();
     assert!(
         matches!(
@@ -936,19 +936,27 @@ fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_add
     assert!(d.outbox().is_empty());
     legal_company(&mut d);
     // A bad address, a subject on two lines: refused.
-    assert!(d.email_quote(&q, "not an address", "", Lang::Fr).is_err());
+    assert!(d
+        .email_quote(&q, "not an address", "", &[], Lang::Fr)
+        .is_err());
     let two_lines = NewEmail {
         to: "a@ex.test",
         subject: "Bonjour\r\nBcc: everyone@ex.test",
         message: "",
         quote: None,
+        attachments: &[],
         lang: Lang::Fr,
     };
     assert!(d.queue_email(acc, &two_lines).is_err());
+    // Attachments must be library documents meant for this user.
+    let stranger = ["ab".repeat(32)];
+    assert!(d
+        .email_quote(&q, "client@ex.test", "", &stranger, Lang::Fr)
+        .is_err());
     assert!(d.outbox().is_empty());
 
     let id = d
-        .email_quote(&q, " Client@Ex.test ", "Bonjour,", Lang::Fr)
+        .email_quote(&q, " Client@Ex.test ", "Bonjour,", &[], Lang::Fr)
         .unwrap()
         .to_string();
     assert_eq!(d.quote(&q).unwrap().1.status, "sent");
@@ -967,7 +975,7 @@ fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_add
     // The account, then a contact, says no to prospecting email.
     d.set_account_field(acc, "consent_email", "non").unwrap();
     let err = d
-        .email_quote(&q, "GARAGE@dupont.test", "", Lang::Fr)
+        .email_quote(&q, "GARAGE@dupont.test", "", &[], Lang::Fr)
         .unwrap_err();
     let CoreError::Invalid(v @ ValidationError::OptedOut { .. }) = &err else {
         panic!("{err:?}");
@@ -988,10 +996,11 @@ fn an_email_is_queued_only_with_its_legal_mentions_and_never_to_an_opted_out_add
         .unwrap()
         .to_string();
     // Never asked is not a refusal.
-    d.email_quote(&q, "paul@dupont.test", "", Lang::En).unwrap();
+    d.email_quote(&q, "paul@dupont.test", "", &[], Lang::En)
+        .unwrap();
     d.set_record_field(&c, "consent_email", "no").unwrap();
     assert!(matches!(
-        d.email_quote(&q, "paul@dupont.test", "", Lang::Fr)
+        d.email_quote(&q, "paul@dupont.test", "", &[], Lang::Fr)
             .unwrap_err(),
         CoreError::Invalid(ValidationError::OptedOut { .. })
     ));

@@ -387,18 +387,20 @@ impl CarnetClient {
     /// message waits in the outbox, offline too; the server sends it after
     /// the next sync and the outcome comes back (`outbox`). A recipient
     /// who refused prospecting email is refused (`Invalid`, with who).
+    /// `attachments`: library documents to attach too (their `blob`).
     /// Returns the message's id.
     pub fn email_quote(
         &self,
         quote_id: String,
         to: String,
         message: String,
+        attachments: Vec<String>,
         english: bool,
     ) -> Result<String> {
         let lang = if english { Lang::En } else { Lang::Fr };
         let doc = self.record_doc(&quote_id)?;
         let id = self.edit(doc, |d| {
-            Ok(d.email_quote(quote_id.trim(), &to, &message, lang)?)
+            Ok(d.email_quote(quote_id.trim(), &to, &message, &attachments, lang)?)
         })?;
         Ok(id.to_string())
     }

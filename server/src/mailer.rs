@@ -298,9 +298,13 @@ struct Prepared {
     subject: String,
     body: String,
     reply_to: String,
-    attachment: Option<(String, Vec<u8>)>,
+    /// (file name, type, bytes): the quote's PDF, then library documents.
+    attachments: Vec<(String, String, Vec<u8>)>,
     attempts: i64,
 }
+
+/// Library documents one message may carry, in bytes altogether.
+pub const MAX_ATTACHED_BYTES: u64 = 20 * 1024 * 1024;
 
 /// Why a message will never leave (recorded as failed at once).
 struct Never(String);
@@ -452,25 +456,53 @@ impl Mailer {
             ));
         }
         let settings = self.tenant.edit_parts().settings.clone();
-        let attachment = match &quote {
-            Some(q) => {
-                let (s, a, q2) = (settings.clone(), file.account.clone(), q.clone());
-                let pdf = self
-                    .tenant
-                    .on_cpu(move || carnet_core::pdf::quote(&s, &a, &q2, lang))
-                    .await
-                    .map_err(Never)?
-                    .map_err(|e| Never(e.to_string()))?;
-                Some((mail::quote_file_name(q, lang), pdf))
+        let mut attachments = Vec::new();
+        if let Some(q) = &quote {
+            let (s, a, q2) = (settings.clone(), file.account.clone(), q.clone());
+            let pdf = self
+                .tenant
+                .on_cpu(move || carnet_core::pdf::quote(&s, &a, &q2, lang))
+                .await
+                .map_err(Never)?
+                .map_err(|e| Never(e.to_string()))?;
+            attachments.push((
+                mail::quote_file_name(q, lang),
+                "application/pdf".to_string(),
+                pdf,
+            ));
+        }
+        // Library documents: still meant for the author, and not too big
+        // to carry (a message is built whole in memory).
+        let mut total = 0u64;
+        for sha in &e.attachments {
+            let gone = || {
+                Never(format!(
+                    "library document {sha} is no longer available to {}",
+                    e.created_by
+                ))
+            };
+            let item = self
+                .tenant
+                .may_fetch(&e.created_by, sha)
+                .await
+                .ok_or_else(gone)?;
+            total = total.saturating_add(item.size.max(0) as u64);
+            if total > MAX_ATTACHED_BYTES {
+                return Err(Never(format!(
+                    "attachments larger than {} MB altogether",
+                    MAX_ATTACHED_BYTES / (1024 * 1024)
+                )));
             }
-            None => None,
-        };
+            let path = self.tenant.blobs.path(sha).ok_or_else(gone)?;
+            let bytes = tokio::fs::read(&path).await.map_err(|_| gone())?;
+            attachments.push((item.file_name.clone(), item.mime.clone(), bytes));
+        }
         Ok(Some(Prepared {
             to: e.to.clone(),
             subject: e.subject.clone(),
             body: mail::body(&settings, &e.message, quote.as_ref(), lang),
             reply_to: e.created_by.clone(),
-            attachment,
+            attachments,
             attempts: e.attempts,
         }))
     }
@@ -520,16 +552,17 @@ impl Mailer {
             b = b.reply_to(r);
         }
         let text = SinglePart::plain(p.body.clone());
-        let built = match &p.attachment {
-            Some((name, pdf)) => b.multipart(MultiPart::mixed().singlepart(text).singlepart(
-                Attachment::new(name.clone()).body(
-                    pdf.clone(),
-                    ContentType::parse("application/pdf").map_err(|e| e.to_string())?,
-                ),
-            )),
-            None => b.singlepart(text),
-        };
-        built.map_err(|e| e.to_string())
+        if p.attachments.is_empty() {
+            return b.singlepart(text).map_err(|e| e.to_string());
+        }
+        let mut parts = MultiPart::mixed().singlepart(text);
+        for (name, mime, bytes) in &p.attachments {
+            let kind = ContentType::parse(mime)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|e| e.to_string())?;
+            parts = parts.singlepart(Attachment::new(name.clone()).body(bytes.clone(), kind));
+        }
+        b.multipart(parts).map_err(|e| e.to_string())
     }
 }
 

@@ -129,6 +129,21 @@ fn settled(store: &Path, id: &str, within: Duration) -> Value {
 #[test]
 fn a_quote_sent_offline_leaves_once_with_its_pdf_and_opted_out_contacts_get_nothing() {
     let w = world(&["--retry-secs", "1"]);
+    // A price list in the library, for everyone: Alice attaches it too.
+    let tarifs = w.tmp.path().join("tarifs.pdf");
+    std::fs::write(&tarifs, b"%PDF-1.7 tarifs joints").unwrap();
+    let added = w.server.admin(
+        &[
+            "library",
+            "add",
+            tarifs.to_str().unwrap(),
+            "--title",
+            "Tarifs",
+        ],
+        None,
+    );
+    assert!(added.status.success());
+    ok(&w.alice, &["sync"]);
     let acc = first_account(&w.alice);
     let q = quote(&w.alice, &acc);
     // Offline: nothing reaches the server before the next sync.
@@ -142,6 +157,8 @@ fn a_quote_sent_offline_leaves_once_with_its_pdf_and_opted_out_contacts_get_noth
             "client@example.com",
             "--message",
             "Bonjour, voici notre devis.",
+            "--attach",
+            "Tarifs",
         ],
     );
     let queued = email(&w.alice, &id);
@@ -177,6 +194,10 @@ fn a_quote_sent_offline_leaves_once_with_its_pdf_and_opted_out_contacts_get_noth
     assert!(
         text.contains("1,080.00") || text.contains("1 080,00"),
         "{text}"
+    );
+    assert!(
+        m.0.contains("filename=\"tarifs.pdf\""),
+        "the library document is attached"
     );
 
     // The result comes back to the device.

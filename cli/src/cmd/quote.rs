@@ -47,6 +47,9 @@ pub enum QuoteCmd {
         /// The message above the attachment (a default one otherwise).
         #[arg(long, requires = "to")]
         message: Option<String>,
+        /// A library document to attach too, by title (repeat for more).
+        #[arg(long = "attach", requires = "to")]
+        attach: Vec<String>,
     },
     /// The legal mentions it still lacks before it can be sent.
     Check { quote: String },
@@ -120,12 +123,28 @@ pub fn run(cli: &Cli, out: Out, cmd: &QuoteCmd) -> Result<()> {
             println!("{}", d.accept_quote(quote)?);
             Ok(())
         }
-        QuoteCmd::Send { quote, to, message } => {
+        QuoteCmd::Send {
+            quote,
+            to,
+            message,
+            attach,
+        } => {
             let mut d = open(cli)?;
             match to {
                 Some(to) => {
-                    let id =
-                        d.email_quote(quote, to, message.as_deref().unwrap_or(""), out.lang)?;
+                    let library = d.library()?;
+                    let mut blobs = Vec::new();
+                    for title in attach {
+                        let item = library
+                            .iter()
+                            .find(|i| i.title == *title || i.id == *title)
+                            .ok_or_else(|| {
+                                anyhow::anyhow!("no library document {title:?} for you")
+                            })?;
+                        blobs.push(item.blob.clone());
+                    }
+                    let message = message.as_deref().unwrap_or("");
+                    let id = d.email_quote(quote, to, message, &blobs, out.lang)?;
                     println!("{id}");
                     eprintln!(
                         "{}",

@@ -650,16 +650,31 @@ impl<S: Store> Device<S> {
     /// prospecting email is refused (`ValidationError::OptedOut`).
     pub fn queue_email(&mut self, account: DocId, mail: &ops::NewEmail<'_>) -> Result<RecordId> {
         self.require_account(account)?;
+        if !mail.attachments.is_empty() {
+            let mine = self.library()?;
+            if let Some(a) = mail
+                .attachments
+                .iter()
+                .find(|a| !mine.iter().any(|i| &i.blob == *a))
+            {
+                return Err(ValidationError::Rule(format!(
+                    "attachment {a} is not a library document of yours"
+                ))
+                .into());
+            }
+        }
         self.edit(account, |d, ctx| ops::queue_email(d, ctx, mail))
     }
 
     /// Sends a quote by email (`queue_email` with the quote, its default
-    /// subject, and `message` above the attachment).
+    /// subject, `message` above the attachment, and library documents
+    /// (their blobs) attached too).
     pub fn email_quote(
         &mut self,
         quote: &str,
         to: &str,
         message: &str,
+        attachments: &[String],
         lang: crate::text::Lang,
     ) -> Result<RecordId> {
         let account = self.account_of(quote)?;
@@ -670,6 +685,7 @@ impl<S: Store> Device<S> {
                 subject: "",
                 message,
                 quote: Some(quote),
+                attachments,
                 lang,
             },
         )

@@ -19,6 +19,8 @@ pub struct Email {
     pub message: String,
     /// The quote sent as a PDF attachment.
     pub quote: Option<String>,
+    /// Library documents attached (their blobs' SHA-256).
+    pub attachments: Vec<String>,
     /// `fr` or `en`: the language of the subject, the body and the PDF.
     pub lang: String,
     /// `queued`, `sent` or `failed`.
@@ -42,6 +44,7 @@ impl Email {
             subject: o.string("subject"),
             message: o.get_text("message").unwrap_or_default(),
             quote: o.get_str("quote"),
+            attachments: o.get_tags("attachments"),
             lang: o.get_str("lang").unwrap_or_else(|| "fr".into()),
             status: o.get_str("status").unwrap_or_else(|| "queued".into()),
             attempts: o.get_i64("attempts").unwrap_or(0),

@@ -1069,6 +1069,7 @@ async fn email_quote(
         subject: "",
         message: &message,
         quote: Some(id.trim()),
+        attachments: &[],
         lang: v.lang,
     };
     match web

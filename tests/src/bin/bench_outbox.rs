@@ -97,6 +97,7 @@ async fn main() {
                         subject: "",
                         message: "Bonjour,\n\nVeuillez trouver notre proposition ci-jointe.",
                         quote: Some(&q),
+                        attachments: &[],
                         lang: Lang::Fr,
                     },
                 )

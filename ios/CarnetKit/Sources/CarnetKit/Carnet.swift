@@ -121,8 +121,8 @@ public final class Carnet: @unchecked Sendable {
     /// the server sends it after the next sync and the outcome comes back in
     /// `outbox()`. A recipient who refused prospecting email throws
     /// `CarnetError.Invalid`. Returns the message's id.
-    public func emailQuote(_ quoteId: String, to: String, message: String = "", english: Bool = false) async throws -> String {
-        try await local { try $0.emailQuote(quoteId: quoteId, to: to, message: message, english: english) }
+    public func emailQuote(_ quoteId: String, to: String, message: String = "", english: Bool = false, attachments: [String] = []) async throws -> String {
+        try await local { try $0.emailQuote(quoteId: quoteId, to: to, message: message, attachments: attachments, english: english) }
     }
     /// The library documents pushed for this user, with their file once downloaded.
     public func library() async throws -> [LibraryDoc] {

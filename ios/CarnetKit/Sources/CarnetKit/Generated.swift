@@ -677,9 +677,10 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * message waits in the outbox, offline too; the server sends it after
      * the next sync and the outcome comes back (`outbox`). A recipient
      * who refused prospecting email is refused (`Invalid`, with who).
+     * `attachments`: library documents to attach too (their `blob`).
      * Returns the message's id.
      */
-    func emailQuote(quoteId: String, to: String, message: String, english: Bool) throws  -> String
+    func emailQuote(quoteId: String, to: String, message: String, attachments: [String], english: Bool) throws  -> String
     
     /**
      * Downloads the library documents not on the device yet (checked
@@ -1161,9 +1162,10 @@ open func dashboard(period: String, scope: String?)throws  -> Dashboard  {
      * message waits in the outbox, offline too; the server sends it after
      * the next sync and the outcome comes back (`outbox`). A recipient
      * who refused prospecting email is refused (`Invalid`, with who).
+     * `attachments`: library documents to attach too (their `blob`).
      * Returns the message's id.
      */
-open func emailQuote(quoteId: String, to: String, message: String, english: Bool)throws  -> String  {
+open func emailQuote(quoteId: String, to: String, message: String, attachments: [String], english: Bool)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_mobile_fn_method_carnetclient_email_quote(
@@ -1171,6 +1173,7 @@ open func emailQuote(quoteId: String, to: String, message: String, english: Bool
         FfiConverterString.lower(quoteId),
         FfiConverterString.lower(to),
         FfiConverterString.lower(message),
+        FfiConverterSequenceString.lower(attachments),
         FfiConverterBool.lower(english),uniffiCallStatus
     )
 })
@@ -6933,7 +6936,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() != 54127) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 19735) {
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 27826) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() != 18290) {

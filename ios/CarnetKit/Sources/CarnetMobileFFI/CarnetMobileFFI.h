@@ -382,7 +382,7 @@ RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_dashboard(uint64_t ptr, R
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_EMAIL_QUOTE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_EMAIL_QUOTE
-RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_email_quote(uint64_t ptr, RustBuffer quote_id, RustBuffer to, RustBuffer message, int8_t english, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_carnet_mobile_fn_method_carnetclient_email_quote(uint64_t ptr, RustBuffer quote_id, RustBuffer to, RustBuffer message, RustBuffer attachments, int8_t english, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_MOBILE_FN_METHOD_CARNETCLIENT_FETCH_LIBRARY

@@ -912,7 +912,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_dashboard(`ptr`: Long,`period`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_mobile_fn_method_carnetclient_email_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_email_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_fetch_library(`ptr`: Long,
     ): Long
@@ -1178,7 +1178,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() and 0xFFFF) != 54127) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 19735) {
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 27826) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_fetch_library() and 0xFFFF) != 18290) {
@@ -1872,9 +1872,10 @@ public interface CarnetClientInterface {
      * message waits in the outbox, offline too; the server sends it after
      * the next sync and the outcome comes back (`outbox`). A recipient
      * who refused prospecting email is refused (`Invalid`, with who).
+     * `attachments`: library documents to attach too (their `blob`).
      * Returns the message's id.
      */
-    fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `english`: kotlin.Boolean): kotlin.String
+    fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `attachments`: List<kotlin.String>, `english`: kotlin.Boolean): kotlin.String
     
     /**
      * Downloads the library documents not on the device yet (checked
@@ -2475,9 +2476,10 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
      * message waits in the outbox, offline too; the server sends it after
      * the next sync and the outcome comes back (`outbox`). A recipient
      * who refused prospecting email is refused (`Invalid`, with who).
+     * `attachments`: library documents to attach too (their `blob`).
      * Returns the message's id.
      */
-    @Throws(CarnetException::class)override fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `english`: kotlin.Boolean): kotlin.String {
+    @Throws(CarnetException::class)override fun `emailQuote`(`quoteId`: kotlin.String, `to`: kotlin.String, `message`: kotlin.String, `attachments`: List<kotlin.String>, `english`: kotlin.Boolean): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
@@ -2487,6 +2489,7 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         FfiConverterString.lower(`quoteId`),
         FfiConverterString.lower(`to`),
         FfiConverterString.lower(`message`),
+        FfiConverterSequenceString.lower(`attachments`),
         FfiConverterBoolean.lower(`english`),_status)
 }
     }

@@ -135,8 +135,13 @@ class Carnet private constructor(
      * in [outbox]. A recipient who refused prospecting email throws
      * `CarnetException.Invalid`. Returns the message's id.
      */
-    suspend fun emailQuote(quoteId: String, to: String, message: String = "", english: Boolean = false): String =
-        local { emailQuote(quoteId, to, message, english) }
+    suspend fun emailQuote(
+        quoteId: String,
+        to: String,
+        message: String = "",
+        english: Boolean = false,
+        attachments: List<String> = emptyList(),
+    ): String = local { emailQuote(quoteId, to, message, attachments, english) }
     /** The library documents pushed for this user, with their file once downloaded. */
     suspend fun library(): List<LibraryDoc> = local { library() }
     /** Downloads the library documents not on the device yet (SHA-256 checked); returns how many. */
