@@ -94,6 +94,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Bring an existing file in (CSV).
+    #[command(subcommand)]
+    Import(cmd::import::ImportCmd),
+    /// Data quality: key fields not verified for over a year, files to
+    /// check, addresses mail or email cannot reach.
+    Quality {
+        /// Every file on this device, not just mine.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Customer files that look like one company (same SIRET, SIREN,
+    /// email, phone, or name and postcode).
+    Duplicates {
+        #[arg(long)]
+        json: bool,
+    },
     /// The documents managers push to reps, to open offline.
     #[command(subcommand)]
     Library(cmd::library::LibraryCmd),
@@ -238,6 +256,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Product(c) => catalog::product(&cli, out, c),
         Cmd::Company(c) => catalog::company(&cli, out, c),
         Cmd::Library(c) => library::run(&cli, out, c),
+        Cmd::Import(c) => import::run(&cli, out, c),
+        Cmd::Quality { all, json } => reports::quality(&cli, out, *all, *json),
+        Cmd::Duplicates { json } => account::duplicates(&cli, out, *json),
         Cmd::Outbox { json } => quote::outbox(&cli, out, *json),
         Cmd::Stages { json } => catalog::stages(&cli, out, *json),
         Cmd::Todo {

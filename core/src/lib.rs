@@ -11,10 +11,12 @@
 //! behind the `transport` feature (`sync::transport`, `sync::driver`).
 
 pub mod accounting;
+pub mod dedup;
 pub mod device;
 pub mod doc;
 pub mod error;
 pub mod ids;
+pub mod import;
 pub mod index;
 pub mod legal;
 pub mod mail;

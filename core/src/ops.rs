@@ -96,7 +96,67 @@ pub fn set_field(doc: &mut CrmDoc, ctx: &EditCtx<'_>, path: &str, raw: &str) -> 
             return send_quote(doc, ctx, quote);
         }
     }
-    put_field(doc, ctx, path, raw)
+    put_field(doc, ctx, path, raw)?;
+    // Typing a key field is confirming it; a corrected address or email is
+    // no longer the one mail came back from.
+    let today = ctx.today.format("%Y-%m-%d").to_string();
+    match path.split('/').collect::<Vec<_>>()[..] {
+        ["account", "address_line1" | "address_line2" | "postcode" | "city" | "country"] => {
+            put_field(doc, ctx, "account/verified_address", &today)?;
+            put_field(doc, ctx, "account/returned_mail", "false")?;
+        }
+        ["account", "phone"] => put_field(doc, ctx, "account/verified_phone", &today)?,
+        ["account", "email"] => {
+            put_field(doc, ctx, "account/verified_email", &today)?;
+            put_field(doc, ctx, "account/email_bounced", "false")?;
+        }
+        ["contacts", contact, "role"] => put_field(
+            doc,
+            ctx,
+            &format!("contacts/{contact}/verified_role"),
+            &today,
+        )?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Key fields a rep confirms during a visit ("toujours exact").
+pub const VERIFIABLE: &[&str] = &["address", "phone", "email", "roles"];
+
+/// Records that `fields` (of `VERIFIABLE`; all of them when empty) of the
+/// customer file were checked today: `roles` confirms every contact's role.
+pub fn verify(doc: &mut CrmDoc, ctx: &EditCtx<'_>, fields: &[String]) -> Result<()> {
+    let all: Vec<String> = VERIFIABLE.iter().map(|s| s.to_string()).collect();
+    let fields = if fields.is_empty() { &all[..] } else { fields };
+    let today = ctx.today.format("%Y-%m-%d").to_string();
+    for f in fields {
+        match f.trim() {
+            f @ ("address" | "phone" | "email") => {
+                put_field(doc, ctx, &format!("account/verified_{f}"), &today)?
+            }
+            "roles" | "role" => {
+                let file = crate::model::AccountFile::read(doc)?;
+                for c in file.contacts {
+                    put_field(
+                        doc,
+                        ctx,
+                        &format!("contacts/{}/verified_role", c.id),
+                        &today,
+                    )?;
+                }
+            }
+            other => {
+                return Err(ValidationError::NotAllowed {
+                    field: "field".into(),
+                    value: other.to_string(),
+                    allowed: VERIFIABLE.join(", "),
+                }
+                .into())
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `set_field` without the rules of particular fields.

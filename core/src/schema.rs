@@ -206,6 +206,14 @@ impl RecordKind {
                         f("consent_email", Bool),
                         f("consent_phone", Bool),
                         f("consent_post", Bool),
+                        // When a rep last confirmed each key field is still
+                        // right (`ops::verify`, or an edit of the field).
+                        f("verified_address", Date),
+                        f("verified_phone", Date),
+                        f("verified_email", Date),
+                        // Mail came back ("NPAI") / the address bounced: left
+                        // out of mailings until the field is corrected.
+                        f("email_bounced", Bool),
                         ro("created_at", Timestamp),
                         ro("created_by", Email),
                     ]
@@ -223,6 +231,7 @@ impl RecordKind {
                         f("consent_email", Bool),
                         f("consent_phone", Bool),
                         f("notes", Text),
+                        f("verified_role", Date),
                         ro("created_at", Timestamp),
                     ]
                 }

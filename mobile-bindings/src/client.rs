@@ -265,6 +265,37 @@ impl CarnetClient {
         Ok(id.to_string())
     }
 
+    /// Files on this device that `account` would duplicate (same SIRET,
+    /// SIREN, email, phone, or name and postcode), strongest reason first:
+    /// what to warn about before `create_account`, offline too.
+    pub fn duplicates_of(&self, account: NewAccount) -> Result<Vec<DuplicateHit>> {
+        self.with(|d| {
+            Ok(d.duplicates_of(&account.fields())
+                .into_iter()
+                .map(DuplicateHit::from)
+                .collect())
+        })
+    }
+
+    /// Confirms key fields of a customer file are still right today, during
+    /// a visit: `address`, `phone`, `email`, `roles` (every contact's); all
+    /// of them when `fields` is empty.
+    pub fn verify_account(&self, account_id: String, fields: Vec<String>) -> Result<()> {
+        let doc = doc_id(&account_id)?;
+        self.edit(doc, |d| Ok(d.verify_account(doc, &fields)?))
+    }
+
+    /// My files with key fields not verified for over a year, those with a
+    /// visit planned first ("à vérifier lors de ma prochaine visite").
+    pub fn accounts_to_check(&self, limit: u32) -> Result<Vec<AccountToCheck>> {
+        self.with(|d| {
+            Ok(d.stale_accounts(&d.me(), limit as usize)
+                .into_iter()
+                .map(AccountToCheck::from)
+                .collect())
+        })
+    }
+
     /// Sets one field of the account itself (`name`, `phone`, `status`,
     /// `tags`, `custom/<key>`, ...) from what the user typed.
     pub fn set_account_field(

@@ -14,7 +14,8 @@ use carnet_core::model::{
     Order as CoreOrder, Product as CoreProduct, Quote as CoreQuote, Totals,
 };
 pub use carnet_core::model::{
-    Contact, NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine, Note, VisitReport,
+    Contact as CoreContact, NewAccount, NewAction, NewContact, NewDeal, NewQuote, NewQuoteLine,
+    Note, VisitReport,
 };
 use carnet_core::reports::{
     Commission as CoreCommission, Dashboard as CoreDashboard, Forecast as CoreForecast,
@@ -86,6 +87,13 @@ pub struct Account {
     pub consent_email: bool,
     pub consent_phone: bool,
     pub consent_post: bool,
+    /// When a rep last confirmed the address, phone and email
+    /// (`YYYY-MM-DD`; `account verify`).
+    pub verified_address: Option<String>,
+    pub verified_phone: Option<String>,
+    pub verified_email: Option<String>,
+    /// Email to the account bounced: left out of mailings until corrected.
+    pub email_bounced: bool,
     pub custom: HashMap<String, String>,
     pub created_at: i64,
 }
@@ -118,13 +126,17 @@ impl From<CoreAccount> for Account {
             consent_email: a.consent_email,
             consent_phone: a.consent_phone,
             consent_post: a.consent_post,
+            verified_address: date(a.verified_address),
+            verified_phone: date(a.verified_phone),
+            verified_email: date(a.verified_email),
+            email_bounced: a.email_bounced,
             custom: a.custom.into_iter().collect(),
             created_at: a.created_at,
         }
     }
 }
 
-#[uniffi::remote(Record)]
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct Contact {
     pub id: String,
     pub name: String,
@@ -139,6 +151,27 @@ pub struct Contact {
     /// never asked): nothing is sent to this address.
     pub refused_email: bool,
     pub notes: String,
+    /// When a rep last confirmed the role (`YYYY-MM-DD`).
+    pub verified_role: Option<String>,
+}
+
+impl From<CoreContact> for Contact {
+    fn from(c: CoreContact) -> Self {
+        Contact {
+            id: c.id,
+            name: c.name,
+            role: c.role,
+            phone: c.phone,
+            mobile: c.mobile,
+            email: c.email,
+            preferred_channel: c.preferred_channel,
+            consent_email: c.consent_email,
+            consent_phone: c.consent_phone,
+            refused_email: c.refused_email,
+            notes: c.notes,
+            verified_role: date(c.verified_role),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -399,7 +432,7 @@ impl From<CoreFile> for AccountFile {
     fn from(f: CoreFile) -> Self {
         AccountFile {
             account: f.account.into(),
-            contacts: f.contacts,
+            contacts: f.contacts.into_iter().map(Contact::from).collect(),
             deals: f.deals.into_iter().map(Into::into).collect(),
             actions: f.actions.into_iter().map(Into::into).collect(),
             notes: f.notes,
@@ -1103,6 +1136,80 @@ impl LibraryDoc {
             blob: i.blob,
             updated_at: i.updated_at,
             local_path: path.map(|p| p.display().to_string()),
+        }
+    }
+}
+
+// ----- data quality -----------------------------------------------------------
+
+/// A file a new one would duplicate.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct DuplicateHit {
+    pub account_id: String,
+    pub name: String,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    /// `siret`, `siren`, `email`, `phone` or `name_postcode`.
+    pub reason: String,
+    /// "même SIRET", ... and in English.
+    pub reason_label: String,
+    pub reason_label_en: String,
+}
+
+impl From<carnet_core::device::DuplicateHit> for DuplicateHit {
+    fn from(h: carnet_core::device::DuplicateHit) -> Self {
+        use carnet_core::text::Lang;
+        DuplicateHit {
+            account_id: h.id.to_string(),
+            name: h.name,
+            postcode: h.postcode,
+            city: h.city,
+            reason: h.reason.code().to_string(),
+            reason_label: h.reason.text(Lang::Fr).to_string(),
+            reason_label_en: h.reason.text(Lang::En).to_string(),
+        }
+    }
+}
+
+/// A key field to check, and since when it is known right.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct FieldToCheck {
+    /// `address`, `phone`, `email`, or `role/<contact id>`.
+    pub field: String,
+    /// `YYYY-MM-DD`: last verified, else entered.
+    pub since: String,
+}
+
+/// A customer file whose key fields were not verified for over a year.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct AccountToCheck {
+    pub account_id: String,
+    pub name: String,
+    pub city: Option<String>,
+    /// Estimated share of its key fields out of date (0..=1), from the
+    /// 5%-per-year decay.
+    pub staleness: f64,
+    pub fields: Vec<FieldToCheck>,
+    /// `YYYY-MM-DD` of the next visit planned there.
+    pub next_visit: Option<String>,
+}
+
+impl From<carnet_core::reports::StaleAccount> for AccountToCheck {
+    fn from(s: carnet_core::reports::StaleAccount) -> Self {
+        AccountToCheck {
+            account_id: s.id.to_string(),
+            name: s.name,
+            city: s.city,
+            staleness: s.staleness,
+            fields: s
+                .to_check
+                .into_iter()
+                .map(|c| FieldToCheck {
+                    field: c.field,
+                    since: c.since.to_string(),
+                })
+                .collect(),
+            next_visit: date(s.next_visit),
         }
     }
 }

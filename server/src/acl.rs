@@ -468,8 +468,12 @@ pub(crate) mod tests {
             phone: None,
             email: None,
             siret: None,
+            siren: None,
             tags: vec![],
             search: String::new(),
+            checks: vec![],
+            returned_mail: false,
+            email_bounced: false,
         });
         r
     }

@@ -48,6 +48,17 @@ pub enum AdminCmd {
         period: String,
         format: String,
     },
+    /// A CSV of accounts on the server's disk (`carnet_core::import`),
+    /// written as the first admin.
+    ImportAccounts {
+        path: std::path::PathBuf,
+        #[serde(default)]
+        mapping: carnet_core::import::Overrides,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Groups of files that look like one company, tenant-wide.
+    Duplicates,
 }
 
 /// Longest email and password a login may carry (checked before hashing).
@@ -132,6 +143,33 @@ impl Tenant {
                     }
                 };
                 Ok(serde_json::json!({"orders": orders.len(), "content": content}))
+            }
+            AdminCmd::ImportAccounts {
+                path,
+                mapping,
+                dry_run,
+            } => {
+                let acl = self.acl();
+                let admin = acl
+                    .users()
+                    .into_iter()
+                    .find(|u| acl.role(u) == Some(crate::acl::Role::Admin))
+                    .ok_or_else(|| invalid("the tenant has no admin"))?;
+                let report = self.import_accounts(&admin, path, mapping, dry_run).await?;
+                Ok(serde_json::to_value(report).map_err(invalid)?)
+            }
+            AdminCmd::Duplicates => {
+                let groups = self.duplicate_groups();
+                let names: std::collections::BTreeMap<String, String> = groups
+                    .iter()
+                    .flat_map(|g| g.members.iter())
+                    .filter_map(|id| {
+                        let rows = self.rows(*id)?;
+                        let a = rows.account.as_ref()?;
+                        Some((id.to_string(), a.name.clone()))
+                    })
+                    .collect();
+                Ok(serde_json::json!({"groups": groups, "names": names}))
             }
             AdminCmd::RevokeDevice { email, device } => {
                 let revoked = self.revoke_devices(&email, device)?;

@@ -54,6 +54,11 @@ enum Cmd {
     /// Hand data over to other software.
     #[command(subcommand)]
     Export(ExportCmd),
+    /// Bring an existing file in.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Customer files of the whole tenant that look like one company.
+    Duplicates,
     /// The mail server the outbox is sent through.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -161,6 +166,23 @@ enum ExportCmd {
         /// Write here instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Accounts and contacts from a CSV (as `carnet import accounts`),
+    /// checked for duplicates against every file of the tenant.
+    Accounts {
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        /// A JSON object: header → field; kept for the next imports.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Print the whole report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -332,6 +354,68 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Import(ImportCmd::Accounts {
+            file,
+            dry_run,
+            mapping,
+            json,
+        }) => {
+            let saved = cli.data.join("import-mapping.json");
+            let mut overrides = match std::fs::read(&saved) {
+                Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+                Err(_) => carnet_core::import::Overrides::new(),
+            };
+            if let Some(m) = &mapping {
+                let meta =
+                    std::fs::metadata(m).with_context(|| format!("reading {}", m.display()))?;
+                anyhow::ensure!(meta.len() <= 64 * 1024, "a mapping file is at most 64 KiB");
+                let given: carnet_core::import::Overrides =
+                    serde_json::from_slice(&std::fs::read(m)?)
+                        .context("the mapping: a JSON object of header → field")?;
+                overrides.extend(given);
+            }
+            let path = std::fs::canonicalize(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let v = admin_value(
+                &cli.data,
+                AdminCmd::ImportAccounts {
+                    path,
+                    mapping: overrides.clone(),
+                    dry_run,
+                },
+            )
+            .await?;
+            if mapping.is_some() && !dry_run {
+                admin::write_private(&saved, &serde_json::to_vec_pretty(&overrides)?)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+                println!(
+                    "créés : {} · mis à jour : {} · doublons : {} · rejetés : {} · lignes vides : {}",
+                    n("created"),
+                    n("updated"),
+                    n("duplicates"),
+                    n("rejected"),
+                    n("blank")
+                );
+                for r in v
+                    .get("rows")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    println!(
+                        "ligne {} : {}",
+                        r.get("line").and_then(|l| l.as_u64()).unwrap_or(0),
+                        r.get("reason").and_then(|l| l.as_str()).unwrap_or("")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Duplicates => admin(&cli.data, AdminCmd::Duplicates).await,
         Cmd::Mail(MailCmd::Set {
             host,
             port,

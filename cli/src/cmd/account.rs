@@ -40,6 +40,22 @@ pub enum AccountCmd {
         field: String,
         value: String,
     },
+    /// Confirm key fields are still right ("vérifié ce jour"): address,
+    /// phone, email, roles (every contact's); all of them by default.
+    Verify { id: String, fields: Vec<String> },
+    /// Mail to this address came back ("NPAI"): left out of mailings until
+    /// the address is corrected (--clear: it was a mistake).
+    Npai {
+        id: String,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Email to this account bounced: left out of mailings until corrected.
+    Bounced {
+        id: String,
+        #[arg(long)]
+        clear: bool,
+    },
     /// Who changed what, when.
     History {
         id: String,
@@ -52,7 +68,12 @@ pub fn run(cli: &Cli, out: Out, cmd: &AccountCmd) -> Result<()> {
     match cmd {
         AccountCmd::Add(a) => {
             let mut d = open(cli)?;
-            println!("{}", d.create_account(&a.fields())?);
+            let fields = a.fields();
+            // Checked against this device's copy, offline too.
+            for hit in d.duplicates_of(&fields) {
+                eprintln!("{}", duplicate_warning(out, &hit));
+            }
+            println!("{}", d.create_account(&fields)?);
             Ok(())
         }
         AccountCmd::List {
@@ -110,6 +131,31 @@ pub fn run(cli: &Cli, out: Out, cmd: &AccountCmd) -> Result<()> {
                 return print_json(&f);
             }
             print_account(out, &f);
+            Ok(())
+        }
+        AccountCmd::Verify { id, fields } => {
+            let mut d = open(cli)?;
+            d.verify_account(doc_id(id)?, fields)?;
+            println!(
+                "{}",
+                if out.lang == carnet_core::text::Lang::Fr {
+                    "vérifié"
+                } else {
+                    "verified"
+                }
+            );
+            Ok(())
+        }
+        AccountCmd::Npai { id, clear } => {
+            let mut d = open(cli)?;
+            d.mark_returned_mail(doc_id(id)?, !clear)?;
+            println!("returned_mail = {}", !clear);
+            Ok(())
+        }
+        AccountCmd::Bounced { id, clear } => {
+            let mut d = open(cli)?;
+            d.mark_email_bounced(doc_id(id)?, !clear)?;
+            println!("email_bounced = {}", !clear);
             Ok(())
         }
         AccountCmd::Set { id, field, value } => {
@@ -322,4 +368,57 @@ fn print_account(out: Out, f: &AccountFile) {
             f.conflicts
         );
     }
+}
+
+/// "attention : doublon probable de « Martin » (69003 Lyon, même SIRET) : ID".
+pub fn duplicate_warning(out: Out, hit: &carnet_core::device::DuplicateHit) -> String {
+    let place = [hit.postcode.as_deref(), hit.city.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match out.lang {
+        carnet_core::text::Lang::Fr => format!(
+            "attention : doublon probable de « {} » ({place}, {}) : {}",
+            hit.name,
+            hit.reason.text(out.lang),
+            hit.id
+        ),
+        carnet_core::text::Lang::En => format!(
+            "warning: likely duplicate of \"{}\" ({place}, {}): {}",
+            hit.name,
+            hit.reason.text(out.lang),
+            hit.id
+        ),
+    }
+}
+
+/// `carnet duplicates`: groups of files that look like one company.
+pub fn duplicates(cli: &Cli, out: Out, json: bool) -> Result<()> {
+    let d = open(cli)?;
+    let groups = d.duplicate_groups();
+    if json {
+        return print_json(&groups);
+    }
+    let fr = out.lang == carnet_core::text::Lang::Fr;
+    if groups.is_empty() {
+        println!("{}", if fr { "aucun doublon" } else { "no duplicates" });
+        return Ok(());
+    }
+    for (i, g) in groups.iter().enumerate() {
+        println!("{} {}", if fr { "groupe" } else { "group" }, i + 1);
+        for m in &g.members {
+            let name = d
+                .index()
+                .get(*m)
+                .and_then(|r| r.account.as_ref())
+                .map(|a| format!("{} ({})", a.name, a.postcode.clone().unwrap_or_default()))
+                .unwrap_or_default();
+            println!("  {m}  {name}");
+        }
+        for (a, b, r) in &g.links {
+            println!("    {a} ~ {b} : {}", r.text(out.lang));
+        }
+    }
+    Ok(())
 }

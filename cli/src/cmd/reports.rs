@@ -82,6 +82,7 @@ pub fn todo(
     }
     if items.is_empty() {
         println!("{}", out.t(Label::NothingTodo));
+        print_to_check(out, &d, all);
         return Ok(());
     }
     let mut tb = out.table(
@@ -108,6 +109,7 @@ pub fn todo(
         ]);
     }
     println!("{tb}");
+    print_to_check(out, &d, all);
     Ok(())
 }
 
@@ -296,4 +298,141 @@ pub fn commission(cli: &Cli, out: Out, cmd: &CommissionCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A key field as a person reads it: "adresse", "fonction (Paul Martin)".
+fn field_label(
+    out: Out,
+    field: &str,
+    d: &carnet_core::Device,
+    account: carnet_core::DocId,
+) -> String {
+    let fr = out.lang == carnet_core::text::Lang::Fr;
+    match field {
+        "address" => (if fr { "adresse" } else { "address" }).to_string(),
+        "phone" => (if fr { "téléphone" } else { "phone" }).to_string(),
+        "email" => (if fr { "e-mail" } else { "email" }).to_string(),
+        other => {
+            let id = other.strip_prefix("role/").unwrap_or(other);
+            let who = d
+                .index()
+                .get(account)
+                .and_then(|r| r.contacts.iter().find(|c| c.id == id))
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            format!("{} ({who})", if fr { "fonction" } else { "role" })
+        }
+    }
+}
+
+/// "À vérifier lors de ma prochaine visite": files with a visit planned
+/// whose key fields were not verified for over a year.
+fn print_to_check(out: Out, d: &carnet_core::Device, all: bool) {
+    let list: Vec<_> = d
+        .stale_accounts(&d.scope(all), 50)
+        .into_iter()
+        .filter(|s| s.next_visit.is_some())
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    let fr = out.lang == carnet_core::text::Lang::Fr;
+    println!(
+        "{}",
+        if fr {
+            "À vérifier lors de ma prochaine visite :"
+        } else {
+            "To check on my next visit:"
+        }
+    );
+    for s in list {
+        let fields: Vec<String> = s
+            .to_check
+            .iter()
+            .map(|c| field_label(out, &c.field, d, s.id))
+            .collect();
+        println!(
+            "  {} {} : {}",
+            s.next_visit.map(|v| out.date(v)).unwrap_or_default(),
+            s.name,
+            fields.join(", ")
+        );
+    }
+}
+
+/// `carnet quality`: the share of key fields not verified for over a
+/// year, the files to check, and those mail or email cannot reach.
+pub fn quality(cli: &Cli, out: Out, all: bool, json: bool) -> Result<()> {
+    let d = open(cli)?;
+    let scope = d.scope(all);
+    let q = d.data_quality(&scope);
+    let stale = d.stale_accounts(&scope, 100);
+    if json {
+        return print_json(&serde_json::json!({"quality": q, "to_check": stale}));
+    }
+    let fr = out.lang == carnet_core::text::Lang::Fr;
+    let pct = |x: f64| format!("{}\u{a0}%", out.number(format!("{:.1}", x * 100.0)));
+    if fr {
+        println!(
+            "{} dossiers · {} champs clés · non vérifiés depuis plus d'un an : {} ({}) · obsolescence moyenne estimée : {}",
+            q.accounts, q.fields, q.unverified_over_a_year, pct(q.share_unverified), pct(q.mean_staleness)
+        );
+    } else {
+        println!(
+            "{} files · {} key fields · not verified for over a year: {} ({}) · mean estimated staleness: {}",
+            q.accounts, q.fields, q.unverified_over_a_year, pct(q.share_unverified), pct(q.mean_staleness)
+        );
+    }
+    if !q.undeliverable.is_empty() {
+        println!(
+            "{}",
+            if fr {
+                "Adresses à corriger :"
+            } else {
+                "Addresses to correct:"
+            }
+        );
+        for u in &q.undeliverable {
+            let mut why = Vec::new();
+            if u.returned_mail {
+                why.push(if fr {
+                    "NPAI (courrier revenu)"
+                } else {
+                    "mail returned"
+                });
+            }
+            if u.email_bounced {
+                why.push(if fr {
+                    "e-mail en erreur"
+                } else {
+                    "email bounced"
+                });
+            }
+            println!("  {}  {} : {}", u.id, u.name, why.join(", "));
+        }
+    }
+    if !stale.is_empty() {
+        println!("{}", if fr { "À vérifier :" } else { "To check:" });
+        for s in &stale {
+            let fields: Vec<String> = s
+                .to_check
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} ({})",
+                        field_label(out, &c.field, &d, s.id),
+                        out.date(c.since)
+                    )
+                })
+                .collect();
+            println!(
+                "  {}  {} [{}] : {}",
+                s.id,
+                s.name,
+                pct(s.staleness),
+                fields.join(", ")
+            );
+        }
+    }
+    Ok(())
 }

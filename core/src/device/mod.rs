@@ -45,7 +45,10 @@ pub struct Identity {
     pub tenant: Uuid,
 }
 
+mod quality;
 mod replica;
+
+pub use quality::{row_keys, DuplicateHit};
 
 pub use crate::sync::{Remote, SyncStatus};
 

@@ -23,7 +23,7 @@ use crate::model::{AccountFile, Plan};
 
 /// Bump when the row format changes: a store with an older format rebuilds
 /// its index from the documents at open.
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountRow {
@@ -37,9 +37,29 @@ pub struct AccountRow {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub siret: Option<String>,
+    /// Set for a business known by its SIREN only (no SIRET).
+    #[serde(default)]
+    pub siren: Option<String>,
     pub tags: Vec<String>,
     /// Accent- and case-folded text searched by `search`.
     pub search: String,
+    /// Each key field that has a value, and since when it is known right
+    /// (last verified, else entered): what data decay is measured on.
+    #[serde(default)]
+    pub checks: Vec<FieldCheck>,
+    /// Mail came back from the address ("NPAI").
+    #[serde(default)]
+    pub returned_mail: bool,
+    #[serde(default)]
+    pub email_bounced: bool,
+}
+
+/// A key field of a customer file and the day it was last known right.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldCheck {
+    /// `address`, `phone`, `email`, or `role/<contact id>`.
+    pub field: String,
+    pub since: NaiveDate,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,6 +152,42 @@ pub struct DocRows {
     pub conflicts: u32,
 }
 
+fn day_of(unix: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|d| d.date_naive())
+        .unwrap_or_default()
+}
+
+/// The key fields of a file that have a value, with the day each was last
+/// verified, else the day it was entered.
+fn field_checks(file: &AccountFile) -> Vec<FieldCheck> {
+    let a = &file.account;
+    let created = day_of(a.created_at);
+    let mut out = Vec::new();
+    let has_address = a.address_line1.is_some() || a.postcode.is_some() || a.city.is_some();
+    for (field, present, verified) in [
+        ("address", has_address, a.verified_address),
+        ("phone", a.phone.is_some(), a.verified_phone),
+        ("email", a.email.is_some(), a.verified_email),
+    ] {
+        if present {
+            out.push(FieldCheck {
+                field: field.to_string(),
+                since: verified.unwrap_or(created),
+            });
+        }
+    }
+    for c in &file.contacts {
+        if c.role.is_some() {
+            out.push(FieldCheck {
+                field: format!("role/{}", c.id),
+                since: c.verified_role.unwrap_or(day_of(c.created_at)),
+            });
+        }
+    }
+    out
+}
+
 impl DocRows {
     /// The container (`contacts`, `deals`, `actions`, `quotes`, `orders`)
     /// holding the record `id` in this document.
@@ -195,8 +251,12 @@ impl DocRows {
                     phone: a.phone.clone(),
                     email: a.email.clone(),
                     siret: a.siret.clone(),
+                    siren: a.siren.clone(),
                     tags: a.tags.clone(),
                     search,
+                    checks: field_checks(&file),
+                    returned_mail: a.returned_mail,
+                    email_bounced: a.email_bounced,
                 });
                 rows.contacts = file
                     .contacts

@@ -45,6 +45,12 @@ pub struct Account {
     /// The account said no to prospecting email (`consent_email` set to
     /// no, not merely never asked): the mailer sends it nothing.
     pub refused_email: bool,
+    /// When each key field was last confirmed (`ops::verify`).
+    pub verified_address: Option<NaiveDate>,
+    pub verified_phone: Option<NaiveDate>,
+    pub verified_email: Option<NaiveDate>,
+    /// Mail to the address came back ("NPAI"), or email bounced.
+    pub email_bounced: bool,
     pub custom: BTreeMap<String, String>,
     pub created_at: i64,
     pub schema: u64,
@@ -98,6 +104,10 @@ impl Account {
             consent_phone: a.get_bool("consent_phone").unwrap_or(false),
             consent_post: a.get_bool("consent_post").unwrap_or(false),
             refused_email: a.get_bool("consent_email") == Some(false),
+            verified_address: a.date("verified_address"),
+            verified_phone: a.date("verified_phone"),
+            verified_email: a.date("verified_email"),
+            email_bounced: a.get_bool("email_bounced").unwrap_or(false),
             custom,
             created_at: a.get_i64("created_at").unwrap_or(0),
             schema: doc.schema_version(),
@@ -119,6 +129,8 @@ pub struct Contact {
     /// As `Account::refused_email`.
     pub refused_email: bool,
     pub notes: String,
+    pub verified_role: Option<NaiveDate>,
+    pub created_at: i64,
 }
 
 impl Contact {
@@ -134,6 +146,8 @@ impl Contact {
             consent_phone: o.get_bool("consent_phone").unwrap_or(false),
             refused_email: o.get_bool("consent_email") == Some(false),
             notes: o.get_text("notes").unwrap_or_default(),
+            verified_role: o.date("verified_role"),
+            created_at: o.get_i64("created_at").unwrap_or(0),
             id,
         }
     }

@@ -7,6 +7,7 @@ mod dashboard;
 mod forecast;
 mod period;
 mod pipeline;
+mod quality;
 mod targets;
 mod todo;
 
@@ -17,6 +18,10 @@ pub use dashboard::{
 pub use forecast::{forecast, Forecast, ForecastBucket};
 pub use period::Period;
 pub use pipeline::{deal_probability, pipeline, Pipeline, PipelineStage};
+pub use quality::{
+    field_decay, quality, stale_accounts, staleness, Quality, StaleAccount, Undeliverable,
+    STALE_AFTER_DAYS, YEARLY_DECAY,
+};
 pub use targets::{
     actual_orders, commission, target_for, variance, Commission, TargetReport, TierLine,
 };

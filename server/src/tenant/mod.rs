@@ -6,6 +6,7 @@
 pub mod board;
 mod exchange;
 mod export;
+mod import;
 mod judge;
 pub mod reach;
 mod user_edit;

@@ -57,6 +57,20 @@ public final class Carnet: @unchecked Sendable {
     public func createAccount(_ account: NewAccount) async throws -> String {
         try await local { try $0.createAccount(account: account) }
     }
+    /// Files this device holds that `account` would duplicate: warn before
+    /// `createAccount`, offline too.
+    public func duplicatesOf(_ account: NewAccount) async throws -> [DuplicateHit] {
+        try await local { try $0.duplicatesOf(account: account) }
+    }
+    /// Confirms key fields are still right (`address`, `phone`, `email`,
+    /// `roles`; all of them when empty).
+    public func verifyAccount(_ accountId: String, fields: [String] = []) async throws {
+        try await local { try $0.verifyAccount(accountId: accountId, fields: fields) }
+    }
+    /// My files with key fields not verified for over a year, visits first.
+    public func accountsToCheck(limit: Int = 50) async throws -> [AccountToCheck] {
+        try await local { try $0.accountsToCheck(limit: UInt32(clamping: max(limit, 0))) }
+    }
     public func setAccountField(_ accountId: String, field: String, value: String) async throws {
         try await local { try $0.setAccountField(accountId: accountId, field: field, value: value) }
     }

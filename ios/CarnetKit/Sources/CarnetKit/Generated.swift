@@ -519,6 +519,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -626,6 +642,12 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      */
     func accountPdf(accountId: String, english: Bool) throws  -> Data
     
+    /**
+     * My files with key fields not verified for over a year, those with a
+     * visit planned first ("à vérifier lors de ma prochaine visite").
+     */
+    func accountsToCheck(limit: UInt32) throws  -> [AccountToCheck]
+    
     func actionTypes() throws  -> [ActionType]
     
     func addAction(accountId: String, action: NewAction) throws  -> String
@@ -670,6 +692,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
      * saved in the directory.
      */
     func dashboard(period: String, scope: String?) throws  -> Dashboard
+    
+    /**
+     * Files on this device that `account` would duplicate (same SIRET,
+     * SIREN, email, phone, or name and postcode), strongest reason first:
+     * what to warn about before `create_account`, offline too.
+     */
+    func duplicatesOf(account: NewAccount) throws  -> [DuplicateHit]
     
     /**
      * Sends a quote by email, its PDF attached: the quote is marked sent
@@ -868,6 +897,13 @@ public protocol CarnetClientProtocol: AnyObject, Sendable {
     
     func vatRates() throws  -> [String]
     
+    /**
+     * Confirms key fields of a customer file are still right today, during
+     * a visit: `address`, `phone`, `email`, `roles` (every contact's); all
+     * of them when `fields` is empty.
+     */
+    func verifyAccount(accountId: String, fields: [String]) throws 
+    
 }
 /**
  * The apps' one entry point: a rep's store in an app directory, its sync
@@ -988,6 +1024,20 @@ open func accountPdf(accountId: String, english: Bool)throws  -> Data  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(accountId),
         FfiConverterBool.lower(english),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * My files with key fields not verified for over a year, those with a
+     * visit planned first ("à vérifier lors de ma prochaine visite").
+     */
+open func accountsToCheck(limit: UInt32)throws  -> [AccountToCheck]  {
+    return try  FfiConverterSequenceTypeAccountToCheck.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_accounts_to_check(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
     )
 })
 }
@@ -1152,6 +1202,21 @@ open func dashboard(period: String, scope: String?)throws  -> Dashboard  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(period),
         FfiConverterOptionString.lower(scope),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Files on this device that `account` would duplicate (same SIRET,
+     * SIREN, email, phone, or name and postcode), strongest reason first:
+     * what to warn about before `create_account`, offline too.
+     */
+open func duplicatesOf(account: NewAccount)throws  -> [DuplicateHit]  {
+    return try  FfiConverterSequenceTypeDuplicateHit.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_duplicates_of(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewAccount_lower(account),uniffiCallStatus
     )
 })
 }
@@ -1707,6 +1772,21 @@ open func vatRates()throws  -> [String]  {
 })
 }
     
+    /**
+     * Confirms key fields of a customer file are still right today, during
+     * a visit: `address`, `phone`, `email`, `roles` (every contact's); all
+     * of them when `fields` is empty.
+     */
+open func verifyAccount(accountId: String, fields: [String])throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_mobile_fn_method_carnetclient_verify_account(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(accountId),
+        FfiConverterSequenceString.lower(fields),uniffiCallStatus
+    )
+}
+}
+    
 
     
 }
@@ -2199,6 +2279,17 @@ public struct Account: Equatable, Hashable {
     public var consentEmail: Bool
     public var consentPhone: Bool
     public var consentPost: Bool
+    /**
+     * When a rep last confirmed the address, phone and email
+     * (`YYYY-MM-DD`; `account verify`).
+     */
+    public var verifiedAddress: String?
+    public var verifiedPhone: String?
+    public var verifiedEmail: String?
+    /**
+     * Email to the account bounced: left out of mailings until corrected.
+     */
+    public var emailBounced: Bool
     public var custom: [String: String]
     public var createdAt: Int64
 
@@ -2210,7 +2301,14 @@ public struct Account: Equatable, Hashable {
          */kind: String, 
         /**
          * `prospect`, `client` or `former`.
-         */status: String, siret: String?, siren: String?, vatNumber: String?, naf: String?, tags: [String], addressLine1: String?, addressLine2: String?, postcode: String?, city: String?, country: String?, returnedMail: Bool, phone: String?, email: String?, website: String?, owner: String, territory: String?, source: String?, expectations: String, consentEmail: Bool, consentPhone: Bool, consentPost: Bool, custom: [String: String], createdAt: Int64) {
+         */status: String, siret: String?, siren: String?, vatNumber: String?, naf: String?, tags: [String], addressLine1: String?, addressLine2: String?, postcode: String?, city: String?, country: String?, returnedMail: Bool, phone: String?, email: String?, website: String?, owner: String, territory: String?, source: String?, expectations: String, consentEmail: Bool, consentPhone: Bool, consentPost: Bool, 
+        /**
+         * When a rep last confirmed the address, phone and email
+         * (`YYYY-MM-DD`; `account verify`).
+         */verifiedAddress: String?, verifiedPhone: String?, verifiedEmail: String?, 
+        /**
+         * Email to the account bounced: left out of mailings until corrected.
+         */emailBounced: Bool, custom: [String: String], createdAt: Int64) {
         self.id = id
         self.name = name
         self.kind = kind
@@ -2236,6 +2334,10 @@ public struct Account: Equatable, Hashable {
         self.consentEmail = consentEmail
         self.consentPhone = consentPhone
         self.consentPost = consentPost
+        self.verifiedAddress = verifiedAddress
+        self.verifiedPhone = verifiedPhone
+        self.verifiedEmail = verifiedEmail
+        self.emailBounced = emailBounced
         self.custom = custom
         self.createdAt = createdAt
     }
@@ -2281,6 +2383,10 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
                 consentEmail: FfiConverterBool.read(from: &buf), 
                 consentPhone: FfiConverterBool.read(from: &buf), 
                 consentPost: FfiConverterBool.read(from: &buf), 
+                verifiedAddress: FfiConverterOptionString.read(from: &buf), 
+                verifiedPhone: FfiConverterOptionString.read(from: &buf), 
+                verifiedEmail: FfiConverterOptionString.read(from: &buf), 
+                emailBounced: FfiConverterBool.read(from: &buf), 
                 custom: FfiConverterDictionaryStringString.read(from: &buf), 
                 createdAt: FfiConverterInt64.read(from: &buf)
         )
@@ -2312,6 +2418,10 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
         FfiConverterBool.write(value.consentEmail, into: &buf)
         FfiConverterBool.write(value.consentPhone, into: &buf)
         FfiConverterBool.write(value.consentPost, into: &buf)
+        FfiConverterOptionString.write(value.verifiedAddress, into: &buf)
+        FfiConverterOptionString.write(value.verifiedPhone, into: &buf)
+        FfiConverterOptionString.write(value.verifiedEmail, into: &buf)
+        FfiConverterBool.write(value.emailBounced, into: &buf)
         FfiConverterDictionaryStringString.write(value.custom, into: &buf)
         FfiConverterInt64.write(value.createdAt, into: &buf)
     }
@@ -2500,6 +2610,93 @@ public func FfiConverterTypeAccountSummary_lift(_ buf: RustBuffer) throws -> Acc
 #endif
 public func FfiConverterTypeAccountSummary_lower(_ value: AccountSummary) -> RustBuffer {
     return FfiConverterTypeAccountSummary.lower(value)
+}
+
+
+/**
+ * A customer file whose key fields were not verified for over a year.
+ */
+public struct AccountToCheck: Equatable, Hashable {
+    public var accountId: String
+    public var name: String
+    public var city: String?
+    /**
+     * Estimated share of its key fields out of date (0..=1), from the
+     * 5%-per-year decay.
+     */
+    public var staleness: Double
+    public var fields: [FieldToCheck]
+    /**
+     * `YYYY-MM-DD` of the next visit planned there.
+     */
+    public var nextVisit: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accountId: String, name: String, city: String?, 
+        /**
+         * Estimated share of its key fields out of date (0..=1), from the
+         * 5%-per-year decay.
+         */staleness: Double, fields: [FieldToCheck], 
+        /**
+         * `YYYY-MM-DD` of the next visit planned there.
+         */nextVisit: String?) {
+        self.accountId = accountId
+        self.name = name
+        self.city = city
+        self.staleness = staleness
+        self.fields = fields
+        self.nextVisit = nextVisit
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountToCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountToCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountToCheck {
+        return
+            try AccountToCheck(
+                accountId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                city: FfiConverterOptionString.read(from: &buf), 
+                staleness: FfiConverterDouble.read(from: &buf), 
+                fields: FfiConverterSequenceTypeFieldToCheck.read(from: &buf), 
+                nextVisit: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountToCheck, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.city, into: &buf)
+        FfiConverterDouble.write(value.staleness, into: &buf)
+        FfiConverterSequenceTypeFieldToCheck.write(value.fields, into: &buf)
+        FfiConverterOptionString.write(value.nextVisit, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountToCheck_lift(_ buf: RustBuffer) throws -> AccountToCheck {
+    return try FfiConverterTypeAccountToCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountToCheck_lower(_ value: AccountToCheck) -> RustBuffer {
+    return FfiConverterTypeAccountToCheck.lower(value)
 }
 
 
@@ -2932,6 +3129,10 @@ public struct Contact: Equatable, Hashable {
      */
     public var refusedEmail: Bool
     public var notes: String
+    /**
+     * When a rep last confirmed the role (`YYYY-MM-DD`).
+     */
+    public var verifiedRole: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2939,7 +3140,10 @@ public struct Contact: Equatable, Hashable {
         /**
          * Said no to prospecting email (`consent_email` set to no, not merely
          * never asked): nothing is sent to this address.
-         */refusedEmail: Bool, notes: String) {
+         */refusedEmail: Bool, notes: String, 
+        /**
+         * When a rep last confirmed the role (`YYYY-MM-DD`).
+         */verifiedRole: String?) {
         self.id = id
         self.name = name
         self.role = role
@@ -2951,6 +3155,7 @@ public struct Contact: Equatable, Hashable {
         self.consentPhone = consentPhone
         self.refusedEmail = refusedEmail
         self.notes = notes
+        self.verifiedRole = verifiedRole
     }
 
     
@@ -2979,7 +3184,8 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
                 consentEmail: FfiConverterBool.read(from: &buf), 
                 consentPhone: FfiConverterBool.read(from: &buf), 
                 refusedEmail: FfiConverterBool.read(from: &buf), 
-                notes: FfiConverterString.read(from: &buf)
+                notes: FfiConverterString.read(from: &buf), 
+                verifiedRole: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2995,6 +3201,7 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
         FfiConverterBool.write(value.consentPhone, into: &buf)
         FfiConverterBool.write(value.refusedEmail, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
+        FfiConverterOptionString.write(value.verifiedRole, into: &buf)
     }
 }
 
@@ -3498,6 +3705,95 @@ public func FfiConverterTypeDocTotals_lower(_ value: DocTotals) -> RustBuffer {
 }
 
 
+/**
+ * A file a new one would duplicate.
+ */
+public struct DuplicateHit: Equatable, Hashable {
+    public var accountId: String
+    public var name: String
+    public var postcode: String?
+    public var city: String?
+    /**
+     * `siret`, `siren`, `email`, `phone` or `name_postcode`.
+     */
+    public var reason: String
+    /**
+     * "même SIRET", ... and in English.
+     */
+    public var reasonLabel: String
+    public var reasonLabelEn: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(accountId: String, name: String, postcode: String?, city: String?, 
+        /**
+         * `siret`, `siren`, `email`, `phone` or `name_postcode`.
+         */reason: String, 
+        /**
+         * "même SIRET", ... and in English.
+         */reasonLabel: String, reasonLabelEn: String) {
+        self.accountId = accountId
+        self.name = name
+        self.postcode = postcode
+        self.city = city
+        self.reason = reason
+        self.reasonLabel = reasonLabel
+        self.reasonLabelEn = reasonLabelEn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DuplicateHit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDuplicateHit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DuplicateHit {
+        return
+            try DuplicateHit(
+                accountId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                postcode: FfiConverterOptionString.read(from: &buf), 
+                city: FfiConverterOptionString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                reasonLabel: FfiConverterString.read(from: &buf), 
+                reasonLabelEn: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DuplicateHit, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.accountId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.postcode, into: &buf)
+        FfiConverterOptionString.write(value.city, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterString.write(value.reasonLabel, into: &buf)
+        FfiConverterString.write(value.reasonLabelEn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDuplicateHit_lift(_ buf: RustBuffer) throws -> DuplicateHit {
+    return try FfiConverterTypeDuplicateHit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDuplicateHit_lower(_ value: DuplicateHit) -> RustBuffer {
+    return FfiConverterTypeDuplicateHit.lower(value)
+}
+
+
 public struct FieldChange: Equatable, Hashable {
     public var path: String
     public var old: String?
@@ -3553,6 +3849,75 @@ public func FfiConverterTypeFieldChange_lift(_ buf: RustBuffer) throws -> FieldC
 #endif
 public func FfiConverterTypeFieldChange_lower(_ value: FieldChange) -> RustBuffer {
     return FfiConverterTypeFieldChange.lower(value)
+}
+
+
+/**
+ * A key field to check, and since when it is known right.
+ */
+public struct FieldToCheck: Equatable, Hashable {
+    /**
+     * `address`, `phone`, `email`, or `role/<contact id>`.
+     */
+    public var field: String
+    /**
+     * `YYYY-MM-DD`: last verified, else entered.
+     */
+    public var since: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `address`, `phone`, `email`, or `role/<contact id>`.
+         */field: String, 
+        /**
+         * `YYYY-MM-DD`: last verified, else entered.
+         */since: String) {
+        self.field = field
+        self.since = since
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldToCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldToCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldToCheck {
+        return
+            try FieldToCheck(
+                field: FfiConverterString.read(from: &buf), 
+                since: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldToCheck, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterString.write(value.since, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldToCheck_lift(_ buf: RustBuffer) throws -> FieldToCheck {
+    return try FfiConverterTypeFieldToCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldToCheck_lower(_ value: FieldToCheck) -> RustBuffer {
+    return FfiConverterTypeFieldToCheck.lower(value)
 }
 
 
@@ -6199,6 +6564,31 @@ fileprivate struct FfiConverterSequenceTypeAccountSummary: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAccountToCheck: FfiConverterRustBuffer {
+    typealias SwiftType = [AccountToCheck]
+
+    public static func write(_ value: [AccountToCheck], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAccountToCheck.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccountToCheck] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AccountToCheck]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAccountToCheck.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAction: FfiConverterRustBuffer {
     typealias SwiftType = [Action]
 
@@ -6449,6 +6839,31 @@ fileprivate struct FfiConverterSequenceTypeDocLine: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDuplicateHit: FfiConverterRustBuffer {
+    typealias SwiftType = [DuplicateHit]
+
+    public static func write(_ value: [DuplicateHit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDuplicateHit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DuplicateHit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DuplicateHit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDuplicateHit.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer {
     typealias SwiftType = [FieldChange]
 
@@ -6466,6 +6881,31 @@ fileprivate struct FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFieldChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFieldToCheck: FfiConverterRustBuffer {
+    typealias SwiftType = [FieldToCheck]
+
+    public static func write(_ value: [FieldToCheck], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFieldToCheck.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FieldToCheck] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FieldToCheck]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFieldToCheck.read(from: &buf))
         }
         return seq
     }
@@ -6894,6 +7334,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf() != 29409) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_accounts_to_check() != 21642) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_action_types() != 15264) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6934,6 +7377,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() != 54127) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_duplicates_of() != 64653) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() != 27826) {
@@ -7054,6 +7500,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_carnetclient_vat_rates() != 34915) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_mobile_checksum_method_carnetclient_verify_account() != 65108) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_mobile_checksum_method_changelistener_on_changed() != 21566) {

@@ -62,6 +62,32 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertEqual(reread.notes.count, 1)
     }
 
+    func testATwinIsNamedBeforeCreatingItAndKeyFieldsAreConfirmedInOneCall() async throws {
+        let c = try await Carnet.createLocal(dataDir: try tempDir("carnet-quality"), user: "rep@example.fr", company: "Acme SARL")
+        let martin = try await c.createAccount(NewAccount(name: "Boulangerie Martin", postcode: "75011", phone: "01 43 55 66 77"))
+        _ = try await c.addContact(martin, NewContact(name: "Jeanne Martin", role: "Gérante"))
+        let hits = try await c.duplicatesOf(NewAccount(name: "BOULANGERIE MARTIN SARL", postcode: "75011"))
+        XCTAssertEqual(hits.map(\.accountId), [martin])
+        XCTAssertEqual(hits.first?.reasonLabel, "même nom et code postal")
+        let byPhone = try await c.duplicatesOf(NewAccount(name: "Autre", phone: "+33 1 43 55 66 77"))
+        XCTAssertEqual(byPhone.map(\.reason), ["phone"])
+        let none = try await c.duplicatesOf(NewAccount(name: "Boulangerie Martin", postcode: "69003"))
+        XCTAssertTrue(none.isEmpty)
+        let toCheck = try await c.accountsToCheck()
+        XCTAssertTrue(toCheck.isEmpty)
+        try await c.verifyAccount(martin, fields: ["phone", "roles"])
+        let file = try await c.accountFile(martin)
+        XCTAssertEqual(file.account.verifiedPhone, today())
+        XCTAssertEqual(file.contacts.first?.verifiedRole, today())
+        XCTAssertNil(file.account.verifiedEmail)
+        do {
+            try await c.verifyAccount(martin, fields: ["pointure"])
+            XCTFail("an unknown field was verified")
+        } catch let CarnetError.Invalid(_, reasonFr) {
+            XCTAssertTrue(reasonFr.contains("pointure"), reasonFr)
+        }
+    }
+
     func testRefusedInputSurfacesAsATypedSwiftErrorAndWritesNothing() async throws {
         let carnet = try await Carnet.createLocal(dataDir: try tempDir("carnet-errors"), user: "rep@example.fr", company: "Acme SARL")
         let id = try await carnet.createAccount(NewAccount(name: "Garage Dupont"))

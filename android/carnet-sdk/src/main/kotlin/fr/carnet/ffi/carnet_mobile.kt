@@ -732,6 +732,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_accounts_to_check(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_action_types(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_add_action(
@@ -759,6 +761,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_create_quote(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_dashboard(
+    ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_duplicates_of(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_email_quote(
     ): Int
@@ -840,6 +844,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_carnetclient_vat_rates(
     ): Int
+    external fun uniffi_carnet_mobile_checksum_method_carnetclient_verify_account(
+    ): Int
     external fun uniffi_carnet_mobile_checksum_method_changelistener_on_changed(
     ): Int
     external fun uniffi_carnet_mobile_checksum_method_syncstatuslistener_on_status(
@@ -884,6 +890,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_account_pdf(`ptr`: Long,`accountId`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_accounts_to_check(`ptr`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_action_types(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_add_action(`ptr`: Long,`accountId`: RustBuffer.ByValue,`action`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -911,6 +919,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_mobile_fn_method_carnetclient_create_quote(`ptr`: Long,`accountId`: RustBuffer.ByValue,`quote`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_dashboard(`ptr`: Long,`period`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_duplicates_of(`ptr`: Long,`account`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_email_quote(`ptr`: Long,`quoteId`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,`english`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -992,6 +1002,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_mobile_fn_method_carnetclient_vat_rates(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_mobile_fn_method_carnetclient_verify_account(`ptr`: Long,`accountId`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_mobile_fn_clone_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_mobile_fn_free_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1136,6 +1148,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_account_pdf() and 0xFFFF) != 29409) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_accounts_to_check() and 0xFFFF) != 21642) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_action_types() and 0xFFFF) != 15264) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1176,6 +1191,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_dashboard() and 0xFFFF) != 54127) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_duplicates_of() and 0xFFFF) != 64653) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_email_quote() and 0xFFFF) != 27826) {
@@ -1296,6 +1314,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_vat_rates() and 0xFFFF) != 34915) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_mobile_checksum_method_carnetclient_verify_account() and 0xFFFF) != 65108) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_mobile_checksum_method_changelistener_on_changed() and 0xFFFF) != 21566) {
@@ -1610,6 +1631,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 /**
  * @suppress
  */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1821,6 +1865,12 @@ public interface CarnetClientInterface {
      */
     fun `accountPdf`(`accountId`: kotlin.String, `english`: kotlin.Boolean): kotlin.ByteArray
     
+    /**
+     * My files with key fields not verified for over a year, those with a
+     * visit planned first ("à vérifier lors de ma prochaine visite").
+     */
+    fun `accountsToCheck`(`limit`: kotlin.UInt): List<AccountToCheck>
+    
     fun `actionTypes`(): List<ActionType>
     
     fun `addAction`(`accountId`: kotlin.String, `action`: NewAction): kotlin.String
@@ -1865,6 +1915,13 @@ public interface CarnetClientInterface {
      * saved in the directory.
      */
     fun `dashboard`(`period`: kotlin.String, `scope`: kotlin.String?): Dashboard
+    
+    /**
+     * Files on this device that `account` would duplicate (same SIRET,
+     * SIREN, email, phone, or name and postcode), strongest reason first:
+     * what to warn about before `create_account`, offline too.
+     */
+    fun `duplicatesOf`(`account`: NewAccount): List<DuplicateHit>
     
     /**
      * Sends a quote by email, its PDF attached: the quote is marked sent
@@ -2063,6 +2120,13 @@ public interface CarnetClientInterface {
     
     fun `vatRates`(): List<kotlin.String>
     
+    /**
+     * Confirms key fields of a customer file are still right today, during
+     * a visit: `address`, `phone`, `email`, `roles` (every contact's); all
+     * of them when `fields` is empty.
+     */
+    fun `verifyAccount`(`accountId`: kotlin.String, `fields`: List<kotlin.String>)
+    
     companion object
 }
 
@@ -2231,6 +2295,25 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         
         FfiConverterString.lower(`accountId`),
         FfiConverterBoolean.lower(`english`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * My files with key fields not verified for over a year, those with a
+     * visit planned first ("à vérifier lors de ma prochaine visite").
+     */
+    @Throws(CarnetException::class)override fun `accountsToCheck`(`limit`: kotlin.UInt): List<AccountToCheck> {
+            return FfiConverterSequenceTypeAccountToCheck.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_accounts_to_check(
+        it,
+        
+        FfiConverterUInt.lower(`limit`),_status)
 }
     }
     )
@@ -2463,6 +2546,26 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
         
         FfiConverterString.lower(`period`),
         FfiConverterOptionalString.lower(`scope`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Files on this device that `account` would duplicate (same SIRET,
+     * SIREN, email, phone, or name and postcode), strongest reason first:
+     * what to warn about before `create_account`, offline too.
+     */
+    @Throws(CarnetException::class)override fun `duplicatesOf`(`account`: NewAccount): List<DuplicateHit> {
+            return FfiConverterSequenceTypeDuplicateHit.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_duplicates_of(
+        it,
+        
+        FfiConverterTypeNewAccount.lower(`account`),_status)
 }
     }
     )
@@ -3217,6 +3320,26 @@ open class CarnetClient: Disposable, AutoCloseable, CarnetClientInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Confirms key fields of a customer file are still right today, during
+     * a visit: `address`, `phone`, `email`, `roles` (every contact's); all
+     * of them when `fields` is empty.
+     */
+    @Throws(CarnetException::class)override fun `verifyAccount`(`accountId`: kotlin.String, `fields`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_mobile_fn_method_carnetclient_verify_account(
+        it,
+        
+        FfiConverterString.lower(`accountId`),
+        FfiConverterSequenceString.lower(`fields`),_status)
+}
+    }
+    
     
 
     
@@ -3981,6 +4104,21 @@ data class Account (
     , 
     var `consentPost`: kotlin.Boolean
     , 
+    /**
+     * When a rep last confirmed the address, phone and email
+     * (`YYYY-MM-DD`; `account verify`).
+     */
+    var `verifiedAddress`: kotlin.String?
+    , 
+    var `verifiedPhone`: kotlin.String?
+    , 
+    var `verifiedEmail`: kotlin.String?
+    , 
+    /**
+     * Email to the account bounced: left out of mailings until corrected.
+     */
+    var `emailBounced`: kotlin.Boolean
+    , 
     var `custom`: Map<kotlin.String, kotlin.String>
     , 
     var `createdAt`: kotlin.Long
@@ -4025,6 +4163,10 @@ public object FfiConverterTypeAccount: FfiConverterRustBuffer<Account> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterMapStringString.read(buf),
             FfiConverterLong.read(buf),
         )
@@ -4056,6 +4198,10 @@ public object FfiConverterTypeAccount: FfiConverterRustBuffer<Account> {
             FfiConverterBoolean.allocationSize(value.`consentEmail`) +
             FfiConverterBoolean.allocationSize(value.`consentPhone`) +
             FfiConverterBoolean.allocationSize(value.`consentPost`) +
+            FfiConverterOptionalString.allocationSize(value.`verifiedAddress`) +
+            FfiConverterOptionalString.allocationSize(value.`verifiedPhone`) +
+            FfiConverterOptionalString.allocationSize(value.`verifiedEmail`) +
+            FfiConverterBoolean.allocationSize(value.`emailBounced`) +
             FfiConverterMapStringString.allocationSize(value.`custom`) +
             FfiConverterLong.allocationSize(value.`createdAt`)
     )
@@ -4086,6 +4232,10 @@ public object FfiConverterTypeAccount: FfiConverterRustBuffer<Account> {
             FfiConverterBoolean.write(value.`consentEmail`, buf)
             FfiConverterBoolean.write(value.`consentPhone`, buf)
             FfiConverterBoolean.write(value.`consentPost`, buf)
+            FfiConverterOptionalString.write(value.`verifiedAddress`, buf)
+            FfiConverterOptionalString.write(value.`verifiedPhone`, buf)
+            FfiConverterOptionalString.write(value.`verifiedEmail`, buf)
+            FfiConverterBoolean.write(value.`emailBounced`, buf)
             FfiConverterMapStringString.write(value.`custom`, buf)
             FfiConverterLong.write(value.`createdAt`, buf)
     }
@@ -4231,6 +4381,74 @@ public object FfiConverterTypeAccountSummary: FfiConverterRustBuffer<AccountSumm
             FfiConverterOptionalString.write(value.`city`, buf)
             FfiConverterString.write(value.`owner`, buf)
             FfiConverterOptionalString.write(value.`matchedContact`, buf)
+    }
+}
+
+
+
+/**
+ * A customer file whose key fields were not verified for over a year.
+ */
+data class AccountToCheck (
+    var `accountId`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `city`: kotlin.String?
+    , 
+    /**
+     * Estimated share of its key fields out of date (0..=1), from the
+     * 5%-per-year decay.
+     */
+    var `staleness`: kotlin.Double
+    , 
+    var `fields`: List<FieldToCheck>
+    , 
+    /**
+     * `YYYY-MM-DD` of the next visit planned there.
+     */
+    var `nextVisit`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountToCheck: FfiConverterRustBuffer<AccountToCheck> {
+    override fun read(buf: ByteBuffer): AccountToCheck {
+        return AccountToCheck(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterSequenceTypeFieldToCheck.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountToCheck) = (
+            FfiConverterString.allocationSize(value.`accountId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`city`) +
+            FfiConverterDouble.allocationSize(value.`staleness`) +
+            FfiConverterSequenceTypeFieldToCheck.allocationSize(value.`fields`) +
+            FfiConverterOptionalString.allocationSize(value.`nextVisit`)
+    )
+
+    override fun write(value: AccountToCheck, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accountId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`city`, buf)
+            FfiConverterDouble.write(value.`staleness`, buf)
+            FfiConverterSequenceTypeFieldToCheck.write(value.`fields`, buf)
+            FfiConverterOptionalString.write(value.`nextVisit`, buf)
     }
 }
 
@@ -4587,6 +4805,11 @@ data class Contact (
     var `refusedEmail`: kotlin.Boolean
     , 
     var `notes`: kotlin.String
+    , 
+    /**
+     * When a rep last confirmed the role (`YYYY-MM-DD`).
+     */
+    var `verifiedRole`: kotlin.String?
     
 ){
     
@@ -4614,6 +4837,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -4628,7 +4852,8 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterBoolean.allocationSize(value.`consentEmail`) +
             FfiConverterBoolean.allocationSize(value.`consentPhone`) +
             FfiConverterBoolean.allocationSize(value.`refusedEmail`) +
-            FfiConverterString.allocationSize(value.`notes`)
+            FfiConverterString.allocationSize(value.`notes`) +
+            FfiConverterOptionalString.allocationSize(value.`verifiedRole`)
     )
 
     override fun write(value: Contact, buf: ByteBuffer) {
@@ -4643,6 +4868,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterBoolean.write(value.`consentPhone`, buf)
             FfiConverterBoolean.write(value.`refusedEmail`, buf)
             FfiConverterString.write(value.`notes`, buf)
+            FfiConverterOptionalString.write(value.`verifiedRole`, buf)
     }
 }
 
@@ -5040,6 +5266,78 @@ public object FfiConverterTypeDocTotals: FfiConverterRustBuffer<DocTotals> {
 
 
 
+/**
+ * A file a new one would duplicate.
+ */
+data class DuplicateHit (
+    var `accountId`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `postcode`: kotlin.String?
+    , 
+    var `city`: kotlin.String?
+    , 
+    /**
+     * `siret`, `siren`, `email`, `phone` or `name_postcode`.
+     */
+    var `reason`: kotlin.String
+    , 
+    /**
+     * "même SIRET", ... and in English.
+     */
+    var `reasonLabel`: kotlin.String
+    , 
+    var `reasonLabelEn`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDuplicateHit: FfiConverterRustBuffer<DuplicateHit> {
+    override fun read(buf: ByteBuffer): DuplicateHit {
+        return DuplicateHit(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DuplicateHit) = (
+            FfiConverterString.allocationSize(value.`accountId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`postcode`) +
+            FfiConverterOptionalString.allocationSize(value.`city`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`reasonLabel`) +
+            FfiConverterString.allocationSize(value.`reasonLabelEn`)
+    )
+
+    override fun write(value: DuplicateHit, buf: ByteBuffer) {
+            FfiConverterString.write(value.`accountId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`postcode`, buf)
+            FfiConverterOptionalString.write(value.`city`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterString.write(value.`reasonLabel`, buf)
+            FfiConverterString.write(value.`reasonLabelEn`, buf)
+    }
+}
+
+
+
 data class FieldChange (
     var `path`: kotlin.String
     , 
@@ -5078,6 +5376,53 @@ public object FfiConverterTypeFieldChange: FfiConverterRustBuffer<FieldChange> {
             FfiConverterString.write(value.`path`, buf)
             FfiConverterOptionalString.write(value.`old`, buf)
             FfiConverterOptionalString.write(value.`new`, buf)
+    }
+}
+
+
+
+/**
+ * A key field to check, and since when it is known right.
+ */
+data class FieldToCheck (
+    /**
+     * `address`, `phone`, `email`, or `role/<contact id>`.
+     */
+    var `field`: kotlin.String
+    , 
+    /**
+     * `YYYY-MM-DD`: last verified, else entered.
+     */
+    var `since`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldToCheck: FfiConverterRustBuffer<FieldToCheck> {
+    override fun read(buf: ByteBuffer): FieldToCheck {
+        return FieldToCheck(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldToCheck) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`since`)
+    )
+
+    override fun write(value: FieldToCheck, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterString.write(value.`since`, buf)
     }
 }
 
@@ -7404,6 +7749,34 @@ public object FfiConverterSequenceTypeAccountSummary: FfiConverterRustBuffer<Lis
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAccountToCheck: FfiConverterRustBuffer<List<AccountToCheck>> {
+    override fun read(buf: ByteBuffer): List<AccountToCheck> {
+        val len = buf.getInt()
+        return List<AccountToCheck>(len) {
+            FfiConverterTypeAccountToCheck.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AccountToCheck>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAccountToCheck.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AccountToCheck>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAccountToCheck.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAction: FfiConverterRustBuffer<List<Action>> {
     override fun read(buf: ByteBuffer): List<Action> {
         val len = buf.getInt()
@@ -7684,6 +8057,34 @@ public object FfiConverterSequenceTypeDocLine: FfiConverterRustBuffer<List<DocLi
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDuplicateHit: FfiConverterRustBuffer<List<DuplicateHit>> {
+    override fun read(buf: ByteBuffer): List<DuplicateHit> {
+        val len = buf.getInt()
+        return List<DuplicateHit>(len) {
+            FfiConverterTypeDuplicateHit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DuplicateHit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDuplicateHit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DuplicateHit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDuplicateHit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer<List<FieldChange>> {
     override fun read(buf: ByteBuffer): List<FieldChange> {
         val len = buf.getInt()
@@ -7702,6 +8103,34 @@ public object FfiConverterSequenceTypeFieldChange: FfiConverterRustBuffer<List<F
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFieldChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFieldToCheck: FfiConverterRustBuffer<List<FieldToCheck>> {
+    override fun read(buf: ByteBuffer): List<FieldToCheck> {
+        val len = buf.getInt()
+        return List<FieldToCheck>(len) {
+            FfiConverterTypeFieldToCheck.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FieldToCheck>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFieldToCheck.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FieldToCheck>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFieldToCheck.write(it, buf)
         }
     }
 }

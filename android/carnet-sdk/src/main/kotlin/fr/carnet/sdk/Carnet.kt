@@ -2,6 +2,7 @@ package fr.carnet.sdk
 
 import fr.carnet.ffi.AccountFile
 import fr.carnet.ffi.AccountSummary
+import fr.carnet.ffi.AccountToCheck
 import fr.carnet.ffi.ActionType
 import fr.carnet.ffi.CarnetClient
 import fr.carnet.ffi.CarnetException
@@ -9,6 +10,7 @@ import fr.carnet.ffi.ChangeListener
 import fr.carnet.ffi.Commission
 import fr.carnet.ffi.Conflict
 import fr.carnet.ffi.Dashboard
+import fr.carnet.ffi.DuplicateHit
 import fr.carnet.ffi.Forecast
 import fr.carnet.ffi.HistoryEntry
 import fr.carnet.ffi.LibraryDoc
@@ -95,6 +97,13 @@ class Carnet private constructor(
 
     suspend fun accountFile(accountId: String): AccountFile = local { accountFile(accountId) }
     suspend fun createAccount(account: NewAccount): String = local { createAccount(account) }
+    /** Files this device holds that [account] would duplicate: warn before [createAccount], offline too. */
+    suspend fun duplicatesOf(account: NewAccount): List<DuplicateHit> = local { duplicatesOf(account) }
+    /** Confirms key fields are still right (`address`, `phone`, `email`, `roles`; all when empty). */
+    suspend fun verifyAccount(accountId: String, fields: List<String> = emptyList()) =
+        local { verifyAccount(accountId, fields) }
+    /** My files with key fields not verified for over a year, visits planned first. */
+    suspend fun accountsToCheck(limit: Int = 50): List<AccountToCheck> = local { accountsToCheck(limit.toUInt()) }
     suspend fun setAccountField(accountId: String, field: String, value: String) =
         local { setAccountField(accountId, field, value) }
     suspend fun addContact(accountId: String, contact: NewContact): String = local { addContact(accountId, contact) }

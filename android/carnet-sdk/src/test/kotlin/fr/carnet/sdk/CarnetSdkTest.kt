@@ -100,6 +100,34 @@ class CarnetSdkTest {
     }
 
     @Test
+    fun `a twin is named before creating it, and key fields are confirmed in one call`() = runBlocking<Unit> {
+        val dir = tempDir("carnet-quality-")
+        Carnet.createLocal(dir.path, "rep@example.fr", "Acme SARL", "Rep Test").use { carnet ->
+            val martin = carnet.createAccount(
+                NewAccount(name = "Boulangerie Martin", postcode = "75011", phone = "01 43 55 66 77"),
+            )
+            carnet.addContact(martin, NewContact(name = "Jeanne Martin", role = "Gérante"))
+            val hits = carnet.duplicatesOf(NewAccount(name = "BOULANGERIE MARTIN SARL", postcode = "75011"))
+            assertEquals(listOf(martin), hits.map { it.accountId })
+            assertEquals("name_postcode", hits[0].reason)
+            assertEquals("même nom et code postal", hits[0].reasonLabel)
+            val byPhone = carnet.duplicatesOf(NewAccount(name = "Autre", phone = "+33 1 43 55 66 77"))
+            assertEquals("même téléphone", byPhone.single().reasonLabel)
+            assertTrue(carnet.duplicatesOf(NewAccount(name = "Boulangerie Martin", postcode = "69003")).isEmpty())
+
+            // Entered today: nothing to check yet.
+            assertTrue(carnet.accountsToCheck().isEmpty())
+            carnet.verifyAccount(martin, listOf("phone", "roles"))
+            val file = carnet.accountFile(martin)
+            assertEquals(LocalDate.now().toString(), file.account.verifiedPhone)
+            assertEquals(LocalDate.now().toString(), file.contacts.single().verifiedRole)
+            assertEquals(null, file.account.verifiedEmail)
+            val e = assertThrows<CarnetException.Invalid> { carnet.verifyAccount(martin, listOf("pointure")) }
+            assertTrue(e.message!!.contains("pointure"))
+        }
+    }
+
+    @Test
     fun `refused input surfaces as a typed Kotlin exception and writes nothing`() = runBlocking<Unit> {
         Carnet.createLocal(tempDir("carnet-errors-").path, "rep@example.fr", "Acme SARL").use { carnet ->
             val id = carnet.createAccount(NewAccount(name = "Garage Dupont"))

@@ -1,0 +1,158 @@
+//! `carnet import`: bring an existing customer file in from a CSV.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use carnet_core::import::{self, Outcome, Overrides, Report};
+use carnet_core::text::Lang;
+use clap::Subcommand;
+
+use crate::out::{print_json, Out};
+use crate::{open, Cli};
+
+#[derive(Subcommand)]
+pub enum ImportCmd {
+    /// Accounts and their contacts from a CSV (comma or semicolon, UTF-8
+    /// or Windows-1252); columns are recognized from their headers.
+    Accounts {
+        file: PathBuf,
+        /// Check and count, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A JSON object: header → field (`name`, `siret`, `contact.role`,
+        /// `ignore`, …); kept for the next imports.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Reads a mapping file (at most 64 KiB).
+pub fn read_mapping(path: &Path) -> Result<Overrides> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        meta.len() <= 64 * 1024,
+        "{}: a mapping file is at most 64 KiB",
+        path.display()
+    );
+    let bytes = std::fs::read(path)?;
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: expected a JSON object of header → field",
+            path.display()
+        )
+    })
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
+    match cmd {
+        ImportCmd::Accounts {
+            file,
+            dry_run,
+            mapping,
+            json,
+        } => {
+            let overrides = match mapping {
+                Some(p) => read_mapping(p)?,
+                None => Overrides::new(),
+            };
+            let f =
+                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+            let bar = progress_bar(f.metadata().map(|m| m.len()).unwrap_or(0));
+            let mut d = open(cli)?;
+            let report = d.import_accounts(
+                std::io::BufReader::new(f),
+                &overrides,
+                &import::Options {
+                    dry_run: *dry_run,
+                    lang: out.lang,
+                },
+                &mut |n| bar.set_position(n),
+            )?;
+            bar.finish_and_clear();
+            if *json {
+                return print_json(&report);
+            }
+            print_report(out, &report);
+            Ok(())
+        }
+    }
+}
+
+pub fn print_report(out: Out, r: &Report) {
+    let fr = out.lang == Lang::Fr;
+    if fr {
+        println!(
+            "créés : {} · mis à jour : {} · doublons : {} · rejetés : {} · lignes vides : {} · contacts : {}",
+            r.created, r.updated, r.duplicates, r.rejected, r.blank, r.contacts
+        );
+    } else {
+        println!(
+            "created: {} · updated: {} · duplicates: {} · rejected: {} · blank rows: {} · contacts: {}",
+            r.created, r.updated, r.duplicates, r.rejected, r.blank, r.contacts
+        );
+    }
+    if r.dry_run {
+        println!(
+            "{}",
+            if fr {
+                "simulation : rien n'a été écrit"
+            } else {
+                "dry run: nothing was written"
+            }
+        );
+    }
+    let cols: Vec<String> = r
+        .columns
+        .iter()
+        .map(|c| match &c.field {
+            Some(f) => format!("{} → {f}", c.header),
+            None => format!("{} → -", c.header),
+        })
+        .collect();
+    println!(
+        "{} {}",
+        if fr { "colonnes :" } else { "columns:" },
+        cols.join(", ")
+    );
+    if r.rows.is_empty() {
+        return;
+    }
+    let mut tb = out.table(
+        &[
+            if fr { "ligne" } else { "line" },
+            if fr { "résultat" } else { "outcome" },
+            if fr { "motif" } else { "reason" },
+        ],
+        &[0],
+    );
+    for n in &r.rows {
+        let what = match (n.outcome, fr) {
+            (Outcome::Duplicate, true) => "doublon",
+            (Outcome::Duplicate, false) => "duplicate",
+            (Outcome::Rejected, true) => "rejetée",
+            (Outcome::Rejected, false) => "rejected",
+        };
+        tb.add_row(vec![n.line.to_string(), what.to_string(), n.reason.clone()]);
+    }
+    println!("{tb}");
+    if r.rows_omitted > 0 {
+        println!("… +{}", r.rows_omitted);
+    }
+}

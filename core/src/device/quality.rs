@@ -1,0 +1,222 @@
+//! Keeping the file true on the device: importing a CSV, duplicate checks
+//! (at creation, offline, against the device's copy), and the groups of
+//! duplicates among the files it holds.
+
+use std::io::Read;
+
+use serde::Serialize;
+
+use super::Device;
+use crate::dedup::{self, Keys, Reason};
+use crate::error::Result;
+use crate::ids::{DocId, DocKind};
+use crate::import::{self, Existing, Fields, Overrides, Report};
+use crate::index::AccountRow;
+use crate::ops;
+use crate::store::{Batch, Durability, Store};
+
+const META_IMPORT_MAPPING: &str = "import-mapping";
+
+/// A file a new one would duplicate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DuplicateHit {
+    pub id: DocId,
+    pub name: String,
+    pub postcode: Option<String>,
+    pub city: Option<String>,
+    pub reason: Reason,
+}
+
+/// The duplicate keys of an indexed account.
+pub fn row_keys(a: &AccountRow) -> Keys {
+    Keys::of(
+        &a.name,
+        a.postcode.as_deref(),
+        a.siret.as_deref(),
+        a.siren.as_deref(),
+        a.email.as_deref(),
+        a.phone.as_deref(),
+    )
+}
+
+struct DeviceSink<'a, S: Store>(&'a mut Device<S>);
+
+impl<S: Store> import::Sink for DeviceSink<'_, S> {
+    fn create(&mut self, account: &Fields, contacts: &[Fields]) -> Result<DocId> {
+        self.0.create(DocKind::Account, |doc, ctx| {
+            ops::init_account(doc, ctx, account)?;
+            for c in contacts {
+                ops::add_contact(doc, ctx, c)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn add_contact(&mut self, account: DocId, contact: &Fields) -> Result<()> {
+        self.0.add_contact(account, contact).map(|_| ())
+    }
+
+    fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)> {
+        self.0
+            .index
+            .get(account)
+            .map(|r| {
+                r.contacts
+                    .iter()
+                    .map(|c| (c.name.clone(), c.email.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl<S: Store> Device<S> {
+    /// The files already here, for the duplicate checks.
+    fn existing_files(&self) -> Vec<Existing> {
+        self.index
+            .accounts()
+            .map(|(id, a, _)| Existing {
+                id,
+                name: a.name.clone(),
+                keys: row_keys(a),
+            })
+            .collect()
+    }
+
+    /// Imports accounts and contacts from a CSV (`crate::import`). Writes
+    /// are buffered and flushed once at the end, before the report says
+    /// they are saved; `overrides` also become the saved mapping when not
+    /// empty (`import_mapping`).
+    pub fn import_accounts(
+        &mut self,
+        input: impl Read,
+        overrides: &Overrides,
+        opts: &import::Options,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Report> {
+        let mut mapping = self.import_mapping();
+        mapping.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let existing = self.existing_files();
+        let vocab = self.settings().vocab();
+        let before = self.durability;
+        self.durability = Durability::Buffered;
+        let out = import::accounts(
+            input,
+            &mapping,
+            &vocab,
+            existing,
+            &mut DeviceSink(self),
+            opts,
+            progress,
+        );
+        self.durability = before;
+        let report = out?;
+        if !opts.dry_run {
+            if !overrides.is_empty() {
+                let mut b = Batch::new();
+                b.put_meta(
+                    META_IMPORT_MAPPING,
+                    serde_json::to_vec(&mapping).unwrap_or_default(),
+                );
+                self.store.write(b, Durability::Buffered)?;
+            }
+            self.flush()?;
+        }
+        Ok(report)
+    }
+
+    /// The column mapping saved by the last import given one.
+    pub fn import_mapping(&self) -> Overrides {
+        self.store
+            .meta(META_IMPORT_MAPPING)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The files this device holds that an account with `fields` (as typed
+    /// for `create_account`) would duplicate, strongest reason first: what
+    /// to warn about before creating it, offline too.
+    pub fn duplicates_of(&self, fields: &[(&str, String)]) -> Vec<DuplicateHit> {
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(f, v)| *f == k && !v.trim().is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        let keys = Keys::of(
+            get("name").unwrap_or(""),
+            get("postcode"),
+            get("siret"),
+            get("siren"),
+            get("email"),
+            get("phone"),
+        );
+        let mut ix = dedup::DupIndex::new();
+        for (id, a, _) in self.index.accounts() {
+            ix.insert(id, &row_keys(a));
+        }
+        ix.find(&keys)
+            .into_iter()
+            .filter_map(|(id, reason)| {
+                let a = self.index.get(id)?.account.as_ref()?;
+                Some(DuplicateHit {
+                    id,
+                    name: a.name.clone(),
+                    postcode: a.postcode.clone(),
+                    city: a.city.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that key fields of a customer file were checked today
+    /// (`ops::VERIFIABLE`; all of them when `fields` is empty).
+    pub fn verify_account(&mut self, account: DocId, fields: &[String]) -> Result<()> {
+        self.require_account(account)?;
+        self.edit(account, |d, ctx| ops::verify(d, ctx, fields))
+    }
+
+    /// Marks the address as returned by the post ("n'habite pas à
+    /// l'adresse indiquée"), or clears the mark; editing the address
+    /// clears it too.
+    pub fn mark_returned_mail(&mut self, account: DocId, returned: bool) -> Result<()> {
+        self.set_account_field(
+            account,
+            "returned_mail",
+            if returned { "yes" } else { "no" },
+        )
+    }
+
+    /// Marks the account's email as bouncing, or clears the mark.
+    pub fn mark_email_bounced(&mut self, account: DocId, bounced: bool) -> Result<()> {
+        self.set_account_field(account, "email_bounced", if bounced { "yes" } else { "no" })
+    }
+
+    /// Files of `scope` with key fields to check, visits planned first.
+    pub fn stale_accounts(
+        &self,
+        scope: &crate::reports::Scope,
+        limit: usize,
+    ) -> Vec<crate::reports::StaleAccount> {
+        crate::reports::stale_accounts(&self.index, scope, self.today(), limit)
+    }
+
+    /// Share of key fields not verified for over a year, and the files
+    /// mail or email could not reach.
+    pub fn data_quality(&self, scope: &crate::reports::Scope) -> crate::reports::Quality {
+        crate::reports::quality(&self.index, scope, self.today())
+    }
+
+    /// Groups of files this device holds that look like one company.
+    pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
+        let files: Vec<(DocId, Keys)> = self
+            .index
+            .accounts()
+            .map(|(id, a, _)| (id, row_keys(a)))
+            .collect();
+        dedup::groups(&files)
+    }
+}

@@ -1,0 +1,531 @@
+//! Bringing a file in and keeping it true, on a device over a real sled
+//! store: CSV import of messy files (exact counts, line numbers and
+//! reasons), dry runs, re-imports, saved mappings, duplicate detection's
+//! precision and recall on a generated set, staleness and returned mail.
+
+use carnet_core::dedup::{self, Keys};
+use carnet_core::import::{Options, Outcome, Overrides, Report};
+use carnet_core::reports::Scope;
+use carnet_core::text::Lang;
+use carnet_core::validate;
+use carnet_core::{Device, DocId};
+use tempfile::TempDir;
+
+const NOV_26: i64 = 1_795_687_200; // 2026-11-26 08:00 UTC
+const YEAR: i64 = 366 * 86_400;
+
+fn device() -> (TempDir, Device) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::init(dir.path(), "rep@carnet.test", Some("Rep"), "Carnet SARL").unwrap();
+    d.set_clock(Some(NOV_26));
+    (dir, d)
+}
+
+/// A valid SIRET made of `base`.
+fn siret(base: u32) -> String {
+    let siren = validate::siren_for(base);
+    (10..100)
+        .map(|nic| format!("{siren}000{nic:02}"))
+        .find(|s| validate::siret(s).is_ok())
+        .unwrap()
+}
+
+fn import(d: &mut Device, bytes: &[u8], dry_run: bool, overrides: &Overrides) -> Report {
+    d.import_accounts(
+        bytes,
+        overrides,
+        &Options {
+            dry_run,
+            lang: Lang::Fr,
+        },
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+/// Windows-1252 bytes of Latin text (what Excel saves as "CSV" in France).
+fn cp1252(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| match c {
+            '€' => 0x80,
+            '’' => 0x92,
+            c if (c as u32) < 0x100 => c as u32 as u8,
+            c => panic!("{c} is not in Windows-1252"),
+        })
+        .collect()
+}
+
+/// The messy file: line numbers in the comments (the header is line 1).
+fn messy(s1: &str, s2: &str, s3: &str, s4: &str, sep: &str, eol: &str) -> String {
+    let s2_spaced = format!("{} {} {} {}", &s2[..3], &s2[3..6], &s2[6..9], &s2[9..]);
+    let rows = [
+        "Raison sociale;SIRET;Adresse;CP;Ville;Tél.;E-mail;Statut;Contact;Fonction".to_string(),
+        // 2: created, with a contact
+        format!("Boulangerie Martin SARL;{s1};12 rue des Lilas;69003;Lyon;04 78 00 00 01;contact@martin.fr;Client;Paul Martin;Gérant"),
+        // 3: blank
+        ";;;;;;;;;".to_string(),
+        // 4-5: created, a quoted address on two lines, a spaced SIRET
+        format!("Garage Dupont;{s2_spaced};\"5 av. Foch{eol}Bâtiment B\";75016;Paris;;;prospect;;"),
+        // 6: duplicate of line 2 by name and postcode (accents, case, legal form)
+        "BOULANGERIE MARTIN;;;69003;Lyon;04 78 99 99 99;;;;".to_string(),
+        // 7: bad SIRET
+        "Café du Port;123;;;;;;;;".to_string(),
+        // 8: bad email
+        "Fleurs & Co;;;;;;pas-un-email;;;".to_string(),
+        // 9: no name
+        ";;1 place Bellecour;69002;Lyon;;;;;".to_string(),
+        // 10: line 2's company again with another contact: updated
+        format!("Boulangerie Martin SARL;{s1};;69003;Lyon;;;;Julie Martin;Vendeuse"),
+        // 11: created
+        "Imprimerie Lenoir;;;13001;Marseille;+33 4 91 00 00 02;;;;".to_string(),
+        // 12: duplicate of line 11 by phone
+        "Autre nom;;;;;04.91.00.00.02;;;;".to_string(),
+        // 13: duplicate of the file already on the device, by SIRET
+        format!("Existing Co;{s3};;;;;;;;"),
+        // 14: created, status word and email case normalized
+        "Société Générale des Eaux;;;44000;Nantes;;INFO@SGE.FR;ancien client;;".to_string(),
+        // 15: duplicate of line 14 by email
+        "Eaux SGE;;;;;;info@sge.fr;;;".to_string(),
+        // 16: created, a postcode whose leading zero a spreadsheet ate
+        format!("Grand Hôtel;{s4};;6000;Nice;;;PROSPECT;;"),
+        // 17: unknown status
+        "Statut bizarre;;;;;;;peut-être;;".to_string(),
+    ];
+    let mut out = rows.join(eol).replace(';', sep);
+    out.push_str(eol);
+    out.push_str(eol);
+    out
+}
+
+fn notes(r: &Report) -> Vec<(u64, Outcome)> {
+    r.rows.iter().map(|n| (n.line, n.outcome)).collect()
+}
+
+fn expected_notes() -> Vec<(u64, Outcome)> {
+    use Outcome::*;
+    vec![
+        (6, Duplicate),
+        (7, Rejected),
+        (8, Rejected),
+        (9, Rejected),
+        (12, Duplicate),
+        (13, Duplicate),
+        (15, Duplicate),
+        (17, Rejected),
+    ]
+}
+
+#[test]
+fn a_messy_csv_comes_in_with_exact_counts_lines_and_reasons() {
+    let (s1, s2, s3, s4) = (siret(1_001), siret(1_002), siret(1_003), siret(1_004));
+    let files = [
+        // UTF-8 with BOM, semicolons, CRLF.
+        [
+            b"\xEF\xBB\xBF".to_vec(),
+            messy(&s1, &s2, &s3, &s4, ";", "\r\n").into_bytes(),
+        ]
+        .concat(),
+        // Windows-1252, commas, LF (the address has a comma-free value).
+        cp1252(&messy(&s1, &s2, &s3, &s4, ",", "\n").replace("Fleurs & Co", "Fleurs et Co")),
+    ];
+    for file in files {
+        let (_dir, mut d) = device();
+        let existing = d
+            .create_account(&[("name", "Existing Co".to_string()), ("siret", s3.clone())])
+            .unwrap();
+
+        // A dry run counts the same and writes nothing.
+        let before = d.index().len();
+        let dry = import(&mut d, &file, true, &Overrides::new());
+        assert_eq!(d.index().len(), before);
+        assert!(dry.dry_run);
+
+        let r = import(&mut d, &file, false, &Overrides::new());
+        for rep in [&dry, &r] {
+            assert_eq!(
+                (
+                    rep.created,
+                    rep.updated,
+                    rep.duplicates,
+                    rep.rejected,
+                    rep.blank
+                ),
+                (5, 1, 4, 4, 1),
+                "{rep:#?}"
+            );
+            assert_eq!(notes(rep), expected_notes());
+        }
+        assert_eq!(r.contacts, 2);
+        let reason = |line: u64| {
+            r.rows
+                .iter()
+                .find(|n| n.line == line)
+                .unwrap()
+                .reason
+                .clone()
+        };
+        assert_eq!(
+            reason(6),
+            "doublon de « Boulangerie Martin SARL » (même nom et code postal)"
+        );
+        assert!(reason(7).contains("SIRET"), "{}", reason(7));
+        assert!(reason(8).contains("e-mail"), "{}", reason(8));
+        assert!(reason(9).contains("name"), "{}", reason(9));
+        assert_eq!(
+            reason(12),
+            "doublon de « Imprimerie Lenoir » (même téléphone)"
+        );
+        assert_eq!(reason(13), "doublon de « Existing Co » (même SIRET)");
+        assert_eq!(r.rows[5].of, Some(existing));
+        assert_eq!(
+            reason(15),
+            "doublon de « Société Générale des Eaux » (même e-mail)"
+        );
+        assert!(reason(17).contains("peut-être"), "{}", reason(17));
+
+        // What was written, normalized.
+        let find = |d: &Device, name: &str| -> DocId {
+            d.search(name, 5)
+                .into_iter()
+                .find(|h| h.name == name)
+                .unwrap_or_else(|| panic!("{name} not imported"))
+                .id
+        };
+        let martin = d.account_file(find(&d, "Boulangerie Martin SARL")).unwrap();
+        assert_eq!(martin.account.phone.as_deref(), Some("+33478000001"));
+        assert_eq!(martin.account.status, "client");
+        let mut people: Vec<_> = martin
+            .contacts
+            .iter()
+            .map(|c| (c.name.as_str(), c.role.as_deref()))
+            .collect();
+        people.sort();
+        assert_eq!(
+            people,
+            [
+                ("Julie Martin", Some("Vendeuse")),
+                ("Paul Martin", Some("Gérant"))
+            ]
+        );
+        let garage = d.account_file(find(&d, "Garage Dupont")).unwrap();
+        assert_eq!(garage.account.siret.as_deref(), Some(s2.as_str()));
+        // A line break inside a quoted field becomes a space.
+        assert_eq!(
+            garage.account.address_line1.as_deref(),
+            Some("5 av. Foch Bâtiment B")
+        );
+        let sge = d
+            .account_file(find(&d, "Société Générale des Eaux"))
+            .unwrap();
+        assert_eq!(
+            (sge.account.status.as_str(), sge.account.email.as_deref()),
+            ("former", Some("info@sge.fr"))
+        );
+        let hotel = d.account_file(find(&d, "Grand Hôtel")).unwrap();
+        assert_eq!(hotel.account.postcode.as_deref(), Some("06000"));
+
+        // Re-importing the same file creates nothing.
+        let n = d.index().len();
+        let again = import(&mut d, &file, false, &Overrides::new());
+        assert_eq!((again.created, again.updated, again.rejected), (0, 0, 4));
+        assert_eq!(again.duplicates, 10);
+        assert_eq!(d.index().len(), n);
+    }
+}
+
+#[test]
+fn a_mapping_overrides_the_headers_and_is_kept_for_next_time() {
+    let (_dir, mut d) = device();
+    let file = format!(
+        "Enseigne commerciale,Numéro,Divers\nChez Paul,{},rien\n",
+        siret(7)
+    );
+    let err = d
+        .import_accounts(
+            file.as_bytes(),
+            &Overrides::new(),
+            &Options {
+                dry_run: true,
+                lang: Lang::En,
+            },
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no column gives the account's name"), "{err}");
+    let mapping: Overrides = [
+        ("Enseigne commerciale", "name"),
+        ("Numéro", "siret"),
+        ("Divers", "ignore"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let r = import(&mut d, file.as_bytes(), false, &mapping);
+    assert_eq!(r.created, 1);
+    assert_eq!(r.columns[1].field.as_deref(), Some("siret"));
+    assert_eq!(d.import_mapping(), mapping);
+    // Next time, without --mapping, the saved one applies.
+    let next = format!("Enseigne commerciale,Numéro\nChez Pierre,{}\n", siret(8));
+    let r = import(&mut d, next.as_bytes(), false, &Overrides::new());
+    assert_eq!((r.created, r.rejected), (1, 0), "{r:#?}");
+}
+
+/// A generated file of companies with known duplicates: precision and
+/// recall of the pairs the tenant-wide grouping finds.
+#[test]
+fn duplicate_detection_has_high_precision_and_recall_on_a_known_set() {
+    const TRADES: &[&str] = &[
+        "Boulangerie",
+        "Garage",
+        "Pharmacie",
+        "Cabinet",
+        "Imprimerie",
+        "Hôtel",
+        "Café",
+        "Menuiserie",
+        "Plomberie",
+        "Fleuriste",
+    ];
+    const FAMILIES: &[&str] = &[
+        "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+        "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
+        "Vincent", "Fournier",
+    ];
+    const FORMS: &[&str] = &["SARL", "SAS", "S.A.R.L.", "EURL", "Ets", "& Fils"];
+    let mut seed = 42u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let mut files: Vec<(usize, Keys)> = Vec::new();
+    let mut truth: std::collections::HashSet<(usize, usize)> = Default::default();
+    let mut id = 0usize;
+    for (i, trade) in TRADES.iter().enumerate() {
+        for (j, family) in FAMILIES.iter().enumerate() {
+            for k in 0..10usize {
+                let base = i * 200 + j * 10 + k;
+                let name = format!("{trade} {family}");
+                let postcode = format!("{:05}", 10_000 + (j * 10 + k) * 97 + i);
+                let siret_v = (base % 3 == 0).then(|| siret(10_000 + base as u32));
+                let email = (base % 2 == 0).then(|| format!("contact{base}@exemple.fr"));
+                let phone = (base % 5 != 0).then(|| {
+                    format!(
+                        "04 78 {:02} {:02} {:02}",
+                        base / 10_000,
+                        (base / 100) % 100,
+                        base % 100
+                    )
+                });
+                let me = id;
+                files.push((
+                    me,
+                    Keys::of(
+                        &name,
+                        Some(&postcode),
+                        siret_v.as_deref(),
+                        None,
+                        email.as_deref(),
+                        phone.as_deref(),
+                    ),
+                ));
+                id += 1;
+                // A duplicate for one company in six, written another way.
+                if base % 6 == 1 || base % 6 == 3 {
+                    let variant = match next() % 4 {
+                        0 => format!("{} {}", name.to_uppercase(), FORMS[next() % FORMS.len()]),
+                        1 => dedup_accents(&name).to_lowercase(),
+                        2 => format!("{family} ({trade})"),
+                        _ => format!("{}.", name.replace(' ', "-")),
+                    };
+                    // Each duplicate shares one key, chosen among those the
+                    // original has (name and postcode always).
+                    let keys = match next() % 4 {
+                        0 if siret_v.is_some() => {
+                            Keys::of("Autre enseigne", None, siret_v.as_deref(), None, None, None)
+                        }
+                        1 if email.is_some() => Keys::of(
+                            "Autre",
+                            None,
+                            None,
+                            None,
+                            email.as_deref().map(str::to_uppercase).as_deref(),
+                            None,
+                        ),
+                        2 if phone.is_some() => Keys::of(
+                            "Autre",
+                            None,
+                            None,
+                            None,
+                            None,
+                            phone.as_deref().map(|p| p.replace(' ', ".")).as_deref(),
+                        ),
+                        _ => Keys::of(&variant, Some(&postcode), None, None, None, None),
+                    };
+                    files.push((id, keys));
+                    truth.insert((me, id));
+                    id += 1;
+                }
+                // A near miss: same name, another town; or another
+                // establishment (other SIRET) in the same postcode.
+                if base % 17 == 0 {
+                    let elsewhere = format!("{}", 99_000 - base);
+                    files.push((
+                        id,
+                        Keys::of(&name, Some(&elsewhere), None, None, None, None),
+                    ));
+                    id += 1;
+                    if let Some(_s) = &siret_v {
+                        files.push((
+                            id,
+                            Keys::of(
+                                &name,
+                                Some(&postcode),
+                                Some(&siret(900_000 + base as u32)),
+                                None,
+                                None,
+                                None,
+                            ),
+                        ));
+                        id += 1;
+                    }
+                }
+            }
+        }
+    }
+    let groups = dedup::groups(&files);
+    let mut found: std::collections::HashSet<(usize, usize)> = Default::default();
+    for g in &groups {
+        for (x, a) in g.members.iter().enumerate() {
+            for b in &g.members[x + 1..] {
+                found.insert((*a.min(b), *a.max(b)));
+            }
+        }
+    }
+    let hits = found.intersection(&truth).count() as f64;
+    let precision = hits / found.len() as f64;
+    let recall = hits / truth.len() as f64;
+    println!(
+        "{} files, {} known duplicate pairs: precision {precision:.3}, recall {recall:.3}",
+        files.len(),
+        truth.len()
+    );
+    assert!(truth.len() > 500);
+    assert!(precision >= 0.99, "precision {precision}");
+    assert!(recall >= 0.99, "recall {recall}");
+}
+
+fn dedup_accents(s: &str) -> String {
+    carnet_core::index::fold(s)
+}
+
+#[test]
+fn a_new_file_is_warned_about_its_twin_offline() {
+    let (_dir, mut d) = device();
+    let s = siret(55);
+    let martin = d
+        .create_account(&[
+            ("name", "Boulangerie Martin".to_string()),
+            ("postcode", "69003".to_string()),
+            ("siret", s.clone()),
+        ])
+        .unwrap();
+    let hits = d.duplicates_of(&[
+        ("name", "BOULANGERIE MARTIN SARL".to_string()),
+        ("postcode", "69003".to_string()),
+    ]);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        (hits[0].id, hits[0].reason),
+        (martin, dedup::Reason::NamePostcode)
+    );
+    assert!(d
+        .duplicates_of(&[
+            ("name", "Boulangerie Martin".to_string()),
+            ("postcode", "69004".to_string())
+        ])
+        .is_empty());
+    let groups = d.duplicate_groups();
+    assert!(groups.is_empty());
+    d.create_account(&[("name", "Martin".to_string()), ("siret", s)])
+        .unwrap();
+    assert_eq!(d.duplicate_groups().len(), 1);
+}
+
+#[test]
+fn stale_fields_are_listed_until_verified_and_returned_mail_until_corrected() {
+    let (_dir, mut d) = device();
+    let a = d
+        .create_account(&[
+            ("name", "Garage Dupont".to_string()),
+            ("address_line1", "5 avenue Foch".to_string()),
+            ("postcode", "75016".to_string()),
+            ("phone", "01 23 45 67 89".to_string()),
+        ])
+        .unwrap();
+    d.add_contact(
+        a,
+        &[("name", "Paul".to_string()), ("role", "Gérant".to_string())],
+    )
+    .unwrap();
+    let me = Scope::User("rep@carnet.test".into());
+    assert!(d.stale_accounts(&me, 10).is_empty());
+    assert_eq!(d.data_quality(&me).unverified_over_a_year, 0);
+
+    // Two years on, nothing was checked: every key field is to check.
+    d.set_clock(Some(NOV_26 + 2 * YEAR));
+    let stale = d.stale_accounts(&me, 10);
+    assert_eq!(stale.len(), 1);
+    let fields: Vec<&str> = stale[0].to_check.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields.len(), 3);
+    assert!(fields.contains(&"address") && fields.contains(&"phone"));
+    assert!(fields.iter().any(|f| f.starts_with("role/")));
+    assert!(
+        (stale[0].staleness - 0.0975).abs() < 0.01,
+        "{}",
+        stale[0].staleness
+    );
+    let q = d.data_quality(&me);
+    assert_eq!((q.fields, q.unverified_over_a_year), (3, 3));
+    assert_eq!(q.share_unverified, 1.0);
+
+    // A visit planned there puts it first in "to check on my next visit".
+    d.add_action(
+        a,
+        &[
+            ("type", "visit".to_string()),
+            ("subject", "Tournée".to_string()),
+            ("due", "2028-12-01".to_string()),
+        ],
+    )
+    .unwrap();
+    assert!(d.stale_accounts(&me, 10)[0].next_visit.is_some());
+
+    // Confirming the phone and roles during the visit leaves the address.
+    d.verify_account(a, &["phone".into(), "roles".into()])
+        .unwrap();
+    let stale = d.stale_accounts(&me, 10);
+    assert_eq!(
+        stale[0]
+            .to_check
+            .iter()
+            .map(|c| c.field.as_str())
+            .collect::<Vec<_>>(),
+        ["address"]
+    );
+    assert!(d.verify_account(a, &["shoe size".into()]).is_err());
+
+    // Mail came back: listed to correct until the address is edited.
+    d.mark_returned_mail(a, true).unwrap();
+    assert_eq!(d.data_quality(&me).undeliverable.len(), 1);
+    d.set_account_field(a, "address_line1", "7 avenue Foch")
+        .unwrap();
+    assert!(d.data_quality(&me).undeliverable.is_empty());
+    // Editing the address verified it: nothing left to check.
+    assert!(d.stale_accounts(&me, 10).is_empty());
+    let file = d.account_file(a).unwrap();
+    assert!(!file.account.returned_mail);
+    assert!(file.account.verified_address.is_some());
+}

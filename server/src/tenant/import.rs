@@ -1,0 +1,184 @@
+//! The admin's import (`carnet-server import accounts FILE`): the core's
+//! import (`carnet_core::import`) writing into the tenant as the admin,
+//! with the duplicate checks against every file of the tenant, and the
+//! tenant-wide duplicate groups.
+//!
+//! The core's import is synchronous (it reads a file as it streams); it
+//! runs on its own thread and asks this async side for each write through
+//! a channel, so every write takes the same path as any other admin edit.
+
+use std::path::PathBuf;
+
+use carnet_core::dedup::{self, Keys};
+use carnet_core::device::row_keys;
+use carnet_core::doc::Writer;
+use carnet_core::import::{self, Existing, Fields, Overrides, Report};
+use carnet_core::text::Lang;
+use carnet_core::{ops, CoreError, DocId, DocKind, ValidationError};
+use tokio::sync::mpsc;
+
+use super::{Tenant, TenantError};
+
+enum Req {
+    Create(
+        Fields,
+        Vec<Fields>,
+        std::sync::mpsc::Sender<carnet_core::Result<DocId>>,
+    ),
+    AddContact(
+        DocId,
+        Fields,
+        std::sync::mpsc::Sender<carnet_core::Result<()>>,
+    ),
+    Contacts(
+        DocId,
+        std::sync::mpsc::Sender<Vec<(String, Option<String>)>>,
+    ),
+}
+
+struct ChannelSink(mpsc::Sender<Req>);
+
+fn gone() -> CoreError {
+    CoreError::Export("the server stopped during the import".into())
+}
+
+impl import::Sink for ChannelSink {
+    fn create(&mut self, account: &Fields, contacts: &[Fields]) -> carnet_core::Result<DocId> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.0
+            .blocking_send(Req::Create(account.clone(), contacts.to_vec(), tx))
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+
+    fn add_contact(&mut self, account: DocId, contact: &Fields) -> carnet_core::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.0
+            .blocking_send(Req::AddContact(account, contact.clone(), tx))
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+
+    fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.0.blocking_send(Req::Contacts(account, tx)).is_err() {
+            return Vec::new();
+        }
+        rx.recv().unwrap_or_default()
+    }
+}
+
+/// A refused write stays a refusal (the row is rejected); anything else
+/// stops the import.
+fn core_error(e: TenantError) -> CoreError {
+    match e {
+        TenantError::Core(c) => c,
+        TenantError::Invalid(m) => ValidationError::Rule(m).into(),
+        other => CoreError::Export(other.to_string()),
+    }
+}
+
+impl Tenant {
+    fn account_keys(&self) -> Vec<(DocId, String, Keys)> {
+        let mut out = Vec::new();
+        self.for_each_row(|id, rows| {
+            if let Some(a) = &rows.account {
+                out.push((id, a.name.clone(), row_keys(a)));
+            }
+        });
+        out
+    }
+
+    /// Imports accounts from the CSV at `path` as `admin`.
+    pub async fn import_accounts(
+        &self,
+        admin: &str,
+        path: PathBuf,
+        overrides: Overrides,
+        dry_run: bool,
+    ) -> Result<Report, TenantError> {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| TenantError::Invalid(format!("{}: {e}", path.display())))?;
+        let existing: Vec<Existing> = self
+            .account_keys()
+            .into_iter()
+            .map(|(id, name, keys)| Existing { id, name, keys })
+            .collect();
+        let vocab = self.vocab();
+        let (tx, mut rx) = mpsc::channel::<Req>(16);
+        let worker = std::thread::spawn(move || {
+            import::accounts(
+                std::io::BufReader::new(file),
+                &overrides,
+                &vocab,
+                existing,
+                &mut ChannelSink(tx),
+                &import::Options {
+                    dry_run,
+                    lang: Lang::Fr,
+                },
+                &mut |_| {},
+            )
+        });
+        let writer = Writer {
+            user: admin.to_string(),
+            actor: automerge::ActorId::random(),
+            now: chrono::Utc::now().timestamp(),
+        };
+        while let Some(req) = rx.recv().await {
+            match req {
+                Req::Create(account, contacts, reply) => {
+                    let id = DocId::new();
+                    let r = self
+                        .edit_as_user(&writer, id, DocKind::Account, |doc, ctx| {
+                            ops::init_account(doc, ctx, &account)?;
+                            for c in &contacts {
+                                ops::add_contact(doc, ctx, c)?;
+                            }
+                            Ok(())
+                        })
+                        .await;
+                    if r.is_err() {
+                        // Nothing was stored: forget the half-made slot.
+                        self.evict(id);
+                    }
+                    let _ = reply.send(r.map(|_| id).map_err(core_error));
+                }
+                Req::AddContact(id, contact, reply) => {
+                    let r = self
+                        .edit_as_user(&writer, id, DocKind::Account, |doc, ctx| {
+                            ops::add_contact(doc, ctx, &contact).map(|_| ())
+                        })
+                        .await;
+                    let _ = reply.send(r.map(|_| ()).map_err(core_error));
+                }
+                Req::Contacts(id, reply) => {
+                    let contacts = self
+                        .rows(id)
+                        .map(|r| {
+                            r.contacts
+                                .iter()
+                                .map(|c| (c.name.clone(), c.email.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let _ = reply.send(contacts);
+                }
+            }
+        }
+        worker
+            .join()
+            .map_err(|_| TenantError::Invalid("the import stopped unexpectedly".into()))?
+            .map_err(TenantError::Core)
+    }
+
+    /// Groups of files of the whole tenant that look like one company.
+    pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
+        let files: Vec<(DocId, Keys)> = self
+            .account_keys()
+            .into_iter()
+            .map(|(id, _, k)| (id, k))
+            .collect();
+        dedup::groups(&files)
+    }
+}
