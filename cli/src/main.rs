@@ -94,9 +94,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Bring an existing file in (CSV).
+    /// Bring an existing file in (CSV accounts, vCard contacts).
     #[command(subcommand)]
     Import(cmd::import::ImportCmd),
+    /// Lists for a spreadsheet (CSV), contacts for an address book (vCard).
+    #[command(subcommand)]
+    Export(cmd::export::ExportCmd),
     /// Data quality: key fields not verified for over a year, files to
     /// check, addresses mail or email cannot reach.
     Quality {
@@ -257,6 +260,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Company(c) => catalog::company(&cli, out, c),
         Cmd::Library(c) => library::run(&cli, out, c),
         Cmd::Import(c) => import::run(&cli, out, c),
+        Cmd::Export(c) => export::run(&cli, out, c),
         Cmd::Quality { all, json } => reports::quality(&cli, out, *all, *json),
         Cmd::Duplicates { json } => account::duplicates(&cli, out, *json),
         Cmd::Outbox { json } => quote::outbox(&cli, out, *json),

@@ -190,7 +190,7 @@ pub const CSV_HEADER: [&str; 16] = [
 
 /// A cell as a spreadsheet must not run it: text that starts like a
 /// formula gets a leading quote.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

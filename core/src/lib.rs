@@ -15,6 +15,7 @@ pub mod dedup;
 pub mod device;
 pub mod doc;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod import;
 pub mod index;
@@ -31,6 +32,7 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod validate;
+pub mod vcard;
 
 pub use device::{Device, Identity};
 pub use error::{CoreError, Result, ValidationError};

@@ -529,3 +529,183 @@ fn stale_fields_are_listed_until_verified_and_returned_mail_until_corrected() {
     assert!(!file.account.returned_mail);
     assert!(file.account.verified_address.is_some());
 }
+
+/// A file's content as compared across devices.
+fn content(d: &Device) -> Vec<String> {
+    let mut out: Vec<String> = d
+        .index()
+        .accounts()
+        .map(|(id, _, _)| {
+            let f = d.account_file(id).unwrap();
+            let a = &f.account;
+            let mut contacts: Vec<String> = f
+                .contacts
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}|{:?}|{:?}|{:?}|{:?}",
+                        c.name, c.role, c.phone, c.mobile, c.email
+                    )
+                })
+                .collect();
+            contacts.sort();
+            format!(
+                "{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+                a.name,
+                a.siret,
+                a.siren,
+                a.status,
+                a.address_line1,
+                a.address_line2,
+                a.postcode,
+                a.city,
+                a.phone,
+                a.email,
+                contacts
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn sample(d: &mut Device) -> (DocId, DocId) {
+    let a = d
+        .create_account(&[
+            ("name", "Crèmerie Dupré & Fils".to_string()),
+            ("siret", siret(31)),
+            ("address_line1", "3 avenue Foch".to_string()),
+            ("address_line2", "Bâtiment B, 2e étage".to_string()),
+            ("postcode", "69006".to_string()),
+            ("city", "Lyon".to_string()),
+            ("phone", "+33478000001".to_string()),
+            ("email", "contact@dupre.fr".to_string()),
+            ("status", "former".to_string()),
+        ])
+        .unwrap();
+    d.add_contact(
+        a,
+        &[
+            ("name", "Jeanne Dupré".to_string()),
+            ("role", "Gérante; associée".to_string()),
+            ("mobile", "+33612345678".to_string()),
+            ("email", "jeanne@dupre.fr".to_string()),
+            ("notes", "Préfère le matin\nPas le lundi".to_string()),
+        ],
+    )
+    .unwrap();
+    d.add_contact(a, &[("name", "Paul Dupré".to_string())])
+        .unwrap();
+    let b = d
+        .create_account(&[
+            ("name", "=HYPERLINK(\"x\")".to_string()),
+            ("siren", validate::siren_for(77)),
+            ("postcode", "13001".to_string()),
+            ("email", "info@formule.fr".to_string()),
+        ])
+        .unwrap();
+    (a, b)
+}
+
+#[test]
+fn a_csv_export_reimports_into_the_same_files_and_mailing_lists_leave_out_the_undeliverable() {
+    let (_da, mut a) = device();
+    let (dupre, formula) = sample(&mut a);
+    let csv = a
+        .export_accounts(&Scope::All, carnet_core::export::Audience::All)
+        .unwrap();
+    // A formula is defused for the spreadsheet.
+    assert!(String::from_utf8_lossy(&csv).contains("'=HYPERLINK"));
+    let (_db, mut b) = device();
+    let r = import(&mut b, &csv, false, &Overrides::new());
+    assert_eq!((r.created, r.updated, r.rejected), (2, 1, 0), "{r:#?}");
+    assert_eq!(content(&b), content(&a));
+
+    use carnet_core::export::Audience;
+    let rows = |d: &Device, audience| {
+        String::from_utf8(d.export_accounts(&Scope::All, audience).unwrap())
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(
+        (
+            rows(&a, Audience::All),
+            rows(&a, Audience::Mailing),
+            rows(&a, Audience::Emailing)
+        ),
+        (3, 2, 2)
+    );
+    a.mark_returned_mail(dupre, true).unwrap();
+    a.mark_email_bounced(formula, true).unwrap();
+    assert_eq!(
+        (rows(&a, Audience::Mailing), rows(&a, Audience::Emailing)),
+        (1, 1)
+    );
+    a.set_account_field(dupre, "consent_email", "non").unwrap();
+    assert_eq!(rows(&a, Audience::Emailing), 0);
+}
+
+#[test]
+fn contacts_round_trip_through_vcard_into_the_files_named_by_their_company() {
+    let (_da, mut a) = device();
+    let (dupre, _) = sample(&mut a);
+    let text = a.export_vcard(None, &Scope::All).unwrap();
+    assert!(text.starts_with("BEGIN:VCARD\r\nVERSION:4.0\r\n"));
+    let one = a.export_vcard(Some(dupre), &Scope::All).unwrap();
+    assert_eq!(one.matches("BEGIN:VCARD").count(), 2);
+
+    let (_db, mut b) = device();
+    let r = b.import_vcard(&text, None).unwrap();
+    assert_eq!(
+        (r.contacts_added, r.accounts_created, r.duplicates),
+        (2, 1, 0),
+        "{r:?}"
+    );
+    let f = b.account_file(b.search("Dupré", 5)[0].id).unwrap();
+    let mut got: Vec<_> = f
+        .contacts
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.role.clone(),
+                c.mobile.clone(),
+                c.email.clone(),
+                c.notes.clone(),
+            )
+        })
+        .collect();
+    let orig = a.account_file(dupre).unwrap();
+    let mut want: Vec<_> = orig
+        .contacts
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.role.clone(),
+                c.mobile.clone(),
+                c.email.clone(),
+                c.notes.clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // Again: everything is already there.
+    let again = b.import_vcard(&text, None).unwrap();
+    assert_eq!((again.contacts_added, again.duplicates), (0, 2));
+    // A vCard 3.0 card without ORG goes to the file given.
+    let v3 = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Martin;Luc;;;\r\nTEL;TYPE=CELL:06 11 22 33 44\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nN:Sans;Société;;;\r\nEND:VCARD\r\n";
+    let r = b.import_vcard(v3, Some(f.account.id)).unwrap();
+    assert_eq!(r.contacts_added, 2);
+    let r = b.import_vcard(v3, None).unwrap();
+    assert_eq!(r.rejected.len(), 2);
+    let f = b.account_file(f.account.id).unwrap();
+    assert!(f
+        .contacts
+        .iter()
+        .any(|c| c.name == "Luc Martin" && c.mobile.as_deref() == Some("+33611223344")));
+}

@@ -27,6 +27,15 @@ pub enum ImportCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Contacts from a vCard 3.0 or 4.0 file: into `--account`, else into
+    /// the file named by each card's company (ORG), created if needed.
+    Vcard {
+        file: PathBuf,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Reads a mapping file (at most 64 KiB).
@@ -90,6 +99,38 @@ pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
                 return print_json(&report);
             }
             print_report(out, &report);
+            Ok(())
+        }
+        ImportCmd::Vcard {
+            file,
+            account,
+            json,
+        } => {
+            let text = carnet_core::device::read_vcard_file(file)?;
+            let mut d = open(cli)?;
+            let account = account.as_deref().map(crate::doc_id).transpose()?;
+            let r = d.import_vcard(&text, account)?;
+            if *json {
+                return print_json(&r);
+            }
+            let fr = out.lang == Lang::Fr;
+            if fr {
+                println!(
+                    "contacts ajoutés : {} · dossiers créés : {} · déjà présents : {} · rejetés : {}",
+                    r.contacts_added, r.accounts_created, r.duplicates, r.rejected.len()
+                );
+            } else {
+                println!(
+                    "contacts added: {} · files created: {} · already there: {} · rejected: {}",
+                    r.contacts_added,
+                    r.accounts_created,
+                    r.duplicates,
+                    r.rejected.len()
+                );
+            }
+            for (n, why) in &r.rejected {
+                println!("  {} {n} : {why}", if fr { "fiche" } else { "card" });
+            }
             Ok(())
         }
     }

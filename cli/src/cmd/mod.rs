@@ -4,6 +4,7 @@ pub mod account;
 pub mod catalog;
 pub mod conflicts;
 pub mod debug;
+pub mod export;
 pub mod import;
 pub mod library;
 pub mod quote;

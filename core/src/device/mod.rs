@@ -47,8 +47,10 @@ pub struct Identity {
 
 mod quality;
 mod replica;
+mod transfer;
 
 pub use quality::{row_keys, DuplicateHit};
+pub use transfer::{read_vcard_file, VcardReport};
 
 pub use crate::sync::{Remote, SyncStatus};
 

@@ -277,6 +277,11 @@ fn postcode(raw: &str) -> String {
 
 fn normalize(kind: RecordKind, field: &str, raw: &str) -> Result<String, ValidationError> {
     let v = raw.trim();
+    // A cell an export defused ("'+33…", "'=…") reads as typed.
+    let v = match v.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => v,
+    };
     Ok(match (kind, field) {
         (_, "phone" | "mobile") => phone_e164(v).unwrap_or_else(|| v.to_string()),
         (_, "email") => v.trim_start_matches("mailto:").to_lowercase(),

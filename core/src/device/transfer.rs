@@ -1,0 +1,171 @@
+//! Lists and contacts leaving or entering the device: customer files as
+//! CSV (`crate::export`), contacts as vCard (`crate::vcard`).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::Device;
+use crate::dedup::{name_key, phone_e164};
+use crate::error::{CoreError, Result, ValidationError};
+use crate::export::{self, Audience};
+use crate::ids::DocId;
+use crate::index::fold;
+use crate::model::AccountFile;
+use crate::reports::Scope;
+use crate::store::Store;
+use crate::vcard::{self, Card};
+
+/// What a vCard import did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VcardReport {
+    pub contacts_added: u64,
+    pub accounts_created: u64,
+    pub duplicates: u64,
+    /// Card number (from 1) and why it was left out.
+    pub rejected: Vec<(usize, String)>,
+}
+
+impl<S: Store> Device<S> {
+    /// The files of `scope`, by name.
+    fn files_of(&self, scope: &Scope) -> Result<Vec<AccountFile>> {
+        let mut ids: Vec<(String, DocId)> = self
+            .index
+            .accounts()
+            .filter(|(_, a, _)| scope.covers(&a.owner))
+            .map(|(id, a, _)| (a.name.clone(), id))
+            .collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|(_, id)| self.account_file(id))
+            .collect()
+    }
+
+    /// The files of `scope` as CSV for `audience` (`crate::export`).
+    pub fn export_accounts(&self, scope: &Scope, audience: Audience) -> Result<Vec<u8>> {
+        export::accounts_csv(&self.files_of(scope)?, audience)
+    }
+
+    /// The contacts of one file, or of every file of `scope`, as vCard 4.0.
+    pub fn export_vcard(&self, account: Option<DocId>, scope: &Scope) -> Result<String> {
+        let files = match account {
+            Some(id) => vec![self.account_file(id)?],
+            None => self.files_of(scope)?,
+        };
+        let cards: Vec<Card> = files
+            .iter()
+            .flat_map(|f| {
+                f.contacts.iter().map(|c| Card {
+                    uid: Some(c.id.clone()),
+                    name: c.name.clone(),
+                    org: Some(f.account.name.clone()),
+                    role: c.role.clone(),
+                    phone: c.phone.clone(),
+                    mobile: c.mobile.clone(),
+                    email: c.email.clone(),
+                    notes: (!c.notes.is_empty()).then(|| c.notes.clone()),
+                })
+            })
+            .collect();
+        Ok(vcard::write(&cards))
+    }
+
+    /// Adds the contacts of a vCard file: to `account`, else to the file
+    /// whose name is the card's company (ORG), created when there is none.
+    /// A contact the file already has (same name or email) is skipped.
+    pub fn import_vcard(&mut self, text: &str, account: Option<DocId>) -> Result<VcardReport> {
+        let cards = vcard::parse(text)?;
+        if let Some(id) = account {
+            self.require_account(id)?;
+        }
+        let mut by_name: HashMap<String, Vec<DocId>> = HashMap::new();
+        for (id, a, _) in self.index.accounts() {
+            by_name.entry(name_key(&a.name)).or_default().push(id);
+        }
+        let mut report = VcardReport::default();
+        for (i, card) in cards.into_iter().enumerate() {
+            let n = i + 1;
+            if card.name.trim().is_empty() {
+                report.rejected.push((n, "no name (FN or N)".into()));
+                continue;
+            }
+            let target = match (account, &card.org) {
+                (Some(id), _) => id,
+                (None, Some(org)) => match by_name.get(&name_key(org)).map(Vec::as_slice) {
+                    Some([one]) => *one,
+                    Some(_) => {
+                        report
+                            .rejected
+                            .push((n, format!("several files are named {org:?}")));
+                        continue;
+                    }
+                    None => {
+                        let id = self.create_account(&[("name", org.clone())])?;
+                        by_name.entry(name_key(org)).or_default().push(id);
+                        report.accounts_created += 1;
+                        id
+                    }
+                },
+                (None, None) => {
+                    report
+                        .rejected
+                        .push((n, "no company (ORG) and no account given".into()));
+                    continue;
+                }
+            };
+            let known = self
+                .index
+                .get(target)
+                .map(|r| r.contacts.clone())
+                .unwrap_or_default();
+            let email = card.email.as_ref().map(|e| e.trim().to_lowercase());
+            if known
+                .iter()
+                .any(|c| fold(&c.name) == fold(&card.name) || (email.is_some() && c.email == email))
+            {
+                report.duplicates += 1;
+                continue;
+            }
+            let phone = |p: &Option<String>| {
+                p.as_ref()
+                    .map(|p| phone_e164(p).unwrap_or_else(|| p.trim().to_string()))
+            };
+            let fields: Vec<(&str, String)> = [
+                ("name", Some(card.name.trim().to_string())),
+                ("role", card.role.clone()),
+                ("phone", phone(&card.phone)),
+                ("mobile", phone(&card.mobile)),
+                ("email", email),
+                ("notes", card.notes.clone()),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+            match self.add_contact(target, &fields) {
+                Ok(_) => report.contacts_added += 1,
+                Err(CoreError::Invalid(e)) => report.rejected.push((n, e.message_fr())),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// A vCard file read from disk, bounded before it is read.
+pub fn read_vcard_file(path: &std::path::Path) -> Result<String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| ValidationError::Rule(format!("{}: {e}", path.display())))?
+        .len();
+    if len > vcard::MAX_BYTES as u64 {
+        return Err(ValidationError::Rule(format!(
+            "{}: more than {} MB",
+            path.display(),
+            vcard::MAX_BYTES >> 20
+        ))
+        .into());
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ValidationError::Rule(format!("{}: {e}", path.display())))?;
+    String::from_utf8(bytes)
+        .map_err(|_| ValidationError::Rule("vCard: the file is not UTF-8".into()).into())
+}
