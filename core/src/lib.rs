@@ -11,6 +11,7 @@
 //! behind the `transport` feature (`sync::transport`, `sync::driver`).
 
 pub mod accounting;
+pub mod backup;
 pub mod dedup;
 pub mod device;
 pub mod doc;

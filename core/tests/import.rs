@@ -709,3 +709,52 @@ fn contacts_round_trip_through_vcard_into_the_files_named_by_their_company() {
         .iter()
         .any(|c| c.name == "Luc Martin" && c.mobile.as_deref() == Some("+33611223344")));
 }
+
+#[test]
+fn a_backup_restores_identical_documents_with_their_history() {
+    use carnet_core::store::{SledStore, Store};
+    let (_da, mut a) = device();
+    let (dupre, _) = sample(&mut a);
+    a.set_account_field(dupre, "city", "Villeurbanne").unwrap();
+    let mut file = Vec::new();
+    let counts = carnet_core::backup::write(a.store(), &mut file).unwrap();
+    assert!(counts.docs >= 6 && counts.meta > 0, "{counts:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        carnet_core::backup::restore(&store, &file[..]).unwrap(),
+        counts
+    );
+    let b = Device::open_store(store).unwrap();
+    assert_eq!(b.identity(), a.identity());
+    assert!(b.index().same_as(a.index()));
+    for id in a.store().doc_ids().unwrap() {
+        let (mut x, mut y) = (a.load(id).unwrap(), b.load(id).unwrap());
+        assert_eq!(x.heads(), y.heads());
+        assert_eq!(x.save(), y.save());
+        assert_eq!(a.history(id).unwrap(), b.history(id).unwrap());
+    }
+
+    // Into a store that holds something, cut short, or tampered: refused.
+    let again = carnet_core::backup::restore(b.store(), &file[..]).unwrap_err();
+    assert!(again.to_string().contains("empty store"), "{again}");
+    for bad in [
+        file[..file.len() - 40].to_vec(),
+        file[..10].to_vec(),
+        b"{\"t\":\"meta\",\"key\":\"k\",\"value\":\"\"}\n".to_vec(),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(carnet_core::backup::restore(&store, &bad[..]).is_err());
+    }
+    let text = String::from_utf8(file).unwrap();
+    let doc_line = text.lines().find(|l| l.contains("\"t\":\"doc\"")).unwrap();
+    let garbled = text.replace(
+        doc_line,
+        &doc_line.replace("\"bytes\":\"", "\"bytes\":\"AAAA"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(carnet_core::backup::restore(&store, garbled.as_bytes()).is_err());
+}

@@ -59,6 +59,11 @@ pub enum AdminCmd {
     },
     /// Groups of files that look like one company, tenant-wide.
     Duplicates,
+    /// The whole store as JSON Lines (`carnet_core::backup`) into a new
+    /// file at `path`, readable by the server's user only.
+    Backup {
+        path: std::path::PathBuf,
+    },
 }
 
 /// Longest email and password a login may carry (checked before hashing).
@@ -157,6 +162,10 @@ impl Tenant {
                     .ok_or_else(|| invalid("the tenant has no admin"))?;
                 let report = self.import_accounts(&admin, path, mapping, dry_run).await?;
                 Ok(serde_json::to_value(report).map_err(invalid)?)
+            }
+            AdminCmd::Backup { path } => {
+                let counts = self.backup_to(&path)?;
+                Ok(serde_json::to_value(counts).map_err(invalid)?)
             }
             AdminCmd::Duplicates => {
                 let groups = self.duplicate_groups();

@@ -59,6 +59,15 @@ enum Cmd {
     Import(ImportCmd),
     /// Customer files of the whole tenant that look like one company.
     Duplicates,
+    /// Write the whole tenant (every document with its history, users,
+    /// devices, counters) to FILE as JSON Lines; the server may be running.
+    /// DATA/blobs (the library's files) is copied apart.
+    Backup {
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into DATA, which must not hold a tenant yet.
+    Restore { file: PathBuf },
     /// The mail server the outbox is sent through.
     #[command(subcommand)]
     Mail(MailCmd),
@@ -416,6 +425,20 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Duplicates => admin(&cli.data, AdminCmd::Duplicates).await,
+        Cmd::Backup { output } => {
+            let path = match output.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(dir) => {
+                    std::fs::canonicalize(dir)?.join(output.file_name().unwrap_or_default())
+                }
+                None => std::env::current_dir()?.join(&output),
+            };
+            admin(&cli.data, AdminCmd::Backup { path }).await
+        }
+        Cmd::Restore { file } => {
+            let counts = restore(&cli.data, &file)?;
+            println!("{}", serde_json::to_string_pretty(&counts)?);
+            Ok(())
+        }
         Cmd::Mail(MailCmd::Set {
             host,
             port,
@@ -493,6 +516,43 @@ async fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             serve(&cli.data, t, listen, metrics_listen).await
+        }
+    }
+}
+
+/// Restores into a sibling directory first, renamed to `data` once the
+/// whole backup is in: a backup cut short leaves nothing half-restored.
+fn restore(data: &Path, file: &Path) -> Result<carnet_core::backup::Counts> {
+    if carnet_core::store::SledStore::exists(data) {
+        bail!(
+            "{} already holds a store: restore into a new directory",
+            data.display()
+        );
+    }
+    let name = data
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{}: not a directory name", data.display()))?;
+    let staging = data.with_file_name(format!(".{}.restoring", name.to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let input = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+    );
+    let store = carnet_core::store::SledStore::open(&staging)?;
+    match carnet_core::backup::restore(&store, input) {
+        Ok(counts) => {
+            drop(store);
+            if data.exists() {
+                // An empty directory (made by hand, say) is replaced.
+                std::fs::remove_dir(data)
+                    .with_context(|| format!("{} is not empty", data.display()))?;
+            }
+            std::fs::rename(&staging, data)?;
+            Ok(counts)
+        }
+        Err(e) => {
+            drop(store);
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e.into())
         }
     }
 }

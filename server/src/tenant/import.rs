@@ -172,6 +172,26 @@ impl Tenant {
             .map_err(TenantError::Core)
     }
 
+    /// Writes the whole store to a new file at `path` (mode 0600), as
+    /// `carnet_core::backup` lays it out.
+    pub fn backup_to(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<carnet_core::backup::Counts, TenantError> {
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            open.mode(0o600);
+        }
+        let file = open
+            .open(path)
+            .map_err(|e| TenantError::Invalid(format!("{}: {e}", path.display())))?;
+        let counts = carnet_core::backup::write(&self.store, std::io::BufWriter::new(file))?;
+        Ok(counts)
+    }
+
     /// Groups of files of the whole tenant that look like one company.
     pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
         let files: Vec<(DocId, Keys)> = self
