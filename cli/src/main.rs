@@ -109,6 +109,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Everything held about one person (a contact id), as JSON: their
+    /// right of access.
+    Person {
+        contact: String,
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Customer files that look like one company (same SIRET, SIREN,
     /// email, phone, or name and postcode).
     Duplicates {
@@ -261,6 +268,18 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Library(c) => library::run(&cli, out, c),
         Cmd::Import(c) => import::run(&cli, out, c),
         Cmd::Export(c) => export::run(&cli, out, c),
+        Cmd::Person { contact, output } => {
+            let d = open(&cli)?;
+            let data = d.person_data(contact)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(path, serde_json::to_vec_pretty(&data)?)?;
+                    println!("{}", path.display());
+                    Ok(())
+                }
+                None => out::print_json(&data),
+            }
+        }
         Cmd::Quality { all, json } => reports::quality(&cli, out, *all, *json),
         Cmd::Duplicates { json } => account::duplicates(&cli, out, *json),
         Cmd::Outbox { json } => quote::outbox(&cli, out, *json),

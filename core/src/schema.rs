@@ -230,6 +230,7 @@ impl RecordKind {
                         f("preferred_channel", Choice(CHANNELS)),
                         f("consent_email", Bool),
                         f("consent_phone", Bool),
+                        f("consent_post", Bool),
                         f("notes", Text),
                         f("verified_role", Date),
                         ro("created_at", Timestamp),

@@ -758,3 +758,95 @@ fn a_backup_restores_identical_documents_with_their_history() {
     let store = SledStore::open(dir.path()).unwrap();
     assert!(carnet_core::backup::restore(&store, garbled.as_bytes()).is_err());
 }
+
+#[test]
+fn prospects_silent_for_three_years_are_listed_until_contacted() {
+    let (_dir, mut d) = device();
+    let quiet = d
+        .create_account(&[("name", "Prospect muet".to_string())])
+        .unwrap();
+    d.create_account(&[
+        ("name", "Client fidèle".to_string()),
+        ("status", "client".to_string()),
+    ])
+    .unwrap();
+    let me = Scope::User("rep@carnet.test".into());
+    assert!(d.dormant_prospects(&me).is_empty());
+    d.set_clock(Some(NOV_26 + 3 * YEAR));
+    let dormant = d.dormant_prospects(&me);
+    assert_eq!(dormant.iter().map(|p| p.id).collect::<Vec<_>>(), [quiet]);
+    assert_eq!(
+        dormant[0].last_contact.map(|d| d.to_string()).as_deref(),
+        Some("2026-11-26")
+    );
+    // A call made today is a contact.
+    let call = d
+        .add_action(
+            quiet,
+            &[
+                ("type", "call".to_string()),
+                ("subject", "Relance".to_string()),
+                ("due", "2029-11-30".to_string()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(d.dormant_prospects(&me).len(), 1);
+    d.complete_action(&call.to_string(), None, None).unwrap();
+    assert!(d.dormant_prospects(&me).is_empty());
+}
+
+#[test]
+fn everything_held_about_one_person_comes_out_and_nothing_about_others() {
+    let (_dir, mut d) = device();
+    let (dupre, _) = sample(&mut d);
+    let f = d.account_file(dupre).unwrap();
+    let jeanne = f
+        .contacts
+        .iter()
+        .find(|c| c.name == "Jeanne Dupré")
+        .unwrap()
+        .id
+        .clone();
+    let paul = f
+        .contacts
+        .iter()
+        .find(|c| c.name == "Paul Dupré")
+        .unwrap()
+        .id
+        .clone();
+    d.add_deal(
+        dupre,
+        &[
+            ("title", "Vitrine".to_string()),
+            ("amount", "1200".to_string()),
+            ("contact", jeanne.clone()),
+        ],
+    )
+    .unwrap();
+    d.add_deal(
+        dupre,
+        &[
+            ("title", "Four".to_string()),
+            ("amount", "900".to_string()),
+            ("contact", paul.clone()),
+        ],
+    )
+    .unwrap();
+    d.add_note(dupre, "Appelé jeanne dupre, rappeler jeudi")
+        .unwrap();
+    d.add_note(dupre, "Paul absent").unwrap();
+    d.set_record_field(&jeanne, "role", "Associée").unwrap();
+    let p = d.person_data(&jeanne).unwrap();
+    assert_eq!(p.contact.name, "Jeanne Dupré");
+    assert_eq!(
+        p.deals.iter().map(|x| x.title.as_str()).collect::<Vec<_>>(),
+        ["Vitrine"]
+    );
+    assert_eq!(p.notes.len(), 1);
+    assert_eq!(p.account, "Crèmerie Dupré & Fils");
+    // Her record's creation and the role change, nothing of Paul's.
+    assert_eq!(p.history.len(), 2);
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(json.contains("Associée") && !json.contains(&paul));
+    assert!(d.person_data("not-a-contact").is_err());
+}

@@ -147,6 +147,7 @@ pub struct Contact {
     pub preferred_channel: Option<String>,
     pub consent_email: bool,
     pub consent_phone: bool,
+    pub consent_post: bool,
     /// Said no to prospecting email (`consent_email` set to no, not merely
     /// never asked): nothing is sent to this address.
     pub refused_email: bool,
@@ -167,6 +168,7 @@ impl From<CoreContact> for Contact {
             preferred_channel: c.preferred_channel,
             consent_email: c.consent_email,
             consent_phone: c.consent_phone,
+            consent_post: c.consent_post,
             refused_email: c.refused_email,
             notes: c.notes,
             verified_role: date(c.verified_role),

@@ -474,6 +474,7 @@ pub(crate) mod tests {
             checks: vec![],
             returned_mail: false,
             email_bounced: false,
+            created_on: None,
         });
         r
     }

@@ -367,8 +367,11 @@ pub fn quality(cli: &Cli, out: Out, all: bool, json: bool) -> Result<()> {
     let scope = d.scope(all);
     let q = d.data_quality(&scope);
     let stale = d.stale_accounts(&scope, 100);
+    let dormant = d.dormant_prospects(&scope);
     if json {
-        return print_json(&serde_json::json!({"quality": q, "to_check": stale}));
+        return print_json(
+            &serde_json::json!({"quality": q, "to_check": stale, "dormant_prospects": dormant}),
+        );
     }
     let fr = out.lang == carnet_core::text::Lang::Fr;
     let pct = |x: f64| format!("{}\u{a0}%", out.number(format!("{:.1}", x * 100.0)));
@@ -409,6 +412,19 @@ pub fn quality(cli: &Cli, out: Out, all: bool, json: bool) -> Result<()> {
                 });
             }
             println!("  {}  {} : {}", u.id, u.name, why.join(", "));
+        }
+    }
+    if !dormant.is_empty() {
+        println!(
+            "{}",
+            if fr {
+                "Prospects sans contact depuis trois ans (redemander le consentement ou effacer) :"
+            } else {
+                "Prospects without contact for three years (ask consent again or erase):"
+            }
+        );
+        for p in &dormant {
+            println!("  {}  {} ({})", p.id, p.name, out.opt_date(p.last_contact));
         }
     }
     if !stale.is_empty() {

@@ -50,7 +50,7 @@ mod replica;
 mod transfer;
 
 pub use quality::{row_keys, DuplicateHit};
-pub use transfer::{read_vcard_file, VcardReport};
+pub use transfer::{read_vcard_file, PersonData, VcardReport};
 
 pub use crate::sync::{Remote, SyncStatus};
 

@@ -210,6 +210,12 @@ impl<S: Store> Device<S> {
         crate::reports::quality(&self.index, scope, self.today())
     }
 
+    /// Prospects of `scope` with no contact for three years: to re-ask
+    /// their consent or erase.
+    pub fn dormant_prospects(&self, scope: &crate::reports::Scope) -> Vec<crate::reports::Dormant> {
+        crate::reports::dormant_prospects(&self.index, scope, self.today())
+    }
+
     /// Groups of files this device holds that look like one company.
     pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
         let files: Vec<(DocId, Keys)> = self

@@ -151,6 +151,79 @@ impl<S: Store> Device<S> {
     }
 }
 
+/// Everything a customer file holds about one person (their right of
+/// access): the contact, what names them, what was sent to them, and the
+/// history of their record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PersonData {
+    pub account_id: DocId,
+    pub account: String,
+    pub contact: crate::model::Contact,
+    pub deals: Vec<crate::model::Deal>,
+    pub actions: Vec<crate::model::Action>,
+    /// Notes that name them.
+    pub notes: Vec<crate::model::Note>,
+    pub emails: Vec<crate::model::Email>,
+    /// Changes to their record: who, when, what.
+    pub history: Vec<crate::doc::HistoryEntry>,
+}
+
+impl<S: Store> Device<S> {
+    /// What this device holds about the contact `contact` (an id).
+    pub fn person_data(&self, contact: &str) -> Result<PersonData> {
+        let contact = contact.trim();
+        let doc = self.account_of(contact)?;
+        let file = self.account_file(doc)?;
+        let c = file
+            .contacts
+            .iter()
+            .find(|c| c.id == contact)
+            .cloned()
+            .ok_or_else(|| ValidationError::Rule(format!("no contact {contact}")))?;
+        let name = fold(&c.name);
+        let email = c.email.clone();
+        let prefix = format!("contacts/{contact}/");
+        let history = self
+            .history(doc)?
+            .into_iter()
+            .filter_map(|mut h| {
+                h.changes.retain(|ch| ch.path.starts_with(&prefix));
+                (!h.changes.is_empty()).then_some(h)
+            })
+            .collect();
+        Ok(PersonData {
+            account_id: doc,
+            account: file.account.name.clone(),
+            deals: file
+                .deals
+                .into_iter()
+                .filter(|d| d.contact.as_deref() == Some(contact))
+                .collect(),
+            actions: file
+                .actions
+                .into_iter()
+                .filter(|a| a.contact.as_deref() == Some(contact))
+                .collect(),
+            notes: file
+                .notes
+                .into_iter()
+                .filter(|n| !name.is_empty() && fold(&n.body).contains(&name))
+                .collect(),
+            emails: file
+                .emails
+                .into_iter()
+                .filter(|e| {
+                    email
+                        .as_deref()
+                        .is_some_and(|m| e.to.eq_ignore_ascii_case(m))
+                })
+                .collect(),
+            history,
+            contact: c,
+        })
+    }
+}
+
 /// A vCard file read from disk, bounded before it is read.
 pub fn read_vcard_file(path: &std::path::Path) -> Result<String> {
     let len = std::fs::metadata(path)

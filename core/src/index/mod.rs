@@ -52,6 +52,9 @@ pub struct AccountRow {
     pub returned_mail: bool,
     #[serde(default)]
     pub email_bounced: bool,
+    /// The day the file was entered.
+    #[serde(default)]
+    pub created_on: Option<NaiveDate>,
 }
 
 /// A key field of a customer file and the day it was last known right.
@@ -257,6 +260,7 @@ impl DocRows {
                     checks: field_checks(&file),
                     returned_mail: a.returned_mail,
                     email_bounced: a.email_bounced,
+                    created_on: (a.created_at > 0).then(|| day_of(a.created_at)),
                 });
                 rows.contacts = file
                     .contacts

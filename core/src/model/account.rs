@@ -126,6 +126,7 @@ pub struct Contact {
     pub preferred_channel: Option<String>,
     pub consent_email: bool,
     pub consent_phone: bool,
+    pub consent_post: bool,
     /// As `Account::refused_email`.
     pub refused_email: bool,
     pub notes: String,
@@ -144,6 +145,7 @@ impl Contact {
             preferred_channel: o.get_str("preferred_channel"),
             consent_email: o.get_bool("consent_email").unwrap_or(false),
             consent_phone: o.get_bool("consent_phone").unwrap_or(false),
+            consent_post: o.get_bool("consent_post").unwrap_or(false),
             refused_email: o.get_bool("consent_email") == Some(false),
             notes: o.get_text("notes").unwrap_or_default(),
             verified_role: o.date("verified_role"),

@@ -553,6 +553,7 @@ mod tests {
                 checks: vec![],
                 returned_mail: false,
                 email_bounced: false,
+                created_on: None,
             }),
             contacts: vec![],
             deals: vec![],

@@ -19,8 +19,8 @@ pub use forecast::{forecast, Forecast, ForecastBucket};
 pub use period::Period;
 pub use pipeline::{deal_probability, pipeline, Pipeline, PipelineStage};
 pub use quality::{
-    field_decay, quality, stale_accounts, staleness, Quality, StaleAccount, Undeliverable,
-    STALE_AFTER_DAYS, YEARLY_DECAY,
+    dormant_prospects, field_decay, quality, stale_accounts, staleness, Dormant, Quality,
+    StaleAccount, Undeliverable, DORMANT_AFTER_DAYS, STALE_AFTER_DAYS, YEARLY_DECAY,
 };
 pub use targets::{
     actual_orders, commission, target_for, variance, Commission, TargetReport, TierLine,

@@ -114,6 +114,62 @@ pub struct Undeliverable {
     pub email_bounced: bool,
 }
 
+/// How long a prospect may go without any contact before the CNIL's rule
+/// for sales files asks to re-ask its consent or erase it.
+pub const DORMANT_AFTER_DAYS: i64 = 3 * 365;
+
+/// A prospect with no contact for three years.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dormant {
+    pub id: DocId,
+    pub name: String,
+    pub owner: String,
+    /// The last action done, email sent, or the day it was entered.
+    pub last_contact: Option<NaiveDate>,
+}
+
+/// Prospects of `scope` with no contact (an action done, an email sent)
+/// and not entered in the last three years, longest silent first.
+pub fn dormant_prospects(
+    index: &impl AccountRows,
+    scope: &Scope,
+    today: NaiveDate,
+) -> Vec<Dormant> {
+    let horizon = today - chrono::Duration::days(DORMANT_AFTER_DAYS);
+    let mut out = Vec::new();
+    for (id, a, rows) in index.account_rows() {
+        if a.status != "prospect" || !scope.covers(&a.owner) {
+            continue;
+        }
+        let sent = rows
+            .emails
+            .iter()
+            .filter_map(|e| e.sent_at)
+            .filter_map(|t| chrono::DateTime::from_timestamp(t, 0).map(|d| d.date_naive()));
+        let last = rows
+            .actions
+            .iter()
+            .filter_map(|x| x.done_on)
+            .chain(sent)
+            .chain(a.created_on)
+            .max();
+        if last.is_none_or(|d| d < horizon) {
+            out.push(Dormant {
+                id,
+                name: a.name.clone(),
+                owner: a.owner.clone(),
+                last_contact: last,
+            });
+        }
+    }
+    out.sort_by(|x, y| {
+        x.last_contact
+            .cmp(&y.last_contact)
+            .then(x.name.cmp(&y.name))
+    });
+    out
+}
+
 /// The state of the file, tenant-wide or a user's.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Quality {

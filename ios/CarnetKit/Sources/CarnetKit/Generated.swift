@@ -3123,6 +3123,7 @@ public struct Contact: Equatable, Hashable {
     public var preferredChannel: String?
     public var consentEmail: Bool
     public var consentPhone: Bool
+    public var consentPost: Bool
     /**
      * Said no to prospecting email (`consent_email` set to no, not merely
      * never asked): nothing is sent to this address.
@@ -3136,7 +3137,7 @@ public struct Contact: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, role: String?, phone: String?, mobile: String?, email: String?, preferredChannel: String?, consentEmail: Bool, consentPhone: Bool, 
+    public init(id: String, name: String, role: String?, phone: String?, mobile: String?, email: String?, preferredChannel: String?, consentEmail: Bool, consentPhone: Bool, consentPost: Bool, 
         /**
          * Said no to prospecting email (`consent_email` set to no, not merely
          * never asked): nothing is sent to this address.
@@ -3153,6 +3154,7 @@ public struct Contact: Equatable, Hashable {
         self.preferredChannel = preferredChannel
         self.consentEmail = consentEmail
         self.consentPhone = consentPhone
+        self.consentPost = consentPost
         self.refusedEmail = refusedEmail
         self.notes = notes
         self.verifiedRole = verifiedRole
@@ -3183,6 +3185,7 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
                 preferredChannel: FfiConverterOptionString.read(from: &buf), 
                 consentEmail: FfiConverterBool.read(from: &buf), 
                 consentPhone: FfiConverterBool.read(from: &buf), 
+                consentPost: FfiConverterBool.read(from: &buf), 
                 refusedEmail: FfiConverterBool.read(from: &buf), 
                 notes: FfiConverterString.read(from: &buf), 
                 verifiedRole: FfiConverterOptionString.read(from: &buf)
@@ -3199,6 +3202,7 @@ public struct FfiConverterTypeContact: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.preferredChannel, into: &buf)
         FfiConverterBool.write(value.consentEmail, into: &buf)
         FfiConverterBool.write(value.consentPhone, into: &buf)
+        FfiConverterBool.write(value.consentPost, into: &buf)
         FfiConverterBool.write(value.refusedEmail, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
         FfiConverterOptionString.write(value.verifiedRole, into: &buf)

@@ -4798,6 +4798,8 @@ data class Contact (
     , 
     var `consentPhone`: kotlin.Boolean
     , 
+    var `consentPost`: kotlin.Boolean
+    , 
     /**
      * Said no to prospecting email (`consent_email` set to no, not merely
      * never asked): nothing is sent to this address.
@@ -4836,6 +4838,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
         )
@@ -4851,6 +4854,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterOptionalString.allocationSize(value.`preferredChannel`) +
             FfiConverterBoolean.allocationSize(value.`consentEmail`) +
             FfiConverterBoolean.allocationSize(value.`consentPhone`) +
+            FfiConverterBoolean.allocationSize(value.`consentPost`) +
             FfiConverterBoolean.allocationSize(value.`refusedEmail`) +
             FfiConverterString.allocationSize(value.`notes`) +
             FfiConverterOptionalString.allocationSize(value.`verifiedRole`)
@@ -4866,6 +4870,7 @@ public object FfiConverterTypeContact: FfiConverterRustBuffer<Contact> {
             FfiConverterOptionalString.write(value.`preferredChannel`, buf)
             FfiConverterBoolean.write(value.`consentEmail`, buf)
             FfiConverterBoolean.write(value.`consentPhone`, buf)
+            FfiConverterBoolean.write(value.`consentPost`, buf)
             FfiConverterBoolean.write(value.`refusedEmail`, buf)
             FfiConverterString.write(value.`notes`, buf)
             FfiConverterOptionalString.write(value.`verifiedRole`, buf)
