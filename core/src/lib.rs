@@ -22,6 +22,7 @@ pub mod import;
 pub mod index;
 pub mod legal;
 pub mod mail;
+pub mod merge;
 pub mod model;
 pub mod money;
 pub mod ops;

@@ -214,6 +214,10 @@ impl RecordKind {
                         // Mail came back ("NPAI") / the address bounced: left
                         // out of mailings until the field is corrected.
                         f("email_bounced", Bool),
+                        // Merged into another file (`crate::merge`): kept
+                        // for its history, out of every list.
+                        f("merged_into", Ref),
+                        f("merged_heads", Short),
                         ro("created_at", Timestamp),
                         ro("created_by", Email),
                     ]

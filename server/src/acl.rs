@@ -475,6 +475,7 @@ pub(crate) mod tests {
             returned_mail: false,
             email_bounced: false,
             created_on: None,
+            merged_into: None,
         });
         r
     }

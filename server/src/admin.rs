@@ -59,6 +59,11 @@ pub enum AdminCmd {
     },
     /// Groups of files that look like one company, tenant-wide.
     Duplicates,
+    /// Merges `loser` into `winner` (`carnet_core::merge`).
+    Merge {
+        winner: String,
+        loser: String,
+    },
     /// The whole store as JSON Lines (`carnet_core::backup`) into a new
     /// file at `path`, readable by the server's user only.
     Backup {
@@ -162,6 +167,11 @@ impl Tenant {
                     .ok_or_else(|| invalid("the tenant has no admin"))?;
                 let report = self.import_accounts(&admin, path, mapping, dry_run).await?;
                 Ok(serde_json::to_value(report).map_err(invalid)?)
+            }
+            AdminCmd::Merge { winner, loser } => {
+                let id = |s: &str| s.trim().parse::<carnet_core::DocId>().map_err(invalid);
+                let copied = self.merge_accounts(id(&winner)?, id(&loser)?).await?;
+                Ok(serde_json::json!({"merged_into": winner, "records_copied": copied}))
             }
             AdminCmd::Backup { path } => {
                 let counts = self.backup_to(&path)?;

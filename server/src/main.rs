@@ -59,6 +59,9 @@ enum Cmd {
     Import(ImportCmd),
     /// Customer files of the whole tenant that look like one company.
     Duplicates,
+    /// Merge two customer files that are one company: every record of
+    /// LOSER moves into WINNER, on every device; LOSER keeps its history.
+    Merge { winner: String, loser: String },
     /// Write the whole tenant (every document with its history, users,
     /// devices, counters) to FILE as JSON Lines; the server may be running.
     /// DATA/blobs (the library's files) is copied apart.
@@ -425,6 +428,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Duplicates => admin(&cli.data, AdminCmd::Duplicates).await,
+        Cmd::Merge { winner, loser } => admin(&cli.data, AdminCmd::Merge { winner, loser }).await,
         Cmd::Backup { output } => {
             let path = match output.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(dir) => {
@@ -578,6 +582,7 @@ async fn serve(
             std::future::pending(),
         ));
     }
+    tenant::merge::spawn(tenant.clone());
     match mailer::MailConfig::load(data)? {
         Some(cfg) => {
             mailer::spawn(tenant.clone(), cfg)?;

@@ -7,6 +7,7 @@
 mod check;
 pub mod chunks;
 mod conflict;
+mod copy;
 mod history;
 mod shape;
 pub mod value;

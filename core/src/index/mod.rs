@@ -55,6 +55,9 @@ pub struct AccountRow {
     /// The day the file was entered.
     #[serde(default)]
     pub created_on: Option<NaiveDate>,
+    /// Merged into this file: out of every list, its records counted there.
+    #[serde(default)]
+    pub merged_into: Option<DocId>,
 }
 
 /// A key field of a customer file and the day it was last known right.
@@ -261,7 +264,14 @@ impl DocRows {
                     returned_mail: a.returned_mail,
                     email_bounced: a.email_bounced,
                     created_on: (a.created_at > 0).then(|| day_of(a.created_at)),
+                    merged_into: a.merged_into.as_deref().and_then(|m| m.parse().ok()),
                 });
+                if a.merged_into.is_some() {
+                    // Its records live on in the file it was merged into:
+                    // counted there only, found there by id.
+                    rows.conflicts = file.conflicts as u32;
+                    return Ok(rows);
+                }
                 rows.contacts = file
                     .contacts
                     .into_iter()
@@ -420,9 +430,12 @@ impl<'a> Filtered<'a> {
 
 impl AccountRows for Filtered<'_> {
     fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
-        self.docs
-            .iter()
-            .filter_map(|(id, r)| r.account.as_ref().map(|a| (*id, a, *r)))
+        self.docs.iter().filter_map(|(id, r)| {
+            r.account
+                .as_ref()
+                .filter(|a| a.merged_into.is_none())
+                .map(|a| (*id, a, *r))
+        })
     }
 }
 
@@ -487,10 +500,14 @@ impl Index {
         self.docs.iter()
     }
 
+    /// The customer files, those merged into another left out.
     pub fn accounts(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
-        self.docs
-            .iter()
-            .filter_map(|(id, r)| r.account.as_ref().map(|a| (*id, a, r)))
+        self.docs.iter().filter_map(|(id, r)| {
+            r.account
+                .as_ref()
+                .filter(|a| a.merged_into.is_none())
+                .map(|a| (*id, a, r))
+        })
     }
 
     /// This index seen through `keep`.

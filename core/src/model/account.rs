@@ -51,6 +51,8 @@ pub struct Account {
     pub verified_email: Option<NaiveDate>,
     /// Mail to the address came back ("NPAI"), or email bounced.
     pub email_bounced: bool,
+    /// The file this one was merged into (`crate::merge`).
+    pub merged_into: Option<String>,
     pub custom: BTreeMap<String, String>,
     pub created_at: i64,
     pub schema: u64,
@@ -108,6 +110,7 @@ impl Account {
             verified_phone: a.date("verified_phone"),
             verified_email: a.date("verified_email"),
             email_bounced: a.get_bool("email_bounced").unwrap_or(false),
+            merged_into: a.get_str("merged_into"),
             custom,
             created_at: a.get_i64("created_at").unwrap_or(0),
             schema: doc.schema_version(),

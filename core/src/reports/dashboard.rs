@@ -554,6 +554,7 @@ mod tests {
                 returned_mail: false,
                 email_bounced: false,
                 created_on: None,
+                merged_into: None,
             }),
             contacts: vec![],
             deals: vec![],

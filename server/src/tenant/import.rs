@@ -82,7 +82,7 @@ impl Tenant {
     fn account_keys(&self) -> Vec<(DocId, String, Keys)> {
         let mut out = Vec::new();
         self.for_each_row(|id, rows| {
-            if let Some(a) = &rows.account {
+            if let Some(a) = rows.account.as_ref().filter(|a| a.merged_into.is_none()) {
                 out.push((id, a.name.clone(), row_keys(a)));
             }
         });

@@ -8,6 +8,7 @@ mod exchange;
 mod export;
 mod import;
 mod judge;
+pub mod merge;
 pub mod reach;
 mod user_edit;
 mod writer;
