@@ -155,7 +155,8 @@ pub fn restore(store: &impl Store, mut input: impl BufRead) -> Result<Counts> {
             }
             Line::Doc { id, bytes } => {
                 let bytes = B64.decode(bytes).map_err(|e| bad(line_no, e))?;
-                let mut doc = CrmDoc::load(id, &bytes).map_err(|e| bad(line_no, e))?;
+                // From outside: bounded inflation first, then a strict load.
+                let mut doc = CrmDoc::load_foreign(id, &bytes).map_err(|e| bad(line_no, e))?;
                 let rows = DocRows::of(&mut doc)?;
                 let mut b = Batch::new();
                 b.snapshot(id, bytes);

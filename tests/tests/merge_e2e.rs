@@ -44,7 +44,18 @@ fn a_merge_keeps_everything_and_converges_with_an_offline_edit_of_the_file_that_
     ok(&phone, &["sync"]);
     let ids = list(&phone);
     let (stays, goes) = (ids[0].clone(), ids[1].clone());
-    let contact = ok(&phone, &["contact", "add", &goes, "--name", "Julie Roux", "--role", "Acheteuse"]);
+    let contact = ok(
+        &phone,
+        &[
+            "contact",
+            "add",
+            &goes,
+            "--name",
+            "Julie Roux",
+            "--role",
+            "Acheteuse",
+        ],
+    );
     let contact = contact.trim().to_string();
     ok(&phone, &["note", "add", &goes, "Avant la fusion"]);
     ok(&phone, &["sync"]);
@@ -53,11 +64,21 @@ fn a_merge_keeps_everything_and_converges_with_an_offline_edit_of_the_file_that_
     let before_goes = json(&phone, &["account", "show", &goes, "--json"]);
 
     // The tablet goes offline and edits the file that goes.
-    ok(&tablet, &["note", "add", &goes, "Pendant la fusion, hors ligne"]);
-    ok(&tablet, &["contact", "set", &contact, "role", "Directrice des achats"]);
+    ok(
+        &tablet,
+        &["note", "add", &goes, "Pendant la fusion, hors ligne"],
+    );
+    ok(
+        &tablet,
+        &["contact", "set", &contact, "role", "Directrice des achats"],
+    );
 
     let out = server.admin(&["merge", &stays, &goes], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The phone sees one file with both files' records.
     ok(&phone, &["sync"]);
@@ -78,7 +99,8 @@ fn a_merge_keeps_everything_and_converges_with_an_offline_edit_of_the_file_that_
         ok(&tablet, &["sync"]);
         let p = json(&phone, &["account", "show", &stays, "--json"]);
         let t = json(&tablet, &["account", "show", &stays, "--json"]);
-        let done = texts(&p, "notes", "body").contains(&"Pendant la fusion, hors ligne".to_string())
+        let done = texts(&p, "notes", "body")
+            .contains(&"Pendant la fusion, hors ligne".to_string())
             && texts(&p, "contacts", "role").contains(&"Directrice des achats".to_string())
             && texts(&p, "notes", "body") == texts(&t, "notes", "body")
             && texts(&p, "contacts", "role") == texts(&t, "contacts", "role");
@@ -87,7 +109,10 @@ fn a_merge_keeps_everything_and_converges_with_an_offline_edit_of_the_file_that_
         }
         std::thread::sleep(Duration::from_millis(300));
     };
-    assert!(converged, "the offline edit did not reach the merged file on both devices");
+    assert!(
+        converged,
+        "the offline edit did not reach the merged file on both devices"
+    );
     assert!(!list(&tablet).contains(&goes));
     // The merged file keeps its history.
     let history = json(&phone, &["account", "history", &goes, "--json"]);
