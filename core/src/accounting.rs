@@ -202,13 +202,18 @@ fn comma(point: &str) -> String {
     point.replace('.', ",")
 }
 
+/// A CSV writer as French spreadsheets open it: a BOM, semicolons, CRLF.
+pub(crate) fn spreadsheet_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(b"\xEF\xBB\xBF".to_vec())
+}
+
 /// The orders as CSV: a BOM, semicolons, decimal commas, one row per order
 /// and VAT rate (an order with no line: one row at rate 0).
 pub fn csv(orders: &[OrderOut]) -> crate::Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut w = spreadsheet_writer();
     let fail = |e: csv::Error| crate::CoreError::Export(e.to_string());
     w.write_record(CSV_HEADER).map_err(fail)?;
     for o in orders {

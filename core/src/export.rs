@@ -4,7 +4,7 @@
 //! the addresses mail came back from ("NPAI"); an emailing list the
 //! bounced addresses and those who refused prospecting email.
 
-use crate::accounting::cell;
+use crate::accounting::{cell, spreadsheet_writer};
 use crate::model::AccountFile;
 use crate::text::{account_status, Lang};
 
@@ -70,10 +70,7 @@ pub fn wanted(f: &AccountFile, audience: Audience) -> bool {
 
 /// The files as CSV, in the order given.
 pub fn accounts_csv(files: &[AccountFile], audience: Audience) -> crate::Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut w = spreadsheet_writer();
     let fail = |e: csv::Error| crate::CoreError::Export(e.to_string());
     w.write_record(HEADER).map_err(fail)?;
     for f in files.iter().filter(|f| wanted(f, audience)) {

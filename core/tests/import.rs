@@ -664,35 +664,21 @@ fn contacts_round_trip_through_vcard_into_the_files_named_by_their_company() {
         "{r:?}"
     );
     let f = b.account_file(b.search("Dupré", 5)[0].id).unwrap();
-    let mut got: Vec<_> = f
-        .contacts
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                c.role.clone(),
-                c.mobile.clone(),
-                c.email.clone(),
-                c.notes.clone(),
-            )
-        })
-        .collect();
-    let orig = a.account_file(dupre).unwrap();
-    let mut want: Vec<_> = orig
-        .contacts
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                c.role.clone(),
-                c.mobile.clone(),
-                c.email.clone(),
-                c.notes.clone(),
-            )
-        })
-        .collect();
-    got.sort();
-    want.sort();
+    let people = |f: &carnet_core::model::AccountFile| {
+        let mut v: Vec<_> = f
+            .contacts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}|{:?}|{:?}|{:?}|{}",
+                    c.name, c.role, c.mobile, c.email, c.notes
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (got, want) = (people(&f), people(&a.account_file(dupre).unwrap()));
     assert_eq!(got, want);
     // Again: everything is already there.
     let again = b.import_vcard(&text, None).unwrap();

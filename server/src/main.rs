@@ -378,13 +378,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Err(_) => carnet_core::import::Overrides::new(),
             };
             if let Some(m) = &mapping {
-                let meta =
-                    std::fs::metadata(m).with_context(|| format!("reading {}", m.display()))?;
-                anyhow::ensure!(meta.len() <= 64 * 1024, "a mapping file is at most 64 KiB");
-                let given: carnet_core::import::Overrides =
-                    serde_json::from_slice(&std::fs::read(m)?)
-                        .context("the mapping: a JSON object of header → field")?;
-                overrides.extend(given);
+                overrides.extend(carnet_core::import::read_mapping(m)?);
             }
             let path = std::fs::canonicalize(&file)
                 .with_context(|| format!("opening {}", file.display()))?;

@@ -1,7 +1,7 @@
 //! `carnet import`: bring an existing customer file in from a CSV.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use carnet_core::import::{self, Outcome, Overrides, Report};
@@ -38,23 +38,6 @@ pub enum ImportCmd {
     },
 }
 
-/// Reads a mapping file (at most 64 KiB).
-pub fn read_mapping(path: &Path) -> Result<Overrides> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(
-        meta.len() <= 64 * 1024,
-        "{}: a mapping file is at most 64 KiB",
-        path.display()
-    );
-    let bytes = std::fs::read(path)?;
-    serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{}: expected a JSON object of header → field",
-            path.display()
-        )
-    })
-}
-
 /// A progress bar on a terminal, nothing otherwise.
 pub fn progress_bar(len: u64) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
@@ -78,7 +61,7 @@ pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
             json,
         } => {
             let overrides = match mapping {
-                Some(p) => read_mapping(p)?,
+                Some(p) => import::read_mapping(p)?,
                 None => Overrides::new(),
             };
             let f =

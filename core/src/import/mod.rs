@@ -35,6 +35,26 @@ pub const MAX_NOTES: usize = 10_000;
 /// Fields as written: schema name and normalized text.
 pub type Fields = Vec<(&'static str, String)>;
 
+/// The largest mapping file read.
+pub const MAX_MAPPING_BYTES: u64 = 64 * 1024;
+
+/// Reads a mapping file: a JSON object, header → field (`Overrides`).
+pub fn read_mapping(path: &std::path::Path) -> Result<Overrides> {
+    let bad = |why: String| -> CoreError {
+        ValidationError::Rule(format!("{}: {why}", path.display())).into()
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if meta.len() > MAX_MAPPING_BYTES {
+        return Err(bad(format!(
+            "a mapping file is at most {} KiB",
+            MAX_MAPPING_BYTES / 1024
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("expected a JSON object of header → field ({e})")))
+}
+
 /// Where imported files are written.
 pub trait Sink {
     /// Writes a new customer file with its contacts, as one change.

@@ -61,23 +61,16 @@ fn write_csv(path: &std::path::Path, rows: usize) {
             n % 100,
         ));
         if out.len() > 1 << 16 {
-            // Windows-1252: the accents of "Société" and "Tél." as one byte.
-            let bytes: Vec<u8> = out
-                .chars()
-                .map(|c| {
-                    if (c as u32) < 0x100 {
-                        c as u32 as u8
-                    } else {
-                        b'?'
-                    }
-                })
-                .collect();
-            f.write_all(&bytes).expect("write");
+            f.write_all(&latin1(&out)).expect("write");
             out.clear();
         }
     }
-    let bytes: Vec<u8> = out
-        .chars()
+    f.write_all(&latin1(&out)).expect("write");
+}
+
+/// Windows-1252 for the accents used here ("Société", "Tél."): one byte each.
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars()
         .map(|c| {
             if (c as u32) < 0x100 {
                 c as u32 as u8
@@ -85,8 +78,7 @@ fn write_csv(path: &std::path::Path, rows: usize) {
                 b'?'
             }
         })
-        .collect();
-    f.write_all(&bytes).expect("write");
+        .collect()
 }
 
 fn import(d: &mut Device, path: &std::path::Path) -> (Duration, carnet_core::import::Report) {
