@@ -836,3 +836,29 @@ fn everything_held_about_one_person_comes_out_and_nothing_about_others() {
     assert!(json.contains("Associée") && !json.contains(&paul));
     assert!(d.person_data("not-a-contact").is_err());
 }
+
+#[test]
+fn a_returned_mail_list_marks_the_files_it_names_and_they_leave_the_next_mailing() {
+    use carnet_core::export::Audience;
+    let (_dir, mut d) = device();
+    let (dupre, formula) = sample(&mut d);
+    let returned = format!(
+        "Raison sociale;SIRET;CP\r\nCREMERIE DUPRE;;69006\r\nInconnue;;75001\r\n;{};\r\nCrèmerie Dupré & Fils;;69006\r\n",
+        siret(31)
+    );
+    let r = d.import_returned(returned.as_bytes(), false).unwrap();
+    assert_eq!((r.marked, r.already), (1, 2), "{r:?}");
+    assert_eq!(r.unmatched.iter().map(|u| u.line).collect::<Vec<_>>(), [3]);
+    assert!(d.account_file(dupre).unwrap().account.returned_mail);
+    let mailing =
+        String::from_utf8(d.export_accounts(&Scope::All, Audience::Mailing).unwrap()).unwrap();
+    assert!(!mailing.contains("Dupré"), "{mailing}");
+
+    // A bounce list: email addresses only.
+    let bounces = "E-mail\ninfo@formule.fr\nnobody@nowhere.fr\n";
+    let r = d.import_returned(bounces.as_bytes(), true).unwrap();
+    assert_eq!((r.marked, r.unmatched.len()), (1, 1));
+    assert!(d.account_file(formula).unwrap().account.email_bounced);
+    let q = d.data_quality(&Scope::All);
+    assert_eq!(q.undeliverable.len(), 2);
+}

@@ -27,6 +27,16 @@ pub enum ImportCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A list of returned mail after a mailing (NPAI), or with --bounced
+    /// of bounced email addresses: the files it names are marked, left out
+    /// of the next mailing and listed for correction (`carnet quality`).
+    Returned {
+        file: PathBuf,
+        #[arg(long)]
+        bounced: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Contacts from a vCard 3.0 or 4.0 file: into `--account`, else into
     /// the file named by each card's company (ORG), created if needed.
     Vcard {
@@ -82,6 +92,44 @@ pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
                 return print_json(&report);
             }
             print_report(out, &report);
+            Ok(())
+        }
+        ImportCmd::Returned {
+            file,
+            bounced,
+            json,
+        } => {
+            let f =
+                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+            let mut d = open(cli)?;
+            let r = d.import_returned(std::io::BufReader::new(f), *bounced)?;
+            if *json {
+                return print_json(&r);
+            }
+            let fr = out.lang == Lang::Fr;
+            if fr {
+                println!(
+                    "dossiers marqués : {} · déjà marqués : {} · sans correspondance : {}",
+                    r.marked,
+                    r.already,
+                    r.unmatched.len()
+                );
+            } else {
+                println!(
+                    "files marked: {} · already marked: {} · unmatched: {}",
+                    r.marked,
+                    r.already,
+                    r.unmatched.len()
+                );
+            }
+            for u in &r.unmatched {
+                println!(
+                    "  {} {} : {}",
+                    if fr { "ligne" } else { "line" },
+                    u.line,
+                    u.reason
+                );
+            }
             Ok(())
         }
         ImportCmd::Vcard {

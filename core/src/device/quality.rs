@@ -125,6 +125,36 @@ impl<S: Store> Device<S> {
         Ok(report)
     }
 
+    /// Marks the files a list of returned mail names (`bounced`: a list of
+    /// bounced email addresses), from a CSV (`import::returned`).
+    pub fn import_returned(
+        &mut self,
+        input: impl Read,
+        bounced: bool,
+    ) -> Result<import::returned::ReturnedReport> {
+        let existing = self.existing_files();
+        let field = if bounced {
+            "email_bounced"
+        } else {
+            "returned_mail"
+        };
+        let marked: std::collections::HashSet<DocId> = self
+            .index
+            .accounts()
+            .filter(|(_, a, _)| {
+                if bounced {
+                    a.email_bounced
+                } else {
+                    a.returned_mail
+                }
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        import::returned::returned(input, existing, |id| marked.contains(&id), &mut |id| {
+            self.set_account_field(id, field, "yes")
+        })
+    }
+
     /// The column mapping saved by the last import given one.
     pub fn import_mapping(&self) -> Overrides {
         self.store

@@ -11,6 +11,7 @@
 //! exports with one row per contact come in as one file per company.
 
 pub mod columns;
+pub mod returned;
 pub mod source;
 
 use std::collections::HashMap;
