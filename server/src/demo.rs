@@ -141,6 +141,16 @@ pub async fn load(t: &Tenant) -> Result<bool> {
                         carnet_core::validate::siren_for(40_000_000 + i as u32 * 7_919),
                     ),
                     ("owner", rep.to_string()),
+                    // Some key fields last checked long ago: what the data
+                    // quality page and "to check on my next visit" show.
+                    (
+                        "verified_phone",
+                        (today - Duration::days(if i % 3 == 0 { 800 } else { 40 })).to_string(),
+                    ),
+                    (
+                        "verified_address",
+                        (today - Duration::days(if i % 4 == 0 { 500 } else { 90 })).to_string(),
+                    ),
                     (
                         "phone",
                         format!(

@@ -460,6 +460,43 @@ test('the marketing library lists and serves only what is meant for the rep', as
   rmSync(dir, { recursive: true, force: true });
 });
 
+test("a manager finds a twin a rep made and merges it; the rep's device ends with one file holding both", async () => {
+  const store = stores[ALICE];
+  const original = JSON.parse(cliOk(store, ['account', 'list', '--json']))[0];
+  const shown = JSON.parse(cliOk(store, ['account', 'show', original.id, '--json']));
+  const twin = cliOk(store, ['account', 'add', '--name', `${shown.account.name.toUpperCase()} SARL`, '--postcode', shown.account.postcode]).trim();
+  cliOk(store, ['contact', 'add', twin, '--name', 'Zoé Doublon', '--role', 'Comptable']);
+  cliOk(store, ['sync']);
+  // A rep has no such page: the answer of a missing one.
+  const rep = await login(ALICE);
+  const r = await rep.page.goto(base + '/quality');
+  assert.equal(r.status(), 404);
+  await rep.ctx.close();
+
+  const { ctx, page } = await login(MANAGER);
+  await page.goto(base + '/quality');
+  await page.getByRole('heading', { name: 'Doublons probables' }).waitFor();
+  const esc = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const [a, b] = [esc(shown.account.name), esc(`${shown.account.name.toUpperCase()} SARL`)];
+  // The file kept is the one with more in it: either way round.
+  const button = page.getByRole('button', { name: new RegExp(`^Fusionner (${a} → ${b}|${b} → ${a})$`) });
+  const offered = await page.getByRole('button', { name: /^Fusionner/ }).evaluateAll((bs) => bs.map((x) => x.getAttribute('aria-label')));
+  assert.equal(await button.count(), 1, `one merge offered for the pair, among: ${offered.join(' | ')} (${shown.account.name})`);
+  await shot(page, 'quality');
+  await Promise.all([page.waitForURL(/merged=1/), button.click()]);
+  await page.getByRole('status').filter({ hasText: 'Dossiers fusionnés.' }).waitFor();
+  await ctx.close();
+
+  cliOk(store, ['sync']);
+  const ids = JSON.parse(cliOk(store, ['account', 'list', '--json', '--limit', '1000'])).map((h) => h.id);
+  const kept = [original.id, twin].filter((id) => ids.includes(id));
+  assert.equal(kept.length, 1, 'one of the two files left the list');
+  const merged = JSON.parse(cliOk(store, ['account', 'show', kept[0], '--json']));
+  const names = merged.contacts.map((c) => c.name);
+  assert.ok(names.includes('Zoé Doublon'), 'the twin\'s contact is in the file kept');
+  for (const c of shown.contacts) assert.ok(names.includes(c.name), `${c.name} is in the file kept`);
+});
+
 test('every page passes axe-core with no serious or critical violation', async () => {
   const axe = require.resolve('axe-core/axe.min.js');
   const account = JSON.parse(cliOk(stores[MANAGER], ['account', 'list', '--json']))[0].id;
@@ -468,7 +505,7 @@ test('every page passes axe-core with no serious or critical violation', async (
   const pages = {
     day: '/day', accounts: '/accounts', 'account-file-admin': `/accounts/${account}`, pipeline: '/pipeline',
     'dashboard-admin': '/dashboard', forecast: '/forecast', commissions: `/commissions?rep=${ALICE}`,
-    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company', library: '/library',
+    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company', library: '/library', quality: '/quality',
     'print-todo-admin': '/print/todo', 'print-account': `/print/accounts/${account}`,
   };
   const failures = [];

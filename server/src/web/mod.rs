@@ -19,6 +19,7 @@ mod library;
 mod manage;
 pub mod page;
 mod pipeline;
+mod quality;
 pub mod session;
 
 use std::net::{IpAddr, SocketAddr};
@@ -71,6 +72,7 @@ pub fn router(tenant: Arc<Tenant>) -> Router {
         .merge(dashboard::routes())
         .merge(manage::routes())
         .merge(library::routes())
+        .merge(quality::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)

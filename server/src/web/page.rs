@@ -46,6 +46,7 @@ pub enum Nav {
     Users,
     Company,
     Library,
+    Quality,
     None,
 }
 
@@ -96,6 +97,12 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, body: Markup) -> Markup {
             Nav::Territories,
             "/territories",
             tr(l, "Secteurs", "Territories"),
+            manager,
+        ),
+        (
+            Nav::Quality,
+            "/quality",
+            tr(l, "Qualité", "Data quality"),
             manager,
         ),
         (
