@@ -165,7 +165,15 @@ impl Tenant {
                     .into_iter()
                     .find(|u| acl.role(u) == Some(crate::acl::Role::Admin))
                     .ok_or_else(|| invalid("the tenant has no admin"))?;
-                let report = self.import_accounts(&admin, path, mapping, dry_run).await?;
+                let report = self
+                    .import_accounts(
+                        crate::tenant::import::Importer::Admin(admin),
+                        path,
+                        mapping,
+                        dry_run,
+                        carnet_core::text::Lang::Fr,
+                    )
+                    .await?;
                 Ok(serde_json::to_value(report).map_err(invalid)?)
             }
             AdminCmd::Merge { winner, loser } => {

@@ -497,6 +497,54 @@ test("a manager finds a twin a rep made and merges it; the rep's device ends wit
   for (const c of shown.contacts) assert.ok(names.includes(c.name), `${c.name} is in the file kept`);
 });
 
+test('a manager imports a CSV from the browser, dry run first; the rep of the territory gets the new file', async () => {
+  const csv = Buffer.from(
+    'Raison sociale;CP;Ville;Tél.;Contact;Fonction\r\n' +
+    'Atelier Web Import;75010;Paris;01 40 00 00 09;Inès Import;Gérante\r\n' +
+    'ATELIER WEB IMPORT SARL;75010;Paris;;;\r\n' +
+    'Mauvais numéro;75012;Paris;pas un numéro;;\r\n' +
+    ';75011;Paris;;;\r\n', 'utf8');
+  const rep = await login(ALICE);
+  assert.equal((await rep.page.goto(base + '/import')).status(), 404);
+  await rep.ctx.close();
+
+  const { ctx, page } = await login(MANAGER);
+  await page.goto(base + '/quality');
+  await Promise.all([page.waitForURL(base + '/import'), page.getByRole('link', { name: 'Importer un fichier de clients (CSV)' }).click()]);
+  const send = async (dry) => {
+    await page.getByLabel(/Fichier CSV/).setInputFiles({ name: 'clients.csv', mimeType: 'text/csv', buffer: csv });
+    await page.getByLabel(/Simulation/).setChecked(dry);
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Importer' }).click()]);
+    return page.getByRole('status').innerText();
+  };
+  const dry = await send(true);
+  assert.match(dry, /Simulation/);
+  assert.match(dry, /Créés : 1 · mis à jour : 0 · doublons : 1 · rejetés : 2 · lignes vides : 0/);
+  cliOk(stores[ALICE], ['sync']);
+  assert.ok(!JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).some((h) => h.name === 'Atelier Web Import'));
+  const real = await send(false);
+  assert.doesNotMatch(real, /Simulation/);
+  assert.match(real, /Créés : 1 /);
+  const rows = await page.getByRole('table', { name: 'Lignes ignorées ou rejetées' }).getByRole('row').allInnerTexts();
+  assert.equal(rows.length, 4);
+  assert.match(rows[1], /^3\s+doublon\s+doublon de « Atelier Web Import »/);
+  assert.match(rows[2], /^4\s+rejetée\s+.*pas un numéro/);
+  assert.match(rows[3], /^5\s+rejetée/);
+  await shot(page, 'import');
+  // Without the form's token: refused before any file is written.
+  const forged = await page.request.post(base + '/import', {
+    multipart: { file: { name: 'x.csv', mimeType: 'text/csv', buffer: Buffer.from('Raison sociale\nSans jeton\n') } },
+  });
+  assert.equal(forged.status(), 403);
+  await ctx.close();
+  cliOk(stores[ALICE], ['sync']);
+  const hit = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).find((h) => h.name === 'Atelier Web Import');
+  assert.ok(hit, 'the Paris rep got the imported file');
+  const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', hit.id, '--json']));
+  assert.equal(file.account.phone, '+33140000009');
+  assert.deepEqual(file.contacts.map((c) => c.role), ['Gérante']);
+});
+
 test('every page passes axe-core with no serious or critical violation', async () => {
   const axe = require.resolve('axe-core/axe.min.js');
   const account = JSON.parse(cliOk(stores[MANAGER], ['account', 'list', '--json']))[0].id;
@@ -505,7 +553,7 @@ test('every page passes axe-core with no serious or critical violation', async (
   const pages = {
     day: '/day', accounts: '/accounts', 'account-file-admin': `/accounts/${account}`, pipeline: '/pipeline',
     'dashboard-admin': '/dashboard', forecast: '/forecast', commissions: `/commissions?rep=${ALICE}`,
-    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company', library: '/library', quality: '/quality',
+    'targets-admin': '/targets', 'territories-admin': '/territories', users: '/users', company: '/company', library: '/library', quality: '/quality', import: '/import',
     'print-todo-admin': '/print/todo', 'print-account': `/print/accounts/${account}`,
   };
   const failures = [];

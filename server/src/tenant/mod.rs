@@ -6,7 +6,7 @@
 pub mod board;
 mod exchange;
 mod export;
-mod import;
+pub mod import;
 mod judge;
 pub mod merge;
 pub mod reach;

@@ -15,6 +15,7 @@ mod accounts;
 mod chart;
 mod dashboard;
 mod day;
+mod import;
 mod library;
 mod manage;
 pub mod page;
@@ -73,6 +74,7 @@ pub fn router(tenant: Arc<Tenant>) -> Router {
         .merge(manage::routes())
         .merge(library::routes())
         .merge(quality::routes())
+        .merge(import::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)

@@ -100,6 +100,7 @@ async fn quality(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respo
     let body = html! {
         @if let Some(e) = &q.error { p.error role="alert" { (e) } }
         @if q.merged.is_some() { p role="status" { (tr(l, "Dossiers fusionnés.", "Files merged.")) } }
+        p { a href="/import" { (tr(l, "Importer un fichier de clients (CSV)", "Import a customer file (CSV)")) } }
         p {
             (quality.accounts) " " (tr(l, "dossiers", "files")) " · "
             (quality.fields) " " (tr(l, "champs clés", "key fields")) " · "
