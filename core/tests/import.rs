@@ -862,3 +862,38 @@ fn a_returned_mail_list_marks_the_files_it_names_and_they_leave_the_next_mailing
     let q = d.data_quality(&Scope::All);
     assert_eq!(q.undeliverable.len(), 2);
 }
+
+#[test]
+fn oversized_mapping_and_vcard_files_are_refused_before_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(
+        &mapping,
+        format!("{{\"a\": \"{}\"}}", "x".repeat(70 * 1024)),
+    )
+    .unwrap();
+    let err = carnet_core::import::read_mapping(&mapping)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most 64 KiB"), "{err}");
+    std::fs::write(&mapping, "[1, 2]").unwrap();
+    assert!(carnet_core::import::read_mapping(&mapping).is_err());
+    std::fs::write(&mapping, "{\"Tél.\": \"phone\"}").unwrap();
+    assert_eq!(
+        carnet_core::import::read_mapping(&mapping).unwrap()["Tél."],
+        "phone"
+    );
+
+    let vcf = dir.path().join("big.vcf");
+    let f = std::fs::File::create(&vcf).unwrap();
+    f.set_len(33 << 20).unwrap();
+    let err = carnet_core::device::read_vcard_file(&vcf)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("more than 32 MB"), "{err}");
+    let many = "BEGIN:VCARD\nFN:X\nEND:VCARD\n".repeat(carnet_core::vcard::MAX_CARDS + 1);
+    assert!(carnet_core::vcard::parse(&many)
+        .unwrap_err()
+        .to_string()
+        .contains("cards"));
+}

@@ -536,6 +536,17 @@ test('a manager imports a CSV from the browser, dry run first; the rep of the te
     multipart: { file: { name: 'x.csv', mimeType: 'text/csv', buffer: Buffer.from('Raison sociale\nSans jeton\n') } },
   });
   assert.equal(forged.status(), 403);
+  // With it, a file over the 20 MB cap is refused with a message, and
+  // nothing is imported.
+  const csrf = await page.locator('input[name=csrf]').first().inputValue();
+  const big = await page.request.post(base + '/import', {
+    multipart: {
+      csrf,
+      file: { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.concat([Buffer.from('Raison sociale\n'), Buffer.alloc(21 << 20, 'x')]) },
+    },
+  });
+  assert.ok([200, 413].includes(big.status()), `status ${big.status()}`);
+  if (big.status() === 200) assert.match(await big.text(), /Le fichier dépasse 20 Mo ou n'a pas été reçu en entier : rien n'est importé\./);
   await ctx.close();
   cliOk(stores[ALICE], ['sync']);
   const hit = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).find((h) => h.name === 'Atelier Web Import');

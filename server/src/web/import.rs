@@ -96,14 +96,27 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
                 }
                 let Ok(mut out) = open.open(&path) else { break };
                 let mut written = 0usize;
-                while let Ok(Some(chunk)) = field.chunk().await {
-                    written += chunk.len();
-                    if written > MAX_UPLOAD || out.write_all(&chunk).is_err() {
-                        too_large = written > MAX_UPLOAD;
-                        break;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => {
+                            written += chunk.len();
+                            if written > MAX_UPLOAD || out.write_all(&chunk).is_err() {
+                                too_large = written > MAX_UPLOAD;
+                                break;
+                            }
+                        }
+                        Ok(None) => {
+                            saved = true;
+                            break;
+                        }
+                        // The body limit cut it, or the browser went away:
+                        // never import part of a file.
+                        Err(_) => {
+                            too_large = true;
+                            break;
+                        }
                     }
                 }
-                saved = !too_large;
             }
             _ => {}
         }
@@ -115,9 +128,14 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
     let outcome = if too_large || !saved {
         Err(if too_large {
             format!(
-                "{} {} Mo",
+                "{} {} Mo {}",
                 tr(l, "Le fichier dépasse", "The file is larger than"),
-                MAX_UPLOAD >> 20
+                MAX_UPLOAD >> 20,
+                tr(
+                    l,
+                    "ou n'a pas été reçu en entier : rien n'est importé.",
+                    "or did not arrive whole: nothing is imported."
+                )
             )
         } else {
             tr(l, "Aucun fichier reçu.", "No file received.").to_string()
