@@ -16,7 +16,8 @@ use std::hash::Hash;
 
 use serde::Serialize;
 
-use crate::index::fold;
+use crate::ids::DocId;
+use crate::index::{fold, AccountRow, AccountRows};
 use crate::text::Lang;
 
 /// Why two files are taken for the same company, strongest first.
@@ -210,6 +211,37 @@ impl Keys {
         }
     }
 
+    /// Keys of an indexed customer file.
+    pub fn of_row(a: &AccountRow) -> Keys {
+        Keys::of(
+            &a.name,
+            a.postcode.as_deref(),
+            a.siret.as_deref(),
+            a.siren.as_deref(),
+            a.email.as_deref(),
+            a.phone.as_deref(),
+        )
+    }
+
+    /// Keys of an account's fields as typed or imported (`name`,
+    /// `postcode`, `siret`, `siren`, `email`, `phone`; others ignored).
+    pub fn of_fields<K: AsRef<str>>(fields: &[(K, String)]) -> Keys {
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(f, v)| f.as_ref() == k && !v.trim().is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        Keys::of(
+            get("name").unwrap_or(""),
+            get("postcode"),
+            get("siret"),
+            get("siren"),
+            get("email"),
+            get("phone"),
+        )
+    }
+
     fn each(&self) -> impl Iterator<Item = (Reason, &str)> {
         [
             (Reason::Siret, &self.siret),
@@ -221,6 +253,12 @@ impl Keys {
         .into_iter()
         .filter_map(|(r, v)| v.as_deref().map(|v| (r, v)))
     }
+}
+
+/// Two SIRETs that both exist and differ: two establishments, or two
+/// companies, never one file twice.
+fn two_establishments(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a != b)
 }
 
 /// Files by key, to find a candidate's twin. `T` names a file: a `DocId`,
@@ -277,7 +315,7 @@ impl<T: Copy + Eq + Hash> DupIndex<T> {
             };
             for &id in ids {
                 let other_siret = self.siret.get(&id);
-                if matches!((&keys.siret, other_siret), (Some(a), Some(b)) if a != b) {
+                if two_establishments(keys.siret.as_deref(), other_siret.map(String::as_str)) {
                     continue;
                 }
                 if !out.iter().any(|(o, _)| *o == id) {
@@ -323,7 +361,7 @@ pub fn groups<T: Copy + Eq + Hash + Ord>(files: &[(T, Keys)]) -> Vec<Group<T>> {
                 if ri == rj {
                     break;
                 }
-                if matches!((siret[ri], siret[rj]), (Some(a), Some(b)) if a != b) {
+                if two_establishments(siret[ri], siret[rj]) {
                     continue;
                 }
                 links.push((j, i, reason));
@@ -359,6 +397,16 @@ pub fn groups<T: Copy + Eq + Hash + Ord>(files: &[(T, Keys)]) -> Vec<Group<T>> {
     }
     out.sort_by(|a, b| a.members.cmp(&b.members));
     out
+}
+
+/// Groups of duplicates among the customer files of `rows` (a device's
+/// index, what one user may see, or a whole tenant's).
+pub fn groups_in(rows: &impl AccountRows) -> Vec<Group<DocId>> {
+    let files: Vec<(DocId, Keys)> = rows
+        .account_rows()
+        .map(|(id, a, _)| (id, Keys::of_row(a)))
+        .collect();
+    groups(&files)
 }
 
 #[cfg(test)]

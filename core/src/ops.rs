@@ -136,14 +136,8 @@ pub fn verify(doc: &mut CrmDoc, ctx: &EditCtx<'_>, fields: &[String]) -> Result<
                 put_field(doc, ctx, &format!("account/verified_{f}"), &today)?
             }
             "roles" | "role" => {
-                let file = crate::model::AccountFile::read(doc)?;
-                for c in file.contacts {
-                    put_field(
-                        doc,
-                        ctx,
-                        &format!("contacts/{}/verified_role", c.id),
-                        &today,
-                    )?;
+                for c in doc.record_ids("contacts") {
+                    put_field(doc, ctx, &format!("contacts/{c}/verified_role"), &today)?;
                 }
             }
             other => {

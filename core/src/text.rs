@@ -69,6 +69,11 @@ pub fn rate(text: &str, lang: Lang) -> String {
 }
 
 /// A calendar date: `30/11/2026` (fr), `2026-11-30` (en).
+/// A share in 0..=1 as a percentage with one decimal: `12,3 %`.
+pub fn share(x: f64, lang: Lang) -> String {
+    format!("{}\u{a0}%", rate(&format!("{:.1}", x * 100.0), lang))
+}
+
 pub fn date(d: NaiveDate, lang: Lang) -> String {
     match lang {
         Lang::Fr => d.format("%d/%m/%Y").to_string(),
@@ -420,6 +425,8 @@ mod tests {
         assert_eq!(date(d, Lang::Fr), "30/11/2026");
         assert_eq!(date(d, Lang::En), "2026-11-30");
         assert_eq!(rate("5.5", Lang::Fr), "5,5");
+        assert_eq!(share(0.12345, Lang::Fr), "12,3\u{a0}%");
+        assert_eq!(share(1.0, Lang::En), "100.0\u{a0}%");
     }
 
     #[test]

@@ -185,17 +185,7 @@ enum ExportCmd {
 enum ImportCmd {
     /// Accounts and contacts from a CSV (as `carnet import accounts`),
     /// checked for duplicates against every file of the tenant.
-    Accounts {
-        file: PathBuf,
-        #[arg(long)]
-        dry_run: bool,
-        /// A JSON object: header → field; kept for the next imports.
-        #[arg(long)]
-        mapping: Option<PathBuf>,
-        /// Print the whole report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Accounts(carnet_core::import::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -366,12 +356,12 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Import(ImportCmd::Accounts {
+        Cmd::Import(ImportCmd::Accounts(carnet_core::import::ImportArgs {
             file,
             dry_run,
             mapping,
             json,
-        }) => {
+        })) => {
             let saved = cli.data.join("import-mapping.json");
             let mut overrides = match std::fs::read(&saved) {
                 Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),

@@ -15,18 +15,7 @@ use crate::{open, Cli};
 pub enum ImportCmd {
     /// Accounts and their contacts from a CSV (comma or semicolon, UTF-8
     /// or Windows-1252); columns are recognized from their headers.
-    Accounts {
-        file: PathBuf,
-        /// Check and count, write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// A JSON object: header → field (`name`, `siret`, `contact.role`,
-        /// `ignore`, …); kept for the next imports.
-        #[arg(long)]
-        mapping: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    Accounts(import::ImportArgs),
     /// A list of returned mail after a mailing (NPAI), or with --bounced
     /// of bounced email addresses: the files it names are marked, left out
     /// of the next mailing and listed for correction (`carnet quality`).
@@ -64,12 +53,12 @@ pub fn progress_bar(len: u64) -> indicatif::ProgressBar {
 
 pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
     match cmd {
-        ImportCmd::Accounts {
+        ImportCmd::Accounts(import::ImportArgs {
             file,
             dry_run,
             mapping,
             json,
-        } => {
+        }) => {
             let overrides = match mapping {
                 Some(p) => import::read_mapping(p)?,
                 None => Overrides::new(),

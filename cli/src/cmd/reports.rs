@@ -374,7 +374,7 @@ pub fn quality(cli: &Cli, out: Out, all: bool, json: bool) -> Result<()> {
         );
     }
     let fr = out.lang == carnet_core::text::Lang::Fr;
-    let pct = |x: f64| format!("{}\u{a0}%", out.number(format!("{:.1}", x * 100.0)));
+    let pct = |x: f64| carnet_core::text::share(x, out.lang);
     if fr {
         println!(
             "{} dossiers · {} champs clés · non vérifiés depuis plus d'un an : {} ({}) · obsolescence moyenne estimée : {}",

@@ -49,7 +49,7 @@ mod quality;
 mod replica;
 mod transfer;
 
-pub use quality::{row_keys, DuplicateHit};
+pub use quality::DuplicateHit;
 pub use transfer::{read_vcard_file, PersonData, VcardReport};
 
 pub use crate::sync::{Remote, SyncStatus};

@@ -10,8 +10,7 @@ use super::Device;
 use crate::dedup::{self, Keys, Reason};
 use crate::error::Result;
 use crate::ids::{DocId, DocKind};
-use crate::import::{self, Existing, Fields, Overrides, Report};
-use crate::index::AccountRow;
+use crate::import::{self, Fields, Overrides, Report};
 use crate::ops;
 use crate::store::{Batch, Durability, Store};
 
@@ -25,18 +24,6 @@ pub struct DuplicateHit {
     pub postcode: Option<String>,
     pub city: Option<String>,
     pub reason: Reason,
-}
-
-/// The duplicate keys of an indexed account.
-pub fn row_keys(a: &AccountRow) -> Keys {
-    Keys::of(
-        &a.name,
-        a.postcode.as_deref(),
-        a.siret.as_deref(),
-        a.siren.as_deref(),
-        a.email.as_deref(),
-        a.phone.as_deref(),
-    )
 }
 
 struct DeviceSink<'a, S: Store>(&'a mut Device<S>);
@@ -60,29 +47,12 @@ impl<S: Store> import::Sink for DeviceSink<'_, S> {
         self.0
             .index
             .get(account)
-            .map(|r| {
-                r.contacts
-                    .iter()
-                    .map(|c| (c.name.clone(), c.email.clone()))
-                    .collect()
-            })
+            .map(import::contacts_in)
             .unwrap_or_default()
     }
 }
 
 impl<S: Store> Device<S> {
-    /// The files already here, for the duplicate checks.
-    fn existing_files(&self) -> Vec<Existing> {
-        self.index
-            .accounts()
-            .map(|(id, a, _)| Existing {
-                id,
-                name: a.name.clone(),
-                keys: row_keys(a),
-            })
-            .collect()
-    }
-
     /// Imports accounts and contacts from a CSV (`crate::import`). Writes
     /// are buffered and flushed once at the end, before the report says
     /// they are saved; `overrides` also become the saved mapping when not
@@ -96,7 +66,7 @@ impl<S: Store> Device<S> {
     ) -> Result<Report> {
         let mut mapping = self.import_mapping();
         mapping.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let existing = self.existing_files();
+        let existing = import::existing_in(&self.index);
         let vocab = self.settings().vocab();
         let before = self.durability;
         self.durability = Durability::Buffered;
@@ -132,7 +102,7 @@ impl<S: Store> Device<S> {
         input: impl Read,
         bounced: bool,
     ) -> Result<import::returned::ReturnedReport> {
-        let existing = self.existing_files();
+        let existing = import::existing_in(&self.index);
         let field = if bounced {
             "email_bounced"
         } else {
@@ -169,25 +139,11 @@ impl<S: Store> Device<S> {
     /// for `create_account`) would duplicate, strongest reason first: what
     /// to warn about before creating it, offline too.
     pub fn duplicates_of(&self, fields: &[(&str, String)]) -> Vec<DuplicateHit> {
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(f, v)| *f == k && !v.trim().is_empty())
-                .map(|(_, v)| v.as_str())
-        };
-        let keys = Keys::of(
-            get("name").unwrap_or(""),
-            get("postcode"),
-            get("siret"),
-            get("siren"),
-            get("email"),
-            get("phone"),
-        );
         let mut ix = dedup::DupIndex::new();
         for (id, a, _) in self.index.accounts() {
-            ix.insert(id, &row_keys(a));
+            ix.insert(id, &Keys::of_row(a));
         }
-        ix.find(&keys)
+        ix.find(&Keys::of_fields(fields))
             .into_iter()
             .filter_map(|(id, reason)| {
                 let a = self.index.get(id)?.account.as_ref()?;
@@ -248,11 +204,6 @@ impl<S: Store> Device<S> {
 
     /// Groups of files this device holds that look like one company.
     pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
-        let files: Vec<(DocId, Keys)> = self
-            .index
-            .accounts()
-            .map(|(id, a, _)| (id, row_keys(a)))
-            .collect();
-        dedup::groups(&files)
+        dedup::groups_in(&self.index)
     }
 }

@@ -10,6 +10,7 @@ use crate::dedup::{name_key, phone_e164};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::export::{self, Audience};
 use crate::ids::DocId;
+use crate::import;
 use crate::index::fold;
 use crate::model::AccountFile;
 use crate::reports::Scope;
@@ -113,16 +114,16 @@ impl<S: Store> Device<S> {
                     continue;
                 }
             };
-            let known = self
+            let known: Vec<(String, Option<String>)> = self
                 .index
                 .get(target)
-                .map(|r| r.contacts.clone())
-                .unwrap_or_default();
+                .map(import::contacts_in)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, e)| (fold(&n), e))
+                .collect();
             let email = card.email.as_ref().map(|e| e.trim().to_lowercase());
-            if known
-                .iter()
-                .any(|c| fold(&c.name) == fold(&card.name) || (email.is_some() && c.email == email))
-            {
+            if import::knows_contact(&known, &fold(&card.name), email.as_deref()) {
                 report.duplicates += 1;
                 continue;
             }
@@ -226,19 +227,9 @@ impl<S: Store> Device<S> {
 
 /// A vCard file read from disk, bounded before it is read.
 pub fn read_vcard_file(path: &std::path::Path) -> Result<String> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| ValidationError::Rule(format!("{}: {e}", path.display())))?
-        .len();
-    if len > vcard::MAX_BYTES as u64 {
-        return Err(ValidationError::Rule(format!(
-            "{}: more than {} MB",
-            path.display(),
-            vcard::MAX_BYTES >> 20
-        ))
-        .into());
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| ValidationError::Rule(format!("{}: {e}", path.display())))?;
+    let bytes = import::read_bounded(path, vcard::MAX_BYTES as u64, || {
+        format!("more than {} MB", vcard::MAX_BYTES >> 20)
+    })?;
     String::from_utf8(bytes)
         .map_err(|_| ValidationError::Rule("vCard: the file is not UTF-8".into()).into())
 }

@@ -233,7 +233,23 @@ pub struct ColumnUse {
 }
 
 impl Mapping {
+    /// The columns of an import of accounts: `recognize`, and one of them
+    /// must give the account's name.
     pub fn detect(headers: &[String], overrides: &Overrides) -> Result<Mapping> {
+        let mapping = Mapping::recognize(headers, overrides)?;
+        if !mapping.columns.contains(&Some(Target::Account("name"))) {
+            return Err(ValidationError::Rule(format!(
+                "no column gives the account's name (headers: {}); map one with --mapping",
+                headers.join(", ")
+            ))
+            .into());
+        }
+        Ok(mapping)
+    }
+
+    /// Each header's target, from the known headers and `overrides`, with
+    /// no column required (a list of returned mail may hold only emails).
+    pub fn recognize(headers: &[String], overrides: &Overrides) -> Result<Mapping> {
         let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
         let name_col = NAMES.iter().find_map(|n| keys.iter().position(|k| k == n));
         let mut columns: Vec<Option<Target>> = keys
@@ -271,15 +287,7 @@ impl Mapping {
                 })?),
             };
         }
-        let mapping = Mapping { columns };
-        if !mapping.columns.contains(&Some(Target::Account("name"))) {
-            return Err(ValidationError::Rule(format!(
-                "no column gives the account's name (headers: {}); map one with --mapping",
-                headers.join(", ")
-            ))
-            .into());
-        }
-        Ok(mapping)
+        Ok(Mapping { columns })
     }
 
     pub fn uses(&self, headers: &[String]) -> Vec<ColumnUse> {

@@ -23,7 +23,7 @@ use crate::dedup::{phone_e164, DupIndex, Keys};
 use crate::doc::value::{self, Vocab};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::DocId;
-use crate::index::fold;
+use crate::index::{fold, AccountRows, DocRows};
 use crate::schema::RecordKind;
 use crate::text::Lang;
 
@@ -36,24 +36,60 @@ pub const MAX_NOTES: usize = 10_000;
 /// Fields as written: schema name and normalized text.
 pub type Fields = Vec<(&'static str, String)>;
 
+/// What `carnet import accounts` and `carnet-server import accounts` take.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct ImportArgs {
+    pub file: std::path::PathBuf,
+    /// Check and count, write nothing.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dry_run: bool,
+    /// A JSON object: header → field (`name`, `siret`, `contact.role`,
+    /// `ignore`, …); kept for the next imports.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub mapping: Option<std::path::PathBuf>,
+    /// Print the whole report as JSON.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub json: bool,
+}
+
 /// The largest mapping file read.
 pub const MAX_MAPPING_BYTES: u64 = 64 * 1024;
 
-/// Reads a mapping file: a JSON object, header → field (`Overrides`).
-pub fn read_mapping(path: &std::path::Path) -> Result<Overrides> {
+/// A whole file from outside, at most `max` bytes (read through a bound, so
+/// a file that grows while it is read is refused too); `too_large` says
+/// why, after the path.
+pub fn read_bounded(
+    path: &std::path::Path,
+    max: u64,
+    too_large: impl FnOnce() -> String,
+) -> Result<Vec<u8>> {
     let bad = |why: String| -> CoreError {
         ValidationError::Rule(format!("{}: {why}", path.display())).into()
     };
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    if meta.len() > MAX_MAPPING_BYTES {
-        return Err(bad(format!(
-            "a mapping file is at most {} KiB",
-            MAX_MAPPING_BYTES / 1024
-        )));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(bad(too_large()));
     }
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("expected a JSON object of header → field ({e})")))
+    Ok(bytes)
+}
+
+/// Reads a mapping file: a JSON object, header → field (`Overrides`).
+pub fn read_mapping(path: &std::path::Path) -> Result<Overrides> {
+    let bytes = read_bounded(path, MAX_MAPPING_BYTES, || {
+        format!("a mapping file is at most {} KiB", MAX_MAPPING_BYTES / 1024)
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ValidationError::Rule(format!(
+            "{}: expected a JSON object of header → field ({e})",
+            path.display()
+        ))
+        .into()
+    })
 }
 
 /// Where imported files are written.
@@ -71,6 +107,26 @@ pub struct Existing {
     pub id: DocId,
     pub name: String,
     pub keys: Keys,
+}
+
+/// The files of `rows` (a device's index, or what one user may see), for
+/// the duplicate checks.
+pub fn existing_in(rows: &impl AccountRows) -> Vec<Existing> {
+    rows.account_rows()
+        .map(|(id, a, _)| Existing {
+            id,
+            name: a.name.clone(),
+            keys: Keys::of_row(a),
+        })
+        .collect()
+}
+
+/// The contacts of an indexed file, as `Sink::contacts_of` gives them.
+pub fn contacts_in(rows: &DocRows) -> Vec<(String, Option<String>)> {
+    rows.contacts
+        .iter()
+        .map(|c| (c.name.clone(), c.email.clone()))
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -267,9 +323,16 @@ fn contact_key(c: &Fields) -> (String, Option<String>) {
 
 fn has_contact(known: &[(String, Option<String>)], c: &Fields) -> bool {
     let (name, email) = contact_key(c);
+    knows_contact(known, &name, email.as_deref())
+}
+
+/// Whether a file's contacts (`folded name`, email) already hold a person:
+/// the same name (accents and case aside) or the same email. `name` is
+/// folded (`index::fold`).
+pub fn knows_contact(known: &[(String, Option<String>)], name: &str, email: Option<&str>) -> bool {
     known
         .iter()
-        .any(|(n, e)| *n == name || (email.is_some() && *e == email))
+        .any(|(n, e)| n == name || (email.is_some() && e.as_deref() == email))
 }
 
 /// Status words as people write them, in French or English, any case.
@@ -362,20 +425,7 @@ fn candidate(
         .ok_or_else(|| ValidationError::Empty {
             field: "name".into(),
         })?;
-    let get = |k: &str| {
-        out_account
-            .iter()
-            .find(|(f, _)| *f == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let keys = Keys::of(
-        &name,
-        get("postcode"),
-        get("siret"),
-        get("siren"),
-        get("email"),
-        get("phone"),
-    );
+    let keys = Keys::of_fields(&out_account);
     let contact = contact_fields(contact, vocab)?;
     Ok(Candidate {
         account: out_account,

@@ -38,20 +38,8 @@ pub fn returned<R: Read>(
     mark: &mut dyn FnMut(DocId) -> Result<()>,
 ) -> Result<ReturnedReport> {
     let mut src = CsvSource::new(input)?;
-    let mapping = Mapping::detect(src.headers(), &Overrides::new()).or_else(|_| {
-        // A bounce list may hold only addresses: no name column needed.
-        Ok::<_, crate::CoreError>(Mapping {
-            columns: src
-                .headers()
-                .iter()
-                .map(|h| {
-                    let k = super::columns::header_key(h);
-                    matches!(k.as_str(), "email" | "mail" | "courriel" | "adresseemail")
-                        .then_some(Target::Account("email"))
-                })
-                .collect(),
-        })
-    })?;
+    // A bounce list may hold only addresses: no name column needed.
+    let mapping = Mapping::recognize(src.headers(), &Overrides::new())?;
     let mut ix = DupIndex::new();
     for e in existing {
         ix.insert(e.id, &e.keys);

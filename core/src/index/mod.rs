@@ -195,6 +195,12 @@ fn field_checks(file: &AccountFile) -> Vec<FieldCheck> {
 }
 
 impl DocRows {
+    /// The customer file's row, unless it was merged into another (such a
+    /// file stays for its history but leaves every list and count).
+    pub fn listed_account(&self) -> Option<&AccountRow> {
+        self.account.as_ref().filter(|a| a.merged_into.is_none())
+    }
+
     /// The container (`contacts`, `deals`, `actions`, `quotes`, `orders`)
     /// holding the record `id` in this document.
     pub fn container_of(&self, id: &str) -> Option<&'static str> {
@@ -430,12 +436,9 @@ impl<'a> Filtered<'a> {
 
 impl AccountRows for Filtered<'_> {
     fn account_rows(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
-        self.docs.iter().filter_map(|(id, r)| {
-            r.account
-                .as_ref()
-                .filter(|a| a.merged_into.is_none())
-                .map(|a| (*id, a, *r))
-        })
+        self.docs
+            .iter()
+            .filter_map(|(id, r)| r.listed_account().map(|a| (*id, a, *r)))
     }
 }
 
@@ -502,12 +505,9 @@ impl Index {
 
     /// The customer files, those merged into another left out.
     pub fn accounts(&self) -> impl Iterator<Item = (DocId, &AccountRow, &DocRows)> {
-        self.docs.iter().filter_map(|(id, r)| {
-            r.account
-                .as_ref()
-                .filter(|a| a.merged_into.is_none())
-                .map(|a| (*id, a, r))
-        })
+        self.docs
+            .iter()
+            .filter_map(|(id, r)| r.listed_account().map(|a| (*id, a, r)))
     }
 
     /// This index seen through `keep`.

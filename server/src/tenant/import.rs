@@ -9,8 +9,7 @@
 
 use std::path::PathBuf;
 
-use carnet_core::dedup::{self, Keys};
-use carnet_core::device::row_keys;
+use carnet_core::dedup;
 use carnet_core::doc::Writer;
 use carnet_core::import::{self, Existing, Fields, Overrides, Report};
 use carnet_core::text::Lang;
@@ -99,14 +98,10 @@ pub enum Importer {
 }
 
 impl Tenant {
-    fn account_keys(&self) -> Vec<(DocId, String, Keys)> {
-        let mut out = Vec::new();
-        self.for_each_row(|id, rows| {
-            if let Some(a) = rows.account.as_ref().filter(|a| a.merged_into.is_none()) {
-                out.push((id, a.name.clone(), row_keys(a)));
-            }
-        });
-        out
+    /// What `f` makes of every customer file of the tenant (an admin's
+    /// reach).
+    fn with_all_rows<T>(&self, f: impl FnOnce(&carnet_core::index::Index) -> T) -> T {
+        f(&self.rows.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Imports accounts from the CSV at `path`, as `who`.
@@ -120,15 +115,10 @@ impl Tenant {
     ) -> Result<Report, TenantError> {
         let file = std::fs::File::open(&path)
             .map_err(|e| TenantError::Invalid(format!("{}: {e}", path.display())))?;
-        let existing: Vec<Existing> = self
-            .account_keys()
-            .into_iter()
-            .filter(|(id, _, _)| match &who {
-                Importer::Admin(_) => true,
-                Importer::User(w) => self.visible(&w.user, *id),
-            })
-            .map(|(id, name, keys)| Existing { id, name, keys })
-            .collect();
+        let existing: Vec<Existing> = match &who {
+            Importer::Admin(_) => self.with_all_rows(import::existing_in),
+            Importer::User(w) => self.with_visible(&w.user, |f| import::existing_in(f)),
+        };
         let vocab = self.vocab();
         let (tx, mut rx) = mpsc::channel::<Req>(16);
         let worker = std::thread::spawn(move || {
@@ -202,12 +192,7 @@ impl Tenant {
                 Req::Contacts(id, reply) => {
                     let contacts = self
                         .rows(id)
-                        .map(|r| {
-                            r.contacts
-                                .iter()
-                                .map(|c| (c.name.clone(), c.email.clone()))
-                                .collect()
-                        })
+                        .map(|r| import::contacts_in(&r))
                         .unwrap_or_default();
                     let _ = reply.send(contacts);
                 }
@@ -241,11 +226,6 @@ impl Tenant {
 
     /// Groups of files of the whole tenant that look like one company.
     pub fn duplicate_groups(&self) -> Vec<dedup::Group<DocId>> {
-        let files: Vec<(DocId, Keys)> = self
-            .account_keys()
-            .into_iter()
-            .map(|(id, _, k)| (id, k))
-            .collect();
-        dedup::groups(&files)
+        self.with_all_rows(dedup::groups_in)
     }
 }

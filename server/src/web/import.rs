@@ -160,7 +160,7 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
     let _ = std::fs::remove_file(&path);
     let body = match outcome {
         Err(msg) => html! {
-            p.error role="alert" { (msg) }
+            (page::error(Some(&msg)))
             (upload_form(&v))
         },
         Ok(r) => html! {

@@ -5,13 +5,14 @@
 //! button that merges them (`Tenant::merge_accounts`). A file the viewer
 //! may not see answers as a missing one.
 
+use std::collections::HashMap;
+
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use carnet_core::dedup::{self, Keys};
-use carnet_core::device::row_keys;
-use carnet_core::index::AccountRows;
+use carnet_core::dedup;
+use carnet_core::index::{AccountRow, AccountRows, DocRows};
 use carnet_core::reports::{self, Scope};
 use carnet_core::DocId;
 use maud::html;
@@ -43,45 +44,41 @@ async fn quality(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respo
     }
     let today = today();
     let (quality, dormant, to_check, groups, names) = web.tenant.with_visible(&v.user, |idx| {
-        let files: Vec<(DocId, Keys)> = idx
-            .account_rows()
-            .map(|(id, a, _)| (id, row_keys(a)))
-            .collect();
+        let mut groups = dedup::groups_in(idx);
+        groups.truncate(MAX_GROUPS);
+        let rows: HashMap<DocId, (&AccountRow, &DocRows)> =
+            idx.account_rows().map(|(id, a, r)| (id, (a, r))).collect();
         // The file kept is the one with more in it (then the older one).
-        let weight: std::collections::HashMap<
-            DocId,
-            (usize, std::cmp::Reverse<Option<chrono::NaiveDate>>),
-        > = idx
-            .account_rows()
-            .map(|(id, a, r)| {
+        let weight = |id: &DocId| {
+            rows.get(id).map(|(a, r)| {
                 let n = r.contacts.len()
                     + r.deals.len()
                     + r.actions.len()
                     + r.quotes.len()
                     + r.orders.len();
-                (id, (n, std::cmp::Reverse(a.created_on)))
+                (n, std::cmp::Reverse(a.created_on))
             })
-            .collect();
-        let names: std::collections::HashMap<DocId, (String, String)> = idx
-            .account_rows()
-            .map(|(id, a, _)| {
+        };
+        for g in &mut groups {
+            for (a, b, _) in &mut g.links {
+                if weight(b) > weight(a) {
+                    std::mem::swap(a, b);
+                }
+            }
+        }
+        let names: HashMap<DocId, (String, String)> = groups
+            .iter()
+            .flat_map(|g| g.members.iter())
+            .filter_map(|id| {
+                let (a, _) = rows.get(id)?;
                 let place = [a.postcode.clone(), a.city.clone()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                (id, (a.name.clone(), place))
+                Some((*id, (a.name.clone(), place)))
             })
             .collect();
-        let mut groups = dedup::groups(&files);
-        groups.truncate(MAX_GROUPS);
-        for g in &mut groups {
-            for (a, b, _) in &mut g.links {
-                if weight.get(b) > weight.get(a) {
-                    std::mem::swap(a, b);
-                }
-            }
-        }
         (
             reports::quality(idx, &Scope::All, today),
             reports::dormant_prospects(idx, &Scope::All, today),
@@ -90,15 +87,10 @@ async fn quality(State(web): State<Web>, v: Viewer, Query(q): Query<Q>) -> Respo
             names,
         )
     });
-    let pct = |x: f64| {
-        format!(
-            "{}\u{a0}%",
-            carnet_core::text::rate(&format!("{:.1}", x * 100.0), l)
-        )
-    };
+    let pct = |x: f64| carnet_core::text::share(x, l);
     let name = |id: &DocId| names.get(id).cloned().unwrap_or_default();
     let body = html! {
-        @if let Some(e) = &q.error { p.error role="alert" { (e) } }
+        (page::error(q.error.as_deref()))
         @if q.merged.is_some() { p role="status" { (tr(l, "Dossiers fusionnés.", "Files merged.")) } }
         p { a href="/import" { (tr(l, "Importer un fichier de clients (CSV)", "Import a customer file (CSV)")) } }
         p {
@@ -184,8 +176,7 @@ async fn merge(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let visible = |d: DocId| {
         web.tenant
             .rows(d)
-            .and_then(|r| r.account)
-            .is_some_and(|a| a.merged_into.is_none())
+            .is_some_and(|r| r.listed_account().is_some())
             && web.tenant.visible(&v.user, d)
     };
     if !visible(winner) || !visible(loser) {

@@ -22,16 +22,9 @@ const TRADES: [&str; 8] = [
     "Menuiserie",
 ];
 
+/// The process's peak resident memory so far, in MiB.
 fn peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        / 1024
+    carnet_tests::stats::proc_status_kib("VmHWM:").unwrap_or(0) / 1024
 }
 
 /// `rows` accounts with a contact, Windows-1252, semicolons, CRLF; one row
