@@ -215,9 +215,11 @@ impl RecordKind {
                         // out of mailings until the field is corrected.
                         f("email_bounced", Bool),
                         // Merged into another file (`crate::merge`): kept
-                        // for its history, out of every list.
-                        f("merged_into", Ref),
-                        f("merged_heads", Short),
+                        // for its history, out of every list. Only the
+                        // server writes them (the judge refuses a device
+                        // setting them, at creation too).
+                        ro("merged_into", Ref),
+                        ro("merged_heads", Short),
                         ro("created_at", Timestamp),
                         ro("created_by", Email),
                     ]

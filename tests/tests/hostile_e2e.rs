@@ -773,3 +773,64 @@ fn metrics_need_their_token_and_quote_numbers_are_per_user() {
     assert_eq!(alice[1].1, alice[0].1 + 1, "no gap: {alice:?}");
     assert_ne!(bruno.0, alice[0].0, "Bruno numbers in his own series");
 }
+
+/// Marking a file merged hides it from every list and makes the server
+/// carry its records into another file: a device that writes the mark
+/// itself, on its own file or a new one, pointing at a file of another
+/// territory, is refused, and nothing is carried; the same connection goes
+/// on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_mark_a_file_merged_into_another() {
+    let (tmp, server) = demo();
+    let marc = manager_store(&tmp, &server);
+    let bruno_file = first_account_of(&marc, BRUNO);
+    let (device, token) = raw_login(&server, ALICE).await;
+    let (mut r, _) = session(&server, device, &token).await;
+    let (own, mut am) = create_own(&mut r).await;
+    let base = am.get_heads();
+    let account = match am.get(ROOT, "account").unwrap() {
+        Some((_, o)) => o,
+        None => panic!("no account map"),
+    };
+    let mark = |am: &mut AutoCommit| {
+        let account = match am.get(ROOT, "account").unwrap() {
+            Some((_, o)) => o,
+            None => panic!("no account map"),
+        };
+        am.put(&account, "merged_into", bruno_file.to_string())
+            .unwrap();
+        am.put(&account, "merged_heads", "").unwrap();
+        am.commit();
+    };
+    // On an existing file of hers.
+    let mut forged = am.fork();
+    mark(&mut forged);
+    let reply = up(
+        &mut r,
+        own,
+        hashes(&forged.get_heads()),
+        forged.save_after(&base),
+    )
+    .await;
+    let reason = rejection(&reply, own).unwrap_or_else(|| panic!("accepted: {reply:?}"));
+    assert!(reason.contains("read-only"), "{reason}");
+    // On a file she creates with the mark.
+    let new = DocId::new();
+    let mut fresh = forged_account(new, ALICE, "75011");
+    mark(&mut fresh);
+    let reply = up(&mut r, new, hashes(&fresh.get_heads()), fresh.save()).await;
+    let reason = rejection(&reply, new).unwrap_or_else(|| panic!("accepted: {reply:?}"));
+    assert!(reason.contains("only the server merges"), "{reason}");
+    // Her honest edit on the same connection is taken.
+    am.put(&account, "city", "Paris").unwrap();
+    am.commit();
+    let reply = up(&mut r, own, hashes(&am.get_heads()), am.save_after(&base)).await;
+    assert!(acked(&reply, own), "{reply:?}");
+    // Bruno's file holds nothing of hers.
+    ok(&marc, &["sync"]);
+    let shown = json(
+        &marc,
+        &["account", "show", &bruno_file.to_string(), "--json"],
+    );
+    assert!(!shown.to_string().contains(&own.to_string()));
+}

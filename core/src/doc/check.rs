@@ -281,6 +281,15 @@ mod tests {
         d.commit(&w);
         let err = d.check_read_only(&before).unwrap_err();
         assert!(err.contains("account/created_by"), "{err}");
+        // A field only the server writes, absent before.
+        let before = d.heads();
+        d.begin(&w);
+        d.automerge()
+            .put(&acc, "merged_into", crate::ids::DocId::new().to_string())
+            .unwrap();
+        d.commit(&w);
+        let err = d.check_read_only(&before).unwrap_err();
+        assert!(err.contains("account/merged_into"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::acl::Acl;
 pub type Refusal = String;
 
 pub const NUMBERS_BY_SERVER: &str = "quote and order numbers are assigned by the server";
+/// Marking a file merged hides it and makes the server carry its records
+/// into another file: only the server's merge does that.
+pub const MERGED_BY_SERVER: &str = "only the server merges customer files";
 
 /// The rules in force for one user, copied out of the tenant.
 pub struct Judge {
@@ -103,6 +106,15 @@ impl Judge {
         doc.check(&self.vocab)?;
         if doc.numbers().iter().any(|(_, n)| n.is_some()) {
             return Err(NUMBERS_BY_SERVER.into());
+        }
+        // Read-only fields are checked against an earlier state; a new file
+        // has none, so this one is checked here.
+        if rows
+            .account
+            .as_ref()
+            .is_some_and(|a| a.merged_into.is_some())
+        {
+            return Err(MERGED_BY_SERVER.into());
         }
         fresh_emails_queued(None, &rows, &self.user)?;
         Ok(Accepted { doc, rows })

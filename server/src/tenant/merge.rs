@@ -47,6 +47,11 @@ impl Tenant {
             Ok(())
         })
         .await?;
+        // What later edits of the merged file are measured from: written
+        // before the mark, so an edit arriving right after it is carried.
+        let mut b = Batch::new();
+        b.put_meta(base_key(loser), merge::heads_text(&heads).into_bytes());
+        self.store.write(b, Durability::Flushed)?;
         self.edit_as_server(loser, DocKind::Account, |l| {
             merge::mark_merged(l, winner, &heads)
         })
@@ -66,14 +71,12 @@ impl Tenant {
         };
         let mut from = self.doc_copy(loser).await?;
         let heads = from.heads();
-        let base = match self.store.meta(&base_key(loser))? {
-            Some(b) => merge::parse_heads(&String::from_utf8_lossy(&b)),
-            None => from
-                .map_at(&["account"])
-                .and_then(|o| from.get_str(&o, "merged_heads"))
-                .map(|h| merge::parse_heads(&h))
-                .unwrap_or_default(),
+        // Only a merge this server made has a base: a file claiming to be
+        // merged any other way is not carried anywhere.
+        let Some(base) = self.store.meta(&base_key(loser))? else {
+            return Ok(0);
         };
+        let base = merge::parse_heads(&String::from_utf8_lossy(&base));
         if base == heads {
             return Ok(0);
         }
