@@ -67,6 +67,8 @@ pub enum ValidationError {
     BadBool { field: String, value: String },
     #[error("{0:?} is not a valid id")]
     BadId(String),
+    #[error("{0:?} is not a document of the library (a SHA-256 in hex)")]
+    BadBlob(String),
     #[error("unknown field {path:?} for {what}")]
     UnknownField { path: String, what: String },
     #[error("{field}: is read-only")]

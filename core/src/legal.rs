@@ -16,6 +16,22 @@ use crate::model::{Account, Quote, Settings};
 use crate::text::Lang;
 use crate::ValidationError;
 
+/// A seller stating every mention (a SARL in Lyon whose SIREN, and VAT
+/// key, are valid): the company fields, as `company set` takes them, that
+/// the tests, the benchmarks and the docs' walkthrough fill in.
+pub const EXAMPLE_SELLER: &[(&str, &str)] = &[
+    ("legal_form", "SARL"),
+    ("share_capital", "10000"),
+    ("address", "12 rue de la République"),
+    ("postcode", "69002"),
+    ("city", "Lyon"),
+    ("siren", "732829320"),
+    ("rcs_city", "Lyon"),
+    ("vat_number", "FR44732829320"),
+    ("payment_terms", "30 jours fin de mois"),
+    ("late_penalty_rate", "12"),
+];
+
 /// One mention a quote must carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -55,6 +55,8 @@ pub enum FieldType {
     Timestamp,
     /// An integer (positions).
     Int,
+    /// A blob's name: its SHA-256 as 64 lowercase hex digits.
+    Sha256,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -382,6 +384,9 @@ impl RecordKind {
                         f("late_penalty_rate", Percent),
                         // What the company sells, as an e-invoice states it.
                         f("operation_category", Choice(OPERATION_CATEGORIES)),
+                        // The letterhead's logo: a PNG or JPEG of the
+                        // library (its blob), drawn on every PDF.
+                        f("logo", Sha256),
                         req("currency", Short),
                         req("quote_prefix", Short),
                         req("order_prefix", Short),
@@ -444,7 +449,7 @@ impl RecordKind {
                 const {
                     &[
                         req("title", Short),
-                        f("blob", Short),
+                        f("blob", Sha256),
                         f("mime", Short),
                         f("file_name", Short),
                         f("size", Int),

@@ -19,6 +19,16 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// Its BCP 47 tag: `fr-FR`, `en-GB`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr-FR",
+            Lang::En => "en-GB",
+        }
+    }
+}
+
 impl std::str::FromStr for Lang {
     type Err = String;
     fn from_str(s: &str) -> Result<Lang, String> {
@@ -400,6 +410,7 @@ impl ValidationError {
             }
             BadBool { field, value } => format!("{field} : {value:?} n'est pas oui/non"),
             BadId(v) => format!("{v:?} n'est pas un identifiant valide"),
+            BadBlob(v) => format!("{v:?} n'est pas un document de la bibliothèque"),
             UnknownField { path, what } => format!("champ inconnu {path:?} pour {what}"),
             ReadOnly { field } => format!("{field} : en lecture seule"),
             Rule(m) => m.clone(),

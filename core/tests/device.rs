@@ -714,18 +714,7 @@ fn a_closed_store_reopens_at_once_with_everything_in_it() {
 
 /// Fills every company mention a quote needs.
 fn legal_company(d: &mut Device) {
-    for (k, v) in [
-        ("legal_form", "SARL"),
-        ("share_capital", "10000"),
-        ("address", "12 rue de la République"),
-        ("postcode", "69002"),
-        ("city", "Lyon"),
-        ("siren", "732829320"),
-        ("rcs_city", "Lyon"),
-        ("vat_number", "FR44732829320"),
-        ("payment_terms", "30 jours fin de mois"),
-        ("late_penalty_rate", "12"),
-    ] {
+    for (k, v) in carnet_core::legal::EXAMPLE_SELLER {
         d.set_company_field(k, v).unwrap();
     }
 }

@@ -28,18 +28,7 @@ fn setup() -> (TempDir, Device, carnet_core::DocId) {
     )
     .unwrap();
     d.set_clock(Some(NOV_26));
-    for (k, v) in [
-        ("legal_form", "SARL"),
-        ("share_capital", "10000"),
-        ("address", "12 rue de la République"),
-        ("postcode", "69002"),
-        ("city", "Lyon"),
-        ("siren", "732829320"),
-        ("rcs_city", "Lyon"),
-        ("vat_number", "FR44732829320"),
-        ("payment_terms", "30 jours fin de mois"),
-        ("late_penalty_rate", "12"),
-    ] {
+    for (k, v) in carnet_core::legal::EXAMPLE_SELLER {
         d.set_company_field(k, v).unwrap();
     }
     let acc = d
@@ -389,4 +378,138 @@ fn an_order_pdf_and_a_customer_file_pdf_state_what_the_file_holds() {
 /// Text with every run of spaces made one (table columns, totals).
 fn flat(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `pdfimages -list`: the images a PDF draws, as (width, height) in pixels.
+fn images(pdf: &Path) -> Vec<(u32, u32)> {
+    let out = Command::new("pdfimages")
+        .arg("-list")
+        .arg(pdf)
+        .output()
+        .expect("pdfimages (Debian's poppler-utils)");
+    assert!(out.status.success(), "pdfimages failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // page num type width height …; the soft masks are not images.
+            if cols.len() < 5 || cols[2] != "image" {
+                return None;
+            }
+            Some((cols[3].parse().ok()?, cols[4].parse().ok()?))
+        })
+        .collect()
+}
+
+/// `pdfinfo -meta`: the XMP metadata.
+fn xmp(pdf: &Path) -> String {
+    let out = Command::new("pdfinfo")
+        .arg("-meta")
+        .arg(pdf)
+        .output()
+        .expect("pdfinfo (Debian's poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const LOGO: &[u8] = include_bytes!("fixtures/logo.png");
+/// A PNG header claiming 30,000 × 30,000 pixels over a few bytes.
+const HUGE: &[u8] = include_bytes!("fixtures/logo-huge.png");
+
+#[test]
+fn the_logo_heads_every_pdf_and_a_logo_that_cannot_be_drawn_is_left_out() {
+    use carnet_core::pdf::{self, Letterhead};
+    let (dir, mut d, acc) = setup();
+    let q = d.create_quote(acc, &raw(&[])).unwrap().to_string();
+    d.add_quote_line(&q, &line("Raclette", "3", "21", "5.5", None))
+        .unwrap();
+    let (_, quote) = d.quote(&q).unwrap();
+    let account = d.account_file(acc).unwrap().account;
+    let settings = d.settings().clone();
+    let write = |name: &str, bytes: Vec<u8>| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    fn with<'a>(settings: &'a carnet_core::model::Settings, logo: &'a [u8]) -> Letterhead<'a> {
+        Letterhead {
+            settings,
+            logo: Some(logo),
+        }
+    }
+
+    assert_eq!(pdf::check_logo(LOGO), Ok((180, 60)));
+    let plain = write(
+        "plain.pdf",
+        pdf::quote(&settings, &account, &quote, Lang::Fr).unwrap(),
+    );
+    assert_eq!(images(&plain), vec![]);
+    let headed = write(
+        "logo.pdf",
+        pdf::quote(with(&settings, LOGO), &account, &quote, Lang::Fr).unwrap(),
+    );
+    assert_eq!(images(&headed), vec![(180, 60)]);
+    // The text is all there still, below the logo.
+    assert!(pdf_text(&headed, None).contains("Crèmerie Dupré & Fils"));
+
+    // A bomb's header, bytes that are no image, a file over the size cap:
+    // refused by the check, and the PDF is made without them.
+    let too_big = vec![0u8; pdf::MAX_LOGO_BYTES as usize + 1];
+    for (bad, why) in [
+        (HUGE, "a side"),
+        (&b"GIF89a not a logo"[..], "PNG or JPEG"),
+        (&too_big[..], "larger than"),
+    ] {
+        let err = pdf::check_logo(bad).unwrap_err();
+        assert!(err.contains(why), "{err}");
+        let p = write(
+            "bad.pdf",
+            pdf::quote(with(&settings, bad), &account, &quote, Lang::Fr).unwrap(),
+        );
+        assert_eq!(images(&p), vec![], "{why}");
+    }
+
+    // On the device: once the logo's blob is in its store and the company
+    // names it, every PDF it makes carries it.
+    let sha = "5".repeat(64);
+    let blobs = dir.path().join("blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(&sha), LOGO).unwrap();
+    d.set_company_field("logo", &sha).unwrap();
+    assert!(d.set_company_field("logo", "../../etc/passwd").is_err());
+    let p = write("device.pdf", d.quote_pdf(&q, Lang::Fr).unwrap());
+    assert_eq!(images(&p), vec![(180, 60)]);
+    let p = write("file.pdf", d.account_pdf(acc, Lang::Fr).unwrap());
+    assert_eq!(images(&p), vec![(180, 60)]);
+}
+
+#[test]
+fn pdfs_are_pdf_a_3b_and_a_name_in_a_script_the_font_lacks_still_prints() {
+    let (dir, mut d, _) = setup();
+    let acc = d
+        .create_account(&raw(&[
+            ("name", "株式会社 Sakura 🌸 Import"),
+            ("postcode", "75001"),
+            ("city", "Paris"),
+        ]))
+        .unwrap();
+    let q = d.create_quote(acc, &raw(&[])).unwrap().to_string();
+    d.add_quote_line(
+        &q,
+        &line("Thé vert « Sencha » 🍵", "2", "12.5", "5.5", None),
+    )
+    .unwrap();
+    let path = dir.path().join("pdfa.pdf");
+    std::fs::write(&path, d.quote_pdf(&q, Lang::Fr).unwrap()).unwrap();
+    let meta = xmp(&path);
+    assert!(meta.contains("<pdfaid:part>3</pdfaid:part>"), "{meta}");
+    assert!(
+        meta.contains("<pdfaid:conformance>B</pdfaid:conformance>"),
+        "{meta}"
+    );
+    assert!(meta.contains("fr-FR"), "the language is stated: {meta}");
+    let text = pdf_text(&path, None);
+    // What DejaVu has survives; what it lacks reads as "?".
+    assert!(text.contains("Sakura ? Import"), "{text}");
+    assert!(text.contains("Thé vert « Sencha » ?"), "{text}");
 }

@@ -321,26 +321,24 @@ pub(crate) async fn background(shared: Arc<Shared>, control: Arc<Control>) {
 /// Largest library file the device downloads.
 const MAX_BLOB_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
-/// Downloads the library documents meant for this user that are not on the
-/// device yet (each checked against its SHA-256); returns how many. The
+/// Downloads the library documents meant for this user (and the company's
+/// logo) that are not on the device yet, each checked against its SHA-256,
+/// then deletes those no longer meant for it; returns how many came. The
 /// device lock is held only to list them, never during a download.
 pub(crate) async fn fetch_library(shared: &Shared) -> Result<u32> {
     use carnet_core::sync::Replica;
     let (remote, wanted) = shared.with(|d| {
         let remote = d.remote()?.ok_or_else(CarnetError::not_logged_in)?;
-        let wanted: Vec<(String, std::path::PathBuf)> = d
-            .library()?
-            .into_iter()
-            .filter(|i| d.library_file(i).is_none())
-            .filter_map(|i| d.blob_path(&i.blob).map(|p| (i.blob, p)))
-            .collect();
-        Ok((remote, wanted))
+        Ok((remote, d.blobs_to_fetch()?))
     })?;
     let mut n = 0u32;
     for (sha, dest) in wanted {
         carnet_core::sync::fetch::fetch_blob(&remote, &sha, &dest, MAX_BLOB_BYTES).await?;
         n += 1;
     }
+    // A replaced or withdrawn document leaves the device once the new
+    // ones are here.
+    shared.with(|d| Ok(d.prune_blobs()?))?;
     Ok(n)
 }
 

@@ -310,17 +310,7 @@ fn a_quote_is_refused_until_its_legal_mentions_are_there_then_sent() {
     assert_eq!(c.quote(q.clone()).expect("quote").status_label, "brouillon");
     // The company's mentions (an admin sets them; a local store may).
     c.with(|d| {
-        for (k, v) in [
-            ("legal_form", "SARL"),
-            ("share_capital", "10000"),
-            ("address", "12 rue de la République"),
-            ("postcode", "69002"),
-            ("city", "Lyon"),
-            ("siren", "732829320"),
-            ("rcs_city", "Lyon"),
-            ("vat_number", "FR44732829320"),
-            ("late_penalty_rate", "12"),
-        ] {
+        for (k, v) in carnet_core::legal::EXAMPLE_SELLER {
             d.set_company_field(k, v)?;
         }
         Ok(())

@@ -43,6 +43,10 @@ pub enum AdminCmd {
     LibraryAdd(crate::library::NewItem),
     /// The library's documents.
     LibraryList,
+    /// Withdraws a library document (by id or title).
+    LibraryRemove {
+        what: String,
+    },
     /// Orders of a period for accounting: `csv` or `json`.
     ExportOrders {
         period: String,
@@ -132,6 +136,10 @@ impl Tenant {
             }
             AdminCmd::LibraryList => {
                 Ok(serde_json::to_value(self.library().await).map_err(invalid)?)
+            }
+            AdminCmd::LibraryRemove { what } => {
+                let removed = self.library_remove(&what).await?;
+                Ok(serde_json::to_value(removed).map_err(invalid)?)
             }
             AdminCmd::ExportOrders { period, format } => {
                 let period: carnet_core::reports::Period = period

@@ -45,45 +45,106 @@ impl Blobs {
     pub fn put_file(&self, from: &Path, max: u64) -> Result<(String, u64), TenantError> {
         let io = |e: std::io::Error| TenantError::Invalid(format!("{}: {e}", from.display()));
         let mut src = std::fs::File::open(from).map_err(io)?;
+        let mut out = self.writer(max)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = src.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            out.write(&buf[..n])?;
+        }
+        out.finish()
+    }
+
+    /// A blob written piece by piece (a browser's upload as it arrives),
+    /// hashed on the way, at most `max` bytes. Dropped before `finish`, it
+    /// leaves nothing behind.
+    pub fn writer(&self, max: u64) -> Result<BlobWriter, TenantError> {
         let tmp_dir = self.dir.join("tmp");
+        let io = |e: std::io::Error| TenantError::Invalid(format!("{}: {e}", tmp_dir.display()));
         std::fs::create_dir_all(&tmp_dir).map_err(io)?;
         let tmp = tmp_dir.join(uuid::Uuid::new_v4().to_string());
-        let result = (|| {
-            let mut out = std::fs::File::create(&tmp).map_err(io)?;
-            let mut hash = Sha256::new();
-            let mut size = 0u64;
-            let mut buf = vec![0u8; CHUNK];
-            loop {
-                let n = src.read(&mut buf).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                size += n as u64;
-                if size > max {
-                    return Err(TenantError::Invalid(format!(
-                        "{}: larger than the limit of {} MB",
-                        from.display(),
-                        max / (1024 * 1024)
-                    )));
-                }
-                hash.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(io)?;
-            }
-            out.sync_all().map_err(io)?;
-            let sha = hex(&hash.finalize());
-            let dest = self
-                .path(&sha)
-                .ok_or_else(|| TenantError::Invalid("bad hash".into()))?;
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent).map_err(io)?;
-            }
-            std::fs::rename(&tmp, &dest).map_err(io)?;
-            Ok((sha, size))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            open.mode(0o600);
         }
-        result
+        let out = open.open(&tmp).map_err(io)?;
+        Ok(BlobWriter {
+            dir: self.dir.clone(),
+            tmp,
+            out: Some(out),
+            hash: Sha256::new(),
+            size: 0,
+            max,
+        })
+    }
+}
+
+/// A blob being written (`Blobs::writer`).
+pub struct BlobWriter {
+    dir: PathBuf,
+    tmp: PathBuf,
+    out: Option<std::fs::File>,
+    hash: Sha256,
+    size: u64,
+    max: u64,
+}
+
+impl BlobWriter {
+    /// Appends `bytes`; refused (and nothing kept) past the limit.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), TenantError> {
+        self.size += bytes.len() as u64;
+        if self.size > self.max {
+            return Err(TenantError::TooLarge(self.max));
+        }
+        self.hash.update(bytes);
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| TenantError::Invalid("blob already finished".into()))?;
+        out.write_all(bytes)
+            .map_err(|e| TenantError::Invalid(format!("writing a blob: {e}")))
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Flushes to disk and gives the blob its name: its SHA-256, returned
+    /// with its size.
+    pub fn finish(mut self) -> Result<(String, u64), TenantError> {
+        let io = |e: std::io::Error| TenantError::Invalid(format!("storing a blob: {e}"));
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| TenantError::Invalid("blob already finished".into()))?;
+        out.sync_all().map_err(io)?;
+        drop(out);
+        let sha = hex(&std::mem::take(&mut self.hash).finalize());
+        let dest = Blobs::new(self.dir.clone())
+            .path(&sha)
+            .ok_or_else(|| TenantError::Invalid("bad hash".into()))?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::rename(&self.tmp, &dest).map_err(io)?;
+        Ok((sha, self.size))
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // Unfinished (refused, failed, or the browser went away): the
+        // temporary file goes; a finished one was renamed already.
+        if self.out.is_some() {
+            self.out = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 
@@ -123,46 +184,88 @@ fn mime_of(name: &str) -> &'static str {
     }
 }
 
+/// A library item as it is to read: its title and targets, and its file
+/// (already stored as blob `sha`).
+pub struct Placed {
+    pub title: String,
+    pub file_name: String,
+    pub mime: Option<String>,
+    pub sha: String,
+    pub size: u64,
+    pub territories: Vec<String>,
+    pub teams: Vec<String>,
+}
+
 impl Tenant {
-    /// Adds a document to the library, or a new version of the one with
-    /// the same title (its blob replaced, its targets updated). The file
-    /// is copied first; the item is written once the blob is in place.
-    pub async fn library_add(&self, item: NewItem) -> Result<LibraryItem, TenantError> {
-        let title = item.title.trim().to_string();
+    /// Checks a title and targets before any byte is stored: 1 to 200
+    /// characters, territories that exist, teams named by their manager.
+    /// Returns the title trimmed.
+    pub fn check_library_item(
+        &self,
+        title: &str,
+        territories: &[String],
+        teams: &[String],
+    ) -> Result<String, TenantError> {
+        let title = title.trim().to_string();
         if title.is_empty() || title.chars().count() > 200 {
             return Err(TenantError::Invalid("title: 1 to 200 characters".into()));
         }
         let acl = self.acl();
         let names = acl.territory_names();
-        for t in &item.territories {
+        for t in territories {
             if !names.contains(t) {
                 return Err(TenantError::Invalid(format!("no territory {t:?}")));
             }
         }
-        for m in &item.teams {
+        for m in teams {
             if acl.role(m) != Some(Role::Manager) {
                 return Err(TenantError::Invalid(format!("{m} is not a manager")));
             }
         }
+        Ok(title)
+    }
+
+    /// Adds a document to the library from a file on the server's machine,
+    /// or a new version of the one with the same title (its blob replaced,
+    /// its targets updated). The file is copied first; the item is written
+    /// once the blob is in place.
+    pub async fn library_add(&self, item: NewItem) -> Result<LibraryItem, TenantError> {
+        let title = self.check_library_item(&item.title, &item.territories, &item.teams)?;
         let max = item.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
         let path = item.path.clone();
         let blobs = Blobs::new(self.blobs.dir.clone());
         let (sha, size) = tokio::task::spawn_blocking(move || blobs.put_file(&path, max))
             .await
             .map_err(|e| TenantError::Invalid(e.to_string()))??;
-        let file_name: String = item
+        let file_name = item
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.library_place(Placed {
+            title,
+            file_name,
+            mime: item.mime,
+            sha,
+            size,
+            territories: item.territories,
+            teams: item.teams,
+        })
+        .await
+    }
+
+    /// Writes the item for a blob stored already (`library_add`, or an
+    /// upload from the web app): a new item, or a new version of the one
+    /// with the same title.
+    pub async fn library_place(&self, p: Placed) -> Result<LibraryItem, TenantError> {
+        let title = self.check_library_item(&p.title, &p.territories, &p.teams)?;
+        let file_name: String = p
+            .file_name
             .chars()
             .filter(|c| !c.is_control() && !matches!(c, '"' | '/' | '\\'))
             .take(200)
             .collect();
-        let mime = item
-            .mime
-            .clone()
-            .unwrap_or_else(|| mime_of(&file_name).to_string());
+        let mime = p.mime.unwrap_or_else(|| mime_of(&file_name).to_string());
         let doc = self
             .singleton(DocKind::Library)
             .ok_or_else(|| TenantError::Invalid("no library document".into()))?;
@@ -176,12 +279,15 @@ impl Tenant {
             };
             let fields = [
                 ("title", FieldValue::Str(title.clone())),
-                ("blob", FieldValue::Str(sha.clone())),
+                ("blob", FieldValue::Str(p.sha.clone())),
                 ("mime", FieldValue::Str(mime.clone())),
                 ("file_name", FieldValue::Str(file_name.clone())),
-                ("size", FieldValue::Int(size as i64)),
-                ("territories", FieldValue::Tags(item.territories.clone())),
-                ("teams", FieldValue::Tags(item.teams.clone())),
+                (
+                    "size",
+                    FieldValue::Int(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                ),
+                ("territories", FieldValue::Tags(p.territories.clone())),
+                ("teams", FieldValue::Tags(p.teams.clone())),
                 ("updated_at", FieldValue::Int(now)),
             ];
             if existing.is_none() {
@@ -207,6 +313,29 @@ impl Tenant {
             .into_iter()
             .find(|i| i.id == id)
             .ok_or_else(|| TenantError::Invalid("the item vanished".into()))
+    }
+
+    /// Withdraws a document (by id or title) from the library: devices
+    /// delete their copy at their next download (`Device::prune_blobs`).
+    /// The blob stays on the server, for messages that attached it.
+    pub async fn library_remove(&self, what: &str) -> Result<LibraryItem, TenantError> {
+        let what = what.trim();
+        let item = self
+            .library()
+            .await
+            .into_iter()
+            .find(|i| i.id == what || i.title == what)
+            .ok_or_else(|| TenantError::Invalid(format!("no library document {what:?}")))?;
+        let doc = self
+            .singleton(DocKind::Library)
+            .ok_or_else(|| TenantError::Invalid("no library document".into()))?;
+        let id = item.id.clone();
+        self.edit_as_server(doc, DocKind::Library, |d| {
+            d.delete_record(&["items"], &id)?;
+            Ok(())
+        })
+        .await?;
+        Ok(item)
     }
 
     /// Every item of the library.
@@ -247,14 +376,51 @@ impl Tenant {
     }
 
     /// The item holding blob `sha` that `user` may fetch, if any: the one
-    /// decision every blob route asks.
+    /// decision every blob route asks. The company's logo is everyone's
+    /// (it heads every PDF a device makes).
     pub async fn may_fetch(&self, user: &str, sha: &str) -> Option<LibraryItem> {
-        if !is_sha256(sha) {
+        if !is_sha256(sha) || self.acl().role(user).is_none() {
             return None;
         }
-        self.library_for(user)
-            .await
-            .into_iter()
-            .find(|i| i.blob == sha)
+        let mine = self.library_for(user).await;
+        if let Some(item) = mine.into_iter().find(|i| i.blob == sha) {
+            return Some(item);
+        }
+        if self.edit_parts().settings.company.logo.as_deref() != Some(sha) {
+            return None;
+        }
+        let named = self.library().await.into_iter().find(|i| i.blob == sha);
+        Some(LibraryItem {
+            id: String::new(),
+            title: "Logo".into(),
+            blob: sha.to_string(),
+            mime: named
+                .as_ref()
+                .map_or_else(|| "application/octet-stream".into(), |i| i.mime.clone()),
+            file_name: named.map_or_else(|| "logo".into(), |i| i.file_name),
+            size: 0,
+            territories: Vec::new(),
+            teams: Vec::new(),
+            updated_at: 0,
+        })
+    }
+
+    /// What heads the PDFs this server makes: the settings, and the logo
+    /// when one is set and its blob is here (read bounded).
+    pub async fn heading(&self) -> carnet_core::pdf::Heading {
+        let settings = self.edit_parts().settings.clone();
+        let mut logo = None;
+        if let Some(path) = settings
+            .company
+            .logo
+            .as_deref()
+            .and_then(|s| self.blobs.path(s))
+        {
+            logo = tokio::task::spawn_blocking(move || carnet_core::pdf::read_logo(&path))
+                .await
+                .ok()
+                .flatten();
+        }
+        carnet_core::pdf::Heading { settings, logo }
     }
 }

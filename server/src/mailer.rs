@@ -68,7 +68,7 @@ impl std::str::FromStr for Security {
 }
 
 /// The mail server and the sending rules (`DATA/mail.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailConfig {
     pub host: String,
     pub port: u16,
@@ -266,24 +266,49 @@ impl Queue {
 /// The sender of one tenant's outbox.
 pub struct Mailer {
     tenant: Arc<Tenant>,
+    /// The data directory, whose `mail.json` is read again when it changes.
+    data: PathBuf,
+    /// The settings in force, `None` while no mail server is set.
+    live: std::sync::RwLock<Option<Arc<Live>>>,
+}
+
+/// Mail settings in force, and the connection pool built from them.
+struct Live {
     cfg: MailConfig,
     from: Mailbox,
     domain: String,
     transport: AsyncSmtpTransport<Tokio1Executor>,
 }
 
-/// Starts sending the tenant's outbox; the task runs until the tenant's
-/// events stop.
-pub fn spawn(tenant: Arc<Tenant>, cfg: MailConfig) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    cfg.validate().map_err(anyhow::Error::msg)?;
-    let from: Mailbox = cfg.from.parse()?;
-    let domain = from.email.domain().to_string();
+impl Live {
+    fn new(cfg: MailConfig) -> anyhow::Result<Live> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let from: Mailbox = cfg.from.parse()?;
+        Ok(Live {
+            domain: from.email.domain().to_string(),
+            transport: cfg.transport()?,
+            from,
+            cfg,
+        })
+    }
+}
+
+/// How often `mail.json` is looked at: `mail set` takes effect within
+/// this, without restarting the server.
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// Messages sent at once, at most (`MailConfig::concurrency` ≤ this).
+const MAX_CONCURRENCY: usize = 32;
+
+/// Starts sending the tenant's outbox with the settings in `data` (none
+/// yet: messages wait, and the settings are picked up once `mail set`
+/// writes them); the task runs until the tenant's events stop. Settings
+/// that fail to load are logged and the previous ones stay in force.
+pub fn spawn(tenant: Arc<Tenant>, data: &Path) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let live = MailConfig::load(data)?.map(Live::new).transpose()?;
     let mailer = Arc::new(Mailer {
-        transport: cfg.transport()?,
         tenant,
-        cfg,
-        from,
-        domain,
+        data: data.to_path_buf(),
+        live: std::sync::RwLock::new(live.map(Arc::new)),
     });
     Ok(tokio::spawn(mailer.run()))
 }
@@ -310,16 +335,62 @@ pub const MAX_ATTACHED_BYTES: u64 = 20 * 1024 * 1024;
 struct Never(String);
 
 impl Mailer {
+    fn live(&self) -> Option<Arc<Live>> {
+        self.live
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Reads `mail.json` again; true when the settings changed.
+    async fn reload(&self) -> bool {
+        let data = self.data.clone();
+        let loaded = tokio::task::spawn_blocking(move || MailConfig::load(&data)).await;
+        let cfg = match loaded {
+            Ok(Ok(cfg)) => cfg,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "mail settings not reloaded; the previous ones stay");
+                return false;
+            }
+            Err(_) => return false,
+        };
+        let current = self.live();
+        if current.as_ref().map(|l| &l.cfg) == cfg.as_ref() {
+            return false;
+        }
+        let next = match cfg.map(Live::new).transpose() {
+            Ok(next) => next.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(error = %e, "mail settings not reloaded; the previous ones stay");
+                return false;
+            }
+        };
+        match &next {
+            Some(l) => tracing::info!(host = %l.cfg.host, "mail settings loaded"),
+            None => tracing::info!("mail settings removed: messages wait in the outbox"),
+        }
+        match self.live.write() {
+            Ok(mut w) => *w = next,
+            Err(p) => *p.into_inner() = next,
+        }
+        true
+    }
+
     async fn run(self: Arc<Self>) {
         let mut events = self.tenant.subscribe();
         let mut queue = Queue::default();
         queue.refresh_all(&self.tenant);
         let mut busy: HashSet<Key> = HashSet::new();
-        let (done_tx, mut done_rx) = mpsc::channel::<(Key, bool)>(self.cfg.concurrency);
-        tracing::info!(queued = queue.of.len(), host = %self.cfg.host, "mailer started");
+        let (done_tx, mut done_rx) = mpsc::channel::<(Key, bool)>(MAX_CONCURRENCY);
+        let mut reload = tokio::time::interval(RELOAD_EVERY);
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(queued = queue.of.len(), "mailer started");
         loop {
             let t = now();
-            while busy.len() < self.cfg.concurrency {
+            let live = self.live();
+            // No mail server set: nothing leaves; messages wait queued.
+            let concurrency = live.as_ref().map_or(0, |l| l.cfg.concurrency);
+            while busy.len() < concurrency {
                 let Some((_, key)) = queue.first().filter(|(at, _)| *at <= t) else {
                     break;
                 };
@@ -329,15 +400,16 @@ impl Mailer {
                 if !busy.insert(key.clone()) {
                     continue;
                 }
+                let Some(l) = live.clone() else { break };
                 let me = self.clone();
                 let done = done_tx.clone();
                 tokio::spawn(async move {
-                    let recorded = me.attempt(key.0, &key.1).await;
+                    let recorded = me.attempt(&l, key.0, &key.1).await;
                     let _ = done.send((key, recorded)).await;
                 });
             }
             let wait = match queue.first() {
-                Some((at, _)) if busy.len() < self.cfg.concurrency => {
+                Some((at, _)) if busy.len() < concurrency => {
                     Duration::from_secs(at.saturating_sub(now()).clamp(0, 3600) as u64)
                 }
                 _ => Duration::from_secs(3600),
@@ -359,12 +431,16 @@ impl Mailer {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
+                _ = reload.tick() => {
+                    self.reload().await;
+                }
                 Some((key, recorded)) = done_rx.recv() => {
                     busy.remove(&key);
                     if recorded {
                         queue.hold.remove(&key);
                     } else {
-                        let wait = self.cfg.retry_secs.min(i64::MAX as u64) as i64;
+                        let retry = live.as_ref().map_or(60, |l| l.cfg.retry_secs);
+                        let wait = retry.min(i64::MAX as u64) as i64;
                         queue.hold.insert(key.clone(), now().saturating_add(wait));
                     }
                     queue.refresh(&self.tenant, key.0);
@@ -379,14 +455,14 @@ impl Mailer {
 
     /// One attempt at one message, and its record; false when the record
     /// could not be written (the message stays queued in the file).
-    async fn attempt(&self, doc: DocId, email: &str) -> bool {
+    async fn attempt(&self, live: &Live, doc: DocId, email: &str) -> bool {
         let outcome = match self.prepare(doc, email).await {
             Ok(None) => return true,
             Err(Never(reason)) => Sending::Failed {
                 attempts: 0,
                 error: reason,
             },
-            Ok(Some(p)) => self.send(email, p).await,
+            Ok(Some(p)) => self.send(live, email, p).await,
         };
         match &outcome {
             Sending::Sent { message_id, .. } => {
@@ -455,13 +531,14 @@ impl Mailer {
                 .message(lang),
             ));
         }
-        let settings = self.tenant.edit_parts().settings.clone();
+        let head = self.tenant.heading().await;
+        let settings = head.settings.clone();
         let mut attachments = Vec::new();
         if let Some(q) = &quote {
-            let (s, a, q2) = (settings.clone(), file.account.clone(), q.clone());
+            let (a, q2) = (file.account.clone(), q.clone());
             let pdf = self
                 .tenant
-                .on_cpu(move || carnet_core::pdf::quote(&s, &a, &q2, lang))
+                .on_cpu(move || carnet_core::pdf::quote(&head, &a, &q2, lang))
                 .await
                 .map_err(Never)?
                 .map_err(|e| Never(e.to_string()))?;
@@ -507,27 +584,27 @@ impl Mailer {
         }))
     }
 
-    async fn send(&self, email: &str, p: Prepared) -> Sending {
-        let message_id = mail::message_id(email, &self.domain);
+    async fn send(&self, live: &Live, email: &str, p: Prepared) -> Sending {
+        let message_id = mail::message_id(email, &live.domain);
         let attempts = p.attempts + 1;
         let failed = |error: String| {
-            if attempts >= self.cfg.max_attempts {
+            if attempts >= live.cfg.max_attempts {
                 Sending::Failed { attempts, error }
             } else {
                 Sending::Retry {
                     attempts,
                     error,
                     next_attempt: now()
-                        + mail::backoff(attempts, self.cfg.retry_secs).min(i64::MAX as u64) as i64,
+                        + mail::backoff(attempts, live.cfg.retry_secs).min(i64::MAX as u64) as i64,
                 }
             }
         };
-        let message = match self.build(&p, &message_id) {
+        let message = match Mailer::build(live, &p, &message_id) {
             Ok(m) => m,
             Err(e) => return Sending::Failed { attempts, error: e },
         };
-        let limit = Duration::from_secs(self.cfg.timeout_secs.saturating_mul(2));
-        match tokio::time::timeout(limit, self.transport.send(message)).await {
+        let limit = Duration::from_secs(live.cfg.timeout_secs.saturating_mul(2));
+        match tokio::time::timeout(limit, live.transport.send(message)).await {
             Ok(Ok(_)) => Sending::Sent {
                 at: now(),
                 message_id,
@@ -537,12 +614,12 @@ impl Mailer {
         }
     }
 
-    fn build(&self, p: &Prepared, message_id: &str) -> Result<Message, String> {
+    fn build(live: &Live, p: &Prepared, message_id: &str) -> Result<Message, String> {
         let to: Mailbox =
             p.to.parse()
                 .map_err(|e| format!("{:?} is not an address: {e}", p.to))?;
         let mut b = Message::builder()
-            .from(self.from.clone())
+            .from(live.from.clone())
             .to(to)
             .subject(p.subject.clone())
             .message_id(Some(message_id.to_string()))

@@ -162,6 +162,9 @@ enum LibraryCmd {
     },
     /// The library's documents.
     List,
+    /// Withdraw a document (by title or id): it leaves every device at
+    /// its next download.
+    Remove { what: String },
 }
 
 #[derive(Subcommand)]
@@ -335,6 +338,9 @@ async fn run(cli: Cli) -> Result<()> {
             admin(&cli.data, AdminCmd::LibraryAdd(item)).await
         }
         Cmd::Library(LibraryCmd::List) => admin(&cli.data, AdminCmd::LibraryList).await,
+        Cmd::Library(LibraryCmd::Remove { what }) => {
+            admin(&cli.data, AdminCmd::LibraryRemove { what }).await
+        }
         Cmd::Export(ExportCmd::Orders {
             period,
             format,
@@ -567,14 +573,12 @@ async fn serve(
         ));
     }
     tenant::merge::spawn(tenant.clone());
-    match mailer::MailConfig::load(data)? {
-        Some(cfg) => {
-            mailer::spawn(tenant.clone(), cfg)?;
-        }
-        None => eprintln!(
-            "no mail server set: messages wait in the outbox (carnet-server mail set --host ... --from ...)"
-        ),
+    if mailer::MailConfig::load(data)?.is_none() {
+        eprintln!(
+            "no mail server set: messages wait in the outbox until `carnet-server mail set --host ... --from ...` (no restart needed)"
+        );
     }
+    mailer::spawn(tenant.clone(), data)?;
     let metrics_token = metrics_token(data)?;
     let admin_token = auth::new_token();
     write_running(

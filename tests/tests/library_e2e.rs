@@ -241,3 +241,132 @@ async fn reps_fetch_only_their_documents_and_a_200_mb_file_streams() {
         .status
         .success());
 }
+
+/// The images a PDF draws (`pdfimages -list`, Debian's poppler-utils), as
+/// "WIDTHxHEIGHT".
+fn images(pdf: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("pdfimages")
+        .arg("-list")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() > 4 && c[2] == "image")
+        .map(|c| format!("{}x{}", c[3], c[4]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logo_reaches_every_device_and_replaced_or_withdrawn_documents_leave_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    Server::demo(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let logo_file = tmp.path().join("logo.png");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/logo.png"),
+        &logo_file,
+    )
+    .unwrap();
+    // The logo's library item is for Lyon only; the company's letterhead
+    // is everyone's all the same.
+    let logo = add(&server, &logo_file, "Logo", &["--territory", "Lyon"]);
+    let v1 = tmp.path().join("tarifs.pdf");
+    std::fs::write(&v1, b"%PDF-1.7 tarifs 2026").unwrap();
+    let tarifs = add(&server, &v1, "Tarifs", &[]);
+
+    // The admin's device sets it, from its own copy, after checking it is
+    // an image it can draw.
+    let admin = tmp.path().join("admin");
+    login(&admin, &server.url, "admin@demo.carnet.fr", "carnet-demo");
+    ok(&admin, &["sync"]);
+    assert_eq!(ok(&admin, &["library", "fetch"]), "2");
+    let refused = carnet(&admin, &["company", "logo", "Tarifs"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot be the logo"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    ok(&admin, &["company", "logo", "Logo"]);
+    ok(&admin, &["sync"]);
+
+    // Alice (Paris) does not list the logo, but her device downloads it
+    // and her offline PDFs carry it.
+    let alice = tmp.path().join("alice");
+    login(&alice, &server.url, "alice@demo.carnet.fr", "carnet-demo");
+    ok(&alice, &["sync"]);
+    let listed = json(&alice, &["library", "list", "--json"]);
+    let titles: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["item"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Tarifs"]);
+    assert_eq!(ok(&alice, &["library", "fetch"]), "2");
+    let account = json(&alice, &["account", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pdf = tmp.path().join("dossier.pdf");
+    ok(
+        &alice,
+        &["account", "pdf", &account, "-o", pdf.to_str().unwrap()],
+    );
+    assert_eq!(images(&pdf), vec!["180x60"]);
+    let (_, token) = raw_login(&server, "alice@demo.carnet.fr").await;
+    let sha = logo["blob"].as_str().unwrap();
+    assert_eq!(
+        get(&server.addr, &format!("/blobs/{sha}"), Some(&token)).0,
+        200
+    );
+
+    // A new version replaces the old one on the device too.
+    let blob_file = |v: &Value| alice.join("blobs").join(v["blob"].as_str().unwrap());
+    assert!(blob_file(&tarifs).is_file());
+    let v2 = tmp.path().join("tarifs-2027.pdf");
+    std::fs::write(&v2, b"%PDF-1.7 tarifs 2027").unwrap();
+    let tarifs2 = add(&server, &v2, "Tarifs", &[]);
+    ok(&alice, &["sync"]);
+    assert_eq!(ok(&alice, &["library", "fetch"]), "1");
+    assert!(
+        !blob_file(&tarifs).exists(),
+        "the old version left the device"
+    );
+    assert_eq!(
+        std::fs::read(ok(&alice, &["library", "open", "Tarifs"])).unwrap(),
+        b"%PDF-1.7 tarifs 2027"
+    );
+
+    // Withdrawn: it leaves the device; the logo stays.
+    let out = server.admin(&["library", "remove", "Tarifs"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&alice, &["sync"]);
+    assert_eq!(ok(&alice, &["library", "fetch"]), "0");
+    assert!(!blob_file(&tarifs2).exists());
+    assert!(alice.join("blobs").join(sha).is_file());
+    assert_eq!(
+        json(&alice, &["library", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        get(
+            &server.addr,
+            &blob_file(&tarifs2)
+                .file_name()
+                .map(|n| format!("/blobs/{}", n.to_string_lossy()))
+                .unwrap(),
+            Some(&token)
+        )
+        .0,
+        404
+    );
+}

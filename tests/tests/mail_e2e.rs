@@ -25,13 +25,9 @@ struct World {
     alice: PathBuf,
 }
 
-/// The demo tenant, its mail server set to a sink, and Alice's device.
-fn world(extra: &[&str]) -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    Server::demo(&data);
-    let sink = Sink::start(&tmp.path().join("sink"));
-    let port = sink.port.to_string();
+/// `carnet-server mail set` to the sink on `port`, with `extra` options.
+fn mail_set(data: &Path, port: u16, extra: &[&str]) {
+    let port = port.to_string();
     let mut args = vec![
         "mail",
         "set",
@@ -47,7 +43,7 @@ fn world(extra: &[&str]) -> World {
     args.extend_from_slice(extra);
     let out = Command::new(bin("carnet-server"))
         .arg("--data")
-        .arg(&data)
+        .arg(data)
         .args(&args)
         .output()
         .unwrap();
@@ -56,6 +52,15 @@ fn world(extra: &[&str]) -> World {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The demo tenant, its mail server set to a sink, and Alice's device.
+fn world(extra: &[&str]) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    Server::demo(&data);
+    let sink = Sink::start(&tmp.path().join("sink"));
+    mail_set(&data, sink.port, extra);
     let server = Server::start(&data, "127.0.0.1:0");
     let alice = tmp.path().join("alice");
     login(&alice, &server.url, ALICE, PASSWORD);
@@ -335,4 +340,31 @@ fn a_refusing_then_unreachable_mail_server_ends_in_a_failure_the_device_sees() {
     assert!(!unreachable["error"].as_str().unwrap().is_empty());
     // The server kept serving throughout.
     ok(&w.alice, &["sync"]);
+}
+
+#[test]
+fn mail_settings_written_while_the_server_runs_send_what_was_waiting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    Server::demo(&data);
+    let sink = Sink::start(&tmp.path().join("sink"));
+    let server = Server::start(&data, "127.0.0.1:0");
+    let alice = tmp.path().join("alice");
+    login(&alice, &server.url, ALICE, PASSWORD);
+    ok(&alice, &["sync"]);
+    let q = quote(&alice, &first_account(&alice));
+    let id = ok(&alice, &["quote", "send", &q, "--to", "client@example.com"]);
+    // No mail server set: the message waits, queued, on the server too.
+    ok(&alice, &["sync"]);
+    std::thread::sleep(Duration::from_secs(2));
+    ok(&alice, &["sync"]);
+    assert_eq!(email(&alice, &id)["status"], "queued");
+    assert!(sink.messages().is_empty());
+
+    mail_set(&data, sink.port, &[]);
+    // Picked up within seconds, without a restart.
+    let sent = settled(&alice, &id, Duration::from_secs(30));
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+    drop(server);
 }

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -440,24 +440,88 @@ test('the printed to-do list holds the overdue actions, in order', async () => {
   await ctx.close();
 });
 
-test('the marketing library lists and serves only what is meant for the rep', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'carnet-lib-'));
-  writeFileSync(join(dir, 'tarifs.pdf'), '%PDF-1.7 tarifs web');
-  writeFileSync(join(dir, 'lyon.pdf'), '%PDF-1.7 lyon web');
-  for (const [file, title, extra] of [['tarifs.pdf', 'Tarifs web', []], ['lyon.pdf', 'Salon de Lyon web', ['--territory', 'Lyon']]]) {
-    const r = spawnSync(SERVER, ['--data', join(work, 'server'), 'library', 'add', join(dir, file), '--title', title, ...extra], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  }
-  const { ctx, page } = await login(ALICE);
+test('a manager fills the library from the browser; reps get only theirs; the logo heads the PDFs; a document goes with a quote', async () => {
+  const logo = readFileSync(join(repo, 'core', 'tests', 'fixtures', 'logo.png'));
+  const { ctx, page } = await login(MANAGER);
   await page.goto(`${base}/library`);
-  const link = page.getByRole('link', { name: 'Tarifs web' });
+  const upload = async (title, name, mimeType, buffer, territory) => {
+    await page.getByLabel('Titre', { exact: true }).fill(title);
+    if (territory) await page.getByLabel(`secteur ${territory}`, { exact: true }).check();
+    await page.getByLabel(/^Fichier/).setInputFiles({ name, mimeType, buffer });
+    await Promise.all([page.waitForURL(/done=added/), page.getByRole('button', { name: 'Ajouter à la bibliothèque' }).click()]);
+    await page.getByRole('status').filter({ hasText: 'Document ajouté' }).waitFor();
+  };
+  await upload('Tarifs web', 'tarifs.pdf', 'application/pdf', Buffer.from('%PDF-1.7 tarifs web'));
+  await upload('Salon de Lyon web', 'lyon.pdf', 'application/pdf', Buffer.from('%PDF-1.7 lyon web'), 'Lyon');
+  await upload('Logo web', 'logo.png', 'image/png', logo);
+  await shot(page, 'library-manager');
+  // Without the form's token: refused, nothing stored.
+  const forged = await page.request.post(base + '/library', {
+    multipart: { title: 'Sans jeton', file: { name: 'x.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF x') } },
+  });
+  assert.equal(forged.status(), 403);
+  // A rep has no upload form, and a post of theirs answers like a missing page.
+  const rep = await login(ALICE);
+  await rep.page.goto(`${base}/library`);
+  assert.equal(await rep.page.locator('form#upload').count(), 0);
+  const link = rep.page.getByRole('link', { name: 'Tarifs web' });
   await link.waitFor();
-  assert.equal(await page.getByText('Salon de Lyon web').count(), 0);
-  const res = await ctx.request.get(base + await link.getAttribute('href'));
+  assert.equal(await rep.page.getByText('Salon de Lyon web').count(), 0);
+  const res = await rep.ctx.request.get(base + await link.getAttribute('href'));
   assert.equal(res.status(), 200);
   assert.equal((await res.body()).toString(), '%PDF-1.7 tarifs web');
+  const csrf = await rep.page.locator('input[name=csrf]').first().inputValue();
+  const repPost = await rep.page.request.post(base + '/library', {
+    multipart: { csrf, title: 'Du commercial', file: { name: 'x.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF x') } },
+  });
+  assert.equal(repPost.status(), 404);
+  // Withdrawn by the manager: gone from the list.
+  await Promise.all([page.waitForURL(/done=removed/), page.getByRole('button', { name: 'Retirer Salon de Lyon web' }).click()]);
+  assert.equal(await page.getByText('Salon de Lyon web').count(), 0);
   await ctx.close();
-  rmSync(dir, { recursive: true, force: true });
+
+  // The admin makes the uploaded image the letterhead's logo.
+  const admin = await login(ADMIN);
+  await admin.page.goto(`${base}/company`);
+  await admin.page.getByLabel(/^Image de la bibliothèque/).selectOption({ label: 'Logo web (logo.png)' });
+  await Promise.all([admin.page.waitForURL(`${base}/company`), admin.page.locator('form[action="/company/logo"] button').click()]);
+  await admin.page.locator('img.logo').waitFor();
+  // A document that is no image cannot be the logo.
+  await admin.page.getByLabel(/^Image de la bibliothèque/).evaluate((sel) => {
+    const o = document.createElement('option');
+    o.value = '0'.repeat(64);
+    o.textContent = 'forged';
+    sel.append(o);
+    sel.value = o.value;
+  });
+  await Promise.all([admin.page.waitForURL(/error=/), admin.page.locator('form[action="/company/logo"] button').click()]);
+  assert.match(await admin.page.getByRole('alert').innerText(), /n'est pas dans la bibliothèque/);
+  await admin.ctx.close();
+
+  // Alice's customer file as a PDF: headed by the logo.
+  const mine = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json']));
+  const id = mine[1].id;
+  const pdf = await rep.ctx.request.get(`${base}/accounts/${id}/pdf`);
+  assert.equal(pdf.status(), 200);
+  const pdfPath = join(SHOTS, 'dossier-logo.pdf');
+  writeFileSync(pdfPath, await pdf.body());
+  const list = spawnSync('pdfimages', ['-list', pdfPath], { encoding: 'utf8' }).stdout;
+  assert.match(list, /\bimage\s+180\s+60\b/, list);
+
+  // The sent quote of that file goes by email with a library document.
+  await rep.page.goto(`${base}/accounts/${id}`);
+  const row = rep.page.locator('#h-quotes ~ table tbody tr', { hasText: 'envoyé' }).last();
+  await row.getByText('Envoyer par e-mail').click();
+  await row.getByLabel('Destinataire').fill('documents@client.example');
+  await row.getByLabel('Tarifs web').check();
+  await Promise.all([rep.page.waitForURL(`${base}/accounts/${id}`), row.getByRole('button', { name: 'Envoyer le devis en PDF' }).click()]);
+  const mail = rep.page.locator('#h-emails ~ table tbody tr', { hasText: 'documents@client.example' });
+  assert.match(await mail.innerText(), /Joint : Tarifs web/);
+  await rep.ctx.close();
+  cliOk(stores[ALICE], ['sync']);
+  const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', id, '--json']));
+  const sent = file.emails.find((e) => e.to === 'documents@client.example');
+  assert.equal(sent.attachments.length, 1, JSON.stringify(sent));
 });
 
 test("a manager finds a twin a rep made and merges it; the rep's device ends with one file holding both", async () => {

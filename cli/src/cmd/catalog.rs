@@ -91,6 +91,9 @@ pub enum CompanyCmd {
     /// siren, siret, rcs_city, vat_number, phone, email, payment_terms,
     /// late_penalty_rate ("" clears it).
     Set { field: String, value: String },
+    /// The letterhead's logo: a PNG or JPEG of the library (title or id),
+    /// downloaded here first (`carnet library fetch`); "" removes it.
+    Logo { what: String },
 }
 
 pub fn company(cli: &Cli, out: Out, cmd: &CompanyCmd) -> Result<()> {
@@ -123,6 +126,7 @@ pub fn company(cli: &Cli, out: Out, cmd: &CompanyCmd) -> Result<()> {
                     "late_penalty_rate",
                     c.late_penalty_rate.map(|r| out.rate(r)).unwrap_or_default(),
                 ),
+                ("logo", c.logo.clone().unwrap_or_default()),
             ] {
                 println!("{k:<18} {v}");
             }
@@ -131,6 +135,11 @@ pub fn company(cli: &Cli, out: Out, cmd: &CompanyCmd) -> Result<()> {
         CompanyCmd::Set { field, value } => {
             let mut d = open(cli)?;
             d.set_company_field(field, value)?;
+            Ok(())
+        }
+        CompanyCmd::Logo { what } => {
+            let mut d = open(cli)?;
+            d.set_logo(what)?;
             Ok(())
         }
     }

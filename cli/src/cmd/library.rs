@@ -19,7 +19,8 @@ pub enum LibraryCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Download the documents not on this device yet (run after `sync`).
+    /// Download the documents not on this device yet, and the company's
+    /// logo; delete those replaced or withdrawn (run after `sync`).
     Fetch,
     /// Print the local path of a document (by title or id), to open it
     /// offline.
@@ -63,18 +64,16 @@ pub fn run(cli: &Cli, out: Out, cmd: &LibraryCmd) -> Result<()> {
                 .ok_or_else(|| anyhow!("not linked to a server: run `carnet login` first"))?;
             let rt = super::sync::runtime()?;
             let mut fetched = 0;
-            for i in items.iter().filter(|i| d.library_file(i).is_none()) {
-                let dest = d
-                    .blob_path(&i.blob)
-                    .ok_or_else(|| anyhow!("bad blob name {}", i.blob))?;
+            for (sha, dest) in d.blobs_to_fetch()? {
                 rt.block_on(carnet_core::sync::fetch::fetch_blob(
                     &remote,
-                    &i.blob,
+                    &sha,
                     &dest,
                     MAX_BLOB_BYTES,
                 ))?;
                 fetched += 1;
             }
+            d.prune_blobs()?;
             println!("{fetched}");
             Ok(())
         }

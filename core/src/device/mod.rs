@@ -136,18 +136,51 @@ impl Device<SledStore> {
         Device::open_store(store)
     }
 
+    /// The blobs this device should hold and does not yet: the library
+    /// documents meant for this user, and the company's logo (every PDF's
+    /// letterhead). Each with where it goes; downloaded by
+    /// `sync::fetch::fetch_blob`.
+    pub fn blobs_to_fetch(&self) -> Result<Vec<(String, std::path::PathBuf)>> {
+        let mut wanted: Vec<String> = self.library()?.into_iter().map(|i| i.blob).collect();
+        wanted.extend(self.settings.company.logo.clone());
+        wanted.sort();
+        wanted.dedup();
+        Ok(wanted
+            .into_iter()
+            .filter_map(|sha| self.blob_path(&sha).map(|p| (sha, p)))
+            .filter(|(_, p)| !p.is_file())
+            .collect())
+    }
+
+    /// Deletes the blobs no library document meant for this user and no
+    /// logo names any more: the old version of a document replaced, one
+    /// withdrawn or no longer for this user's territories. Returns how
+    /// many. A download in progress (a temporary name) is left alone.
+    /// What a message in the outbox attaches is sent from the server's
+    /// copy, so nothing queued needs these.
+    pub fn prune_blobs(&self) -> Result<u32> {
+        let mut keep: std::collections::HashSet<String> =
+            self.library()?.into_iter().map(|i| i.blob).collect();
+        keep.extend(self.settings.company.logo.clone());
+        let dir = self.store.dir().join("blobs");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // One that cannot be deleted now is tried again next time.
+            if crate::model::library::is_sha256(&name)
+                && !keep.contains(&name)
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Whether `dir` holds a store.
-    /// Where this device keeps library blob `sha` (`None`: not a blob
-    /// name); the file exists once downloaded whole (`sync::fetch`).
-    pub fn blob_path(&self, sha: &str) -> Option<std::path::PathBuf> {
-        crate::model::library::is_sha256(sha).then(|| self.store.dir().join("blobs").join(sha))
-    }
-
-    /// A library item's file on this device, if downloaded.
-    pub fn library_file(&self, item: &crate::model::LibraryItem) -> Option<std::path::PathBuf> {
-        self.blob_path(&item.blob).filter(|p| p.is_file())
-    }
-
     pub fn exists(dir: &Path) -> bool {
         SledStore::exists(dir)
     }
@@ -175,6 +208,21 @@ impl Settings {
 }
 
 impl<S: Store> Device<S> {
+    /// Where this device keeps library blob `sha` (`None`: not a blob
+    /// name, or a store not on disk); the file exists once downloaded
+    /// whole (`sync::fetch`).
+    pub fn blob_path(&self, sha: &str) -> Option<std::path::PathBuf> {
+        if !crate::model::library::is_sha256(sha) {
+            return None;
+        }
+        Some(self.store.blob_dir()?.join(sha))
+    }
+
+    /// A library item's file on this device, if downloaded.
+    pub fn library_file(&self, item: &crate::model::LibraryItem) -> Option<std::path::PathBuf> {
+        self.blob_path(&item.blob).filter(|p| p.is_file())
+    }
+
     /// A device over `store` with an empty index and default settings,
     /// before anything is loaded or created.
     fn bare(store: S, identity: Identity, actor: ActorId) -> Self {
@@ -500,6 +548,35 @@ impl<S: Store> Device<S> {
         self.refresh_singletons()
     }
 
+    /// Sets the letterhead's logo to an image of the library (by title, id
+    /// or blob; empty removes it), once this device holds it and knows it
+    /// can be drawn (a PNG or JPEG within `pdf::MAX_LOGO_BYTES` and
+    /// `pdf::MAX_LOGO_SIDE`).
+    pub fn set_logo(&mut self, what: &str) -> Result<()> {
+        let what = what.trim();
+        if what.is_empty() {
+            return self.set_company_field("logo", "");
+        }
+        let item = self
+            .library()?
+            .into_iter()
+            .find(|i| i.title == what || i.id == what || i.blob == what)
+            .ok_or_else(|| ValidationError::Rule(format!("no library document {what:?}")))?;
+        let bytes = self
+            .library_file(&item)
+            .and_then(|p| crate::pdf::read_logo(&p))
+            .ok_or_else(|| {
+                ValidationError::Rule(format!(
+                    "{} is not on this device (or is larger than 2 MB): run `carnet library fetch`",
+                    item.title
+                ))
+            })?;
+        crate::pdf::check_logo(&bytes).map_err(|e| {
+            ValidationError::Rule(format!("{} cannot be the logo: {e}", item.title))
+        })?;
+        self.set_company_field("logo", &item.blob)
+    }
+
     /// Sets one field of a customer file's account from what the user typed
     /// (`name`, `phone`, `status`, `tags`, `custom/<key>`, ...).
     pub fn set_account_field(&mut self, account: DocId, field: &str, value: &str) -> Result<()> {
@@ -723,7 +800,24 @@ impl<S: Store> Device<S> {
     pub fn quote_pdf(&self, quote: &str, lang: crate::text::Lang) -> Result<Vec<u8>> {
         let account = self.account_of(quote)?;
         let (q, a) = ops::quote_and_account(&self.load(account)?, quote)?;
-        crate::pdf::quote(&self.settings, &a, &q, lang)
+        crate::pdf::quote(&self.heading(), &a, &q, lang)
+    }
+
+    /// What heads this device's PDFs: the settings, and the company's
+    /// logo when set and downloaded here (it comes with the library:
+    /// `blobs_to_fetch`).
+    fn heading(&self) -> crate::pdf::Heading {
+        let logo = self
+            .settings
+            .company
+            .logo
+            .as_deref()
+            .and_then(|sha| self.blob_path(sha))
+            .and_then(|p| crate::pdf::read_logo(&p));
+        crate::pdf::Heading {
+            settings: self.settings.clone(),
+            logo,
+        }
     }
 
     /// An order as a PDF in `lang` ("bon de commande"), made here, offline.
@@ -734,14 +828,14 @@ impl<S: Store> Device<S> {
         let (o, quote) = file
             .order(order)
             .ok_or_else(|| ValidationError::Rule(format!("no order {order}")))?;
-        crate::pdf::order(&self.settings, &file.account, o, quote, lang)
+        crate::pdf::order(&self.heading(), &file.account, o, quote, lang)
     }
 
     /// A customer file as a PDF to print ("dossier client"), made here,
     /// offline.
     pub fn account_pdf(&self, account: DocId, lang: crate::text::Lang) -> Result<Vec<u8>> {
         let file = self.account_file(account)?;
-        crate::pdf::account(&self.settings, &file, self.today(), lang)
+        crate::pdf::account(&self.heading(), &file, self.today(), lang)
     }
 
     /// The to-do list up to `until` for `scope` as a PDF ("édition des
@@ -757,7 +851,7 @@ impl<S: Store> Device<S> {
             crate::reports::Scope::User(u) => u.clone(),
             crate::reports::Scope::All => self.identity.user.clone(),
         };
-        crate::pdf::todo(&self.settings, &who, &items, until, self.today(), lang)
+        crate::pdf::todo(&self.heading(), &who, &items, until, self.today(), lang)
     }
 
     /// Everything in one customer file.
@@ -975,7 +1069,6 @@ impl<S: Store> Device<S> {
         })
     }
 
-    /// The tenant's users, roles and managers.
     /// The library documents meant for this user, newest first: the
     /// server's rule, mirrored (managers and admins: all; a rep: those for
     /// everyone, a territory they cover, or their manager's team).
@@ -1007,6 +1100,7 @@ impl<S: Store> Device<S> {
             .collect())
     }
 
+    /// The tenant's users, roles and managers.
     pub fn directory(&self) -> Result<Directory> {
         Ok(Directory::read(
             &self.load(self.singleton_id(DocKind::Directory)?)?,

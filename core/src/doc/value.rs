@@ -140,6 +140,12 @@ pub fn parse(
             let id = uuid::Uuid::parse_str(v).map_err(|_| ValidationError::BadId(v.to_string()))?;
             FieldValue::Str(id.to_string())
         }
+        FieldType::Sha256 => {
+            if !crate::model::library::is_sha256(v) {
+                return Err(ValidationError::BadBlob(v.to_string()));
+            }
+            FieldValue::Str(v.to_string())
+        }
         FieldType::Tags => {
             let mut tags: Vec<String> = v
                 .split(',')

@@ -66,6 +66,9 @@ pub struct Company {
     pub late_penalty_rate: Option<Decimal>,
     /// `goods`, `services` or `mixed` (what an e-invoice states), when set.
     pub operation_category: Option<String>,
+    /// The letterhead's logo: the blob (SHA-256) of a PNG or JPEG of the
+    /// library, when set.
+    pub logo: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Default)]
@@ -212,6 +215,9 @@ impl Settings {
             payment_terms: text("payment_terms"),
             late_penalty_rate: c.and_then(|c| c.decimal("late_penalty_rate")),
             operation_category: c.and_then(|c| c.get_str("operation_category")),
+            logo: c
+                .and_then(|c| c.get_str("logo"))
+                .filter(|s| super::library::is_sha256(s)),
         };
         Settings {
             company_name: get("name", ""),

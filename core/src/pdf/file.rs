@@ -2,8 +2,8 @@
 //! customer file ("dossier client").
 
 use super::sheet::*;
-use super::tr;
-use crate::model::{AccountFile, Settings};
+use super::{tr, Letterhead};
+use crate::model::AccountFile;
 use crate::reports::TodoItem;
 use crate::text::{self, Lang};
 use crate::Result;
@@ -11,14 +11,16 @@ use crate::Result;
 /// "Édition des actions à effectuer": the open actions due up to `until`
 /// (overdue first, as `reports::todo` orders them), for `who`, as a table
 /// whose header repeats on every page; the company's name at the foot.
-pub fn todo(
-    settings: &Settings,
+pub fn todo<'a>(
+    head: impl Into<Letterhead<'a>>,
     who: &str,
     items: &[TodoItem],
     until: chrono::NaiveDate,
     today: chrono::NaiveDate,
     lang: Lang,
 ) -> Result<Vec<u8>> {
+    let head = head.into();
+    let settings = head.settings;
     let title = tr(lang, "Actions à effectuer", "Actions to do").to_string();
     let footer = format!(
         "{} — {} {} — {}",
@@ -27,7 +29,7 @@ pub fn todo(
         text::date(today, lang),
         who
     );
-    let mut sheet = Sheet::new(&footer, lang)?;
+    let mut sheet = Sheet::new(&head, &footer, Some(today), lang)?;
     let full = PAGE_W - 2.0 * MARGIN;
     sheet.para(
         MARGIN,
@@ -107,12 +109,14 @@ pub fn todo(
 /// The customer file ("dossier client") to print before a visit: who the
 /// client is, its contacts, deals, open actions, quotes, orders and latest
 /// notes, each as a table whose header repeats across pages.
-pub fn account(
-    settings: &Settings,
+pub fn account<'a>(
+    head: impl Into<Letterhead<'a>>,
     file: &AccountFile,
     today: chrono::NaiveDate,
     lang: Lang,
 ) -> Result<Vec<u8>> {
+    let head = head.into();
+    let settings = head.settings;
     let a = &file.account;
     let title = format!(
         "{} — {}",
@@ -126,7 +130,7 @@ pub fn account(
         text::date(today, lang),
         a.name
     );
-    let mut sheet = Sheet::new(&footer, lang)?;
+    let mut sheet = Sheet::new(&head, &footer, Some(today), lang)?;
     let full = PAGE_W - 2.0 * MARGIN;
     sheet.para(MARGIN, full, &title, BODY + 5.0, true);
     let day = |d: Option<chrono::NaiveDate>| d.map(|d| text::date(d, lang)).unwrap_or_default();

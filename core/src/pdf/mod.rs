@@ -15,10 +15,67 @@ mod sheet;
 pub use file::{account, todo};
 pub use sale::{order, quote};
 
+use std::io::Read;
+
 use rust_decimal::Decimal;
 
 use crate::model::{Account, Settings};
 use crate::text::{self, Lang};
+
+/// What heads every PDF: the seller, from the settings, and the logo's
+/// bytes when the company has one and this machine holds it (a device
+/// downloads it with the library). A `&Settings` alone is a letterhead
+/// without a logo.
+#[derive(Clone, Copy)]
+pub struct Letterhead<'a> {
+    pub settings: &'a Settings,
+    pub logo: Option<&'a [u8]>,
+}
+
+impl<'a> From<&'a Settings> for Letterhead<'a> {
+    fn from(settings: &'a Settings) -> Letterhead<'a> {
+        Letterhead {
+            settings,
+            logo: None,
+        }
+    }
+}
+
+/// A letterhead owning its parts, to move to another thread.
+#[derive(Clone, Debug, Default)]
+pub struct Heading {
+    pub settings: Settings,
+    pub logo: Option<Vec<u8>>,
+}
+
+impl<'a> From<&'a Heading> for Letterhead<'a> {
+    fn from(h: &'a Heading) -> Letterhead<'a> {
+        Letterhead {
+            settings: &h.settings,
+            logo: h.logo.as_deref(),
+        }
+    }
+}
+
+/// Largest logo file drawn.
+pub const MAX_LOGO_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest logo side, in pixels: what bounds the memory its decoding takes.
+pub const MAX_LOGO_SIDE: u32 = 4096;
+
+/// The logo file at `path`, if it is there and no larger than
+/// `MAX_LOGO_BYTES` (the read itself is bounded).
+pub fn read_logo(path: &std::path::Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LOGO_BYTES + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= MAX_LOGO_BYTES).then_some(bytes)
+}
+
+/// Whether `bytes` can head a PDF: a PNG or JPEG within the limits. Its
+/// size in pixels, or why not.
+pub fn check_logo(bytes: &[u8]) -> std::result::Result<(u32, u32), String> {
+    sheet::logo_image(bytes).map(|i| i.size())
+}
 
 pub(super) fn tr(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
     match lang {

@@ -2,7 +2,7 @@
 //! the lines, totals per VAT rate, terms and every legal mention.
 
 use super::sheet::*;
-use super::{client_lines, percent, seller_lines, tr};
+use super::{client_lines, percent, seller_lines, tr, Letterhead};
 use crate::legal;
 use crate::model::{Account, Line, Order, Quote, Settings, Totals};
 use crate::text::{self, Lang};
@@ -13,10 +13,17 @@ use crate::Result;
 /// mention (`crate::legal`), the seller's legal line and the page number at
 /// the foot of each page. Made whatever the quote's state: a draft shows
 /// "provisional number" when it has no final one.
-pub fn quote(settings: &Settings, account: &Account, q: &Quote, lang: Lang) -> Result<Vec<u8>> {
+pub fn quote<'a>(
+    head: impl Into<Letterhead<'a>>,
+    account: &Account,
+    q: &Quote,
+    lang: Lang,
+) -> Result<Vec<u8>> {
+    let head = head.into();
+    let settings = head.settings;
     let (seller, footer) = seller_lines(settings, lang);
     let title = format!("{} {}", tr(lang, "Devis", "Quote"), q.number);
-    let mut sheet = Sheet::new(&footer, lang)?;
+    let mut sheet = Sheet::new(&head, &footer, q.date, lang)?;
     sheet.columns(&seller, &client_lines(account, lang));
     sheet.gap(14.0);
     let full = PAGE_W - 2.0 * MARGIN;
@@ -223,16 +230,18 @@ fn lines_and_totals(
 /// An order ("bon de commande") as a PDF: the same letterhead, lines and
 /// totals as its quote, its delivery date and status, the payment terms and
 /// the late-payment mentions.
-pub fn order(
-    settings: &Settings,
+pub fn order<'a>(
+    head: impl Into<Letterhead<'a>>,
     account: &Account,
     o: &Order,
     quote_number: Option<&str>,
     lang: Lang,
 ) -> Result<Vec<u8>> {
+    let head = head.into();
+    let settings = head.settings;
     let (seller, footer) = seller_lines(settings, lang);
     let title = format!("{} {}", tr(lang, "Commande", "Order"), o.number);
-    let mut sheet = Sheet::new(&footer, lang)?;
+    let mut sheet = Sheet::new(&head, &footer, o.date, lang)?;
     sheet.columns(&seller, &client_lines(account, lang));
     sheet.gap(14.0);
     let full = PAGE_W - 2.0 * MARGIN;

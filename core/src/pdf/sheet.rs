@@ -3,11 +3,14 @@
 //! whose header repeats on every page they run onto, and on every page a
 //! footer line and "Page n / N".
 
-use krilla::geom::{PathBuilder, Point};
+use krilla::configure::{Archival, ConfigurationBuilder};
+use krilla::geom::{PathBuilder, Point, Size, Transform};
+use krilla::image::Image;
+use krilla::metadata::{DateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
 use krilla::text::{Font, TextDirection};
-use krilla::Document;
+use krilla::{Document, SerializeSettings};
 
 use crate::text::Lang;
 use crate::{CoreError, Result};
@@ -48,6 +51,13 @@ pub(super) enum Op {
         w: f32,
         h: f32,
     },
+    /// The letterhead's logo, in the box (x, y, w, h).
+    Logo {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,7 +91,8 @@ impl Faces {
 
     pub(super) fn width(&self, s: &str, size: f32, bold: bool) -> f32 {
         let face = if bold { &self.bold } else { &self.regular };
-        let units: u32 = s
+        let units: u32 = self
+            .drawable(s, bold)
             .chars()
             .map(|c| {
                 face.glyph_index(c)
@@ -90,6 +101,29 @@ impl Faces {
             })
             .sum();
         units as f32 * size / f32::from(face.units_per_em())
+    }
+
+    /// `s` as it can be drawn: a character the font has no glyph for
+    /// (a script DejaVu lacks, an emoji) becomes `?`, a control one a
+    /// space. PDF/A forbids the empty glyph, so a customer's name in a
+    /// script we cannot draw must not cost them the whole PDF.
+    pub(super) fn drawable<'s>(&self, s: &'s str, bold: bool) -> std::borrow::Cow<'s, str> {
+        let face = if bold { &self.bold } else { &self.regular };
+        let ok = |c: char| {
+            !c.is_control()
+                && !matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+                && face.glyph_index(c).is_some()
+        };
+        if s.chars().all(ok) {
+            return std::borrow::Cow::Borrowed(s);
+        }
+        s.chars()
+            .map(|c| match c {
+                c if ok(c) => c,
+                c if c.is_control() || c.is_whitespace() => ' ',
+                _ => '?',
+            })
+            .collect()
     }
 
     /// `s` broken into lines no wider than `width` (at spaces, or inside a
@@ -130,6 +164,39 @@ impl Faces {
     }
 }
 
+/// The logo's box at the top of the first page, in points.
+const LOGO_MAX_W: f32 = 160.0;
+const LOGO_MAX_H: f32 = 48.0;
+
+/// A logo's bytes as an image krilla embeds: a PNG or a JPEG (by its
+/// first bytes) of at most `MAX_LOGO_BYTES` and `MAX_LOGO_SIDE` pixels a
+/// side. Only the header is read here; the pixels are decoded when the
+/// PDF is written, bounded by those sides.
+pub(super) fn logo_image(bytes: &[u8]) -> std::result::Result<Image, String> {
+    if bytes.len() as u64 > super::MAX_LOGO_BYTES {
+        return Err(format!(
+            "larger than {} MB",
+            super::MAX_LOGO_BYTES / (1024 * 1024)
+        ));
+    }
+    let data = krilla::Data::from(bytes.to_vec());
+    let image = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Image::from_png(data, false)?
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Image::from_jpeg(data, false)?
+    } else {
+        return Err("not a PNG or JPEG image".into());
+    };
+    let (w, h) = image.size();
+    if w == 0 || h == 0 || w > super::MAX_LOGO_SIDE || h > super::MAX_LOGO_SIDE {
+        return Err(format!(
+            "{w}×{h} pixels: at most {} a side",
+            super::MAX_LOGO_SIDE
+        ));
+    }
+    Ok(image)
+}
+
 /// Pages being laid out: what to draw on each, and where the next line goes.
 pub(super) struct Sheet {
     pub(super) faces: Faces,
@@ -138,19 +205,46 @@ pub(super) struct Sheet {
     /// The legal line at the foot of every page.
     pub(super) footer: Vec<String>,
     pub(super) lang: Lang,
+    logo: Option<Image>,
+    /// The document's date, in its metadata.
+    date: chrono::NaiveDate,
 }
 
 impl Sheet {
-    pub(super) fn new(footer: &str, lang: Lang) -> Result<Sheet> {
+    /// A sheet headed by `head`'s logo when it has one that can be drawn (a
+    /// logo that cannot is left out: a quote is never refused for it).
+    pub(super) fn new(
+        head: &super::Letterhead<'_>,
+        footer: &str,
+        date: Option<chrono::NaiveDate>,
+        lang: Lang,
+    ) -> Result<Sheet> {
         let faces = Faces::load()?;
         let footer = faces.wrap(footer, SMALL, false, PAGE_W - 2.0 * MARGIN);
-        Ok(Sheet {
+        let logo = head.logo.and_then(|b| logo_image(b).ok());
+        let mut sheet = Sheet {
             faces,
             pages: vec![Vec::new()],
             y: MARGIN,
             footer,
             lang,
-        })
+            logo: None,
+            date: date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        };
+        if let Some(image) = logo {
+            let (pw, ph) = image.size();
+            let scale = (LOGO_MAX_W / pw as f32).min(LOGO_MAX_H / ph as f32);
+            let (w, h) = (pw as f32 * scale, ph as f32 * scale);
+            sheet.op(Op::Logo {
+                x: MARGIN,
+                y: MARGIN,
+                w,
+                h,
+            });
+            sheet.y += h + 10.0;
+            sheet.logo = Some(image);
+        }
+        Ok(sheet)
     }
 
     pub(super) fn bottom(&self) -> f32 {
@@ -289,9 +383,20 @@ impl Sheet {
         }
     }
 
-    /// The PDF: every page with its footer and number.
+    /// The PDF, in PDF/A-3b (archivable, and the base Factur-X builds
+    /// on): every page with its footer and number; title, language and
+    /// date in its metadata. krilla checks the rules it can (fonts
+    /// embedded, no glyph missing, colours device-independent) and refuses
+    /// to write a file that breaks one.
     pub(super) fn finish(self, title: &str) -> Result<Vec<u8>> {
-        let mut doc = Document::new();
+        let configuration = ConfigurationBuilder::new()
+            .with_archival_validator(Archival::A3_B)
+            .finish()
+            .map_err(|e| CoreError::Pdf(format!("PDF/A configuration: {e:?}")))?;
+        let mut doc = Document::new_with(SerializeSettings {
+            configuration,
+            ..SerializeSettings::default()
+        });
         let regular = Font::new(REGULAR.into(), 0)
             .ok_or_else(|| CoreError::Pdf("the regular font does not load".into()))?;
         let bold = Font::new(BOLD.into(), 0)
@@ -314,7 +419,7 @@ impl Sheet {
                     Point::from_xy(x, y + size),
                     font,
                     size,
-                    t,
+                    &self.faces.drawable(t, b),
                     false,
                     TextDirection::Auto,
                 );
@@ -341,6 +446,13 @@ impl Sheet {
                             }));
                             s.draw_path(&path);
                             s.set_stroke(None);
+                        }
+                    }
+                    Op::Logo { x, y, w, h } => {
+                        if let (Some(image), Some(size)) = (&self.logo, Size::from_wh(*w, *h)) {
+                            s.push_transform(&Transform::from_translate(*x, *y));
+                            s.draw_image(image.clone(), size);
+                            s.pop();
                         }
                     }
                     Op::Band { x, y, w, h } => {
@@ -375,7 +487,17 @@ impl Sheet {
             s.finish();
             page.finish();
         }
-        doc.set_metadata(krilla::metadata::Metadata::new().title(title.to_string()));
+        use chrono::Datelike;
+        let date = DateTime::new(u16::try_from(self.date.year()).unwrap_or(2000))
+            .month(self.date.month() as u8)
+            .day(self.date.day() as u8);
+        doc.set_metadata(
+            Metadata::new()
+                .title(title.to_string())
+                .language(self.lang.code().to_string())
+                .creator("Carnet".to_string())
+                .creation_date(date),
+        );
         doc.finish()
             .map_err(|e| CoreError::Pdf(format!("writing the PDF: {e:?}")))
     }

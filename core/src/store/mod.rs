@@ -100,4 +100,9 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// Where the files beside the store live (library blobs), if the
+    /// store is on disk.
+    fn blob_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }

@@ -131,6 +131,10 @@ const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store for SledStore {
+    fn blob_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.dir.join("blobs"))
+    }
+
     fn load(&self, doc: DocId) -> Result<Option<Stored>, StoreError> {
         let snap = self.db.get(key(SNAPSHOT, doc))?;
         let mut bytes = snap.map(|s| s.to_vec()).unwrap_or_default();

@@ -54,6 +54,8 @@ pub enum TenantError {
     WriterGone,
     #[error("{0}")]
     Invalid(String),
+    #[error("larger than the limit of {} MB", .0 / (1024 * 1024))]
+    TooLarge(u64),
 }
 
 pub type Result<T, E = TenantError> = std::result::Result<T, E>;

@@ -375,12 +375,15 @@ struct FileView {
     conflicts: Vec<Conflict>,
     /// The legal mentions each draft quote lacks before it can be sent.
     missing: HashMap<String, Vec<Mention>>,
+    /// The library documents the viewer may attach to a message.
+    library: Vec<carnet_core::model::LibraryItem>,
 }
 
 async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
     let doc = doc_id(id)?;
     let parts = web.tenant.edit_parts();
-    web.tenant
+    let mut fv = web
+        .tenant
         .read_for(&v.user, doc, DocKind::Account, |d| {
             let file = AccountFile::read(d).ok()?;
             let missing = file
@@ -397,12 +400,15 @@ async fn load_file(web: &Web, v: &Viewer, id: &str) -> Option<FileView> {
                 conflicts: d.conflicts(),
                 missing,
                 file,
+                library: Vec::new(),
             })
         })
         .await
         .ok()
         .flatten()
-        .flatten()
+        .flatten()?;
+    fv.library = web.tenant.library_for(&v.user).await;
+    Some(fv)
 }
 
 /// How a field is edited on the page.
@@ -691,6 +697,14 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
                                             input id={ "to-" (q.id) } type="email" name="to" required value=(f.account.email.clone().unwrap_or_default()); }
                                         p { label for={ "msg-" (q.id) } { (tr(l, "Message", "Message")) }
                                             textarea id={ "msg-" (q.id) } name="message" rows="3" maxlength="20000" {} }
+                                        @if !fv.library.is_empty() {
+                                            fieldset { legend { (tr(l, "Joindre des documents (5 au plus)", "Attach documents (at most 5)")) }
+                                                @for i in &fv.library {
+                                                    label { input type="checkbox" name="attach" value=(i.blob); " " (i.title) }
+                                                    " "
+                                                }
+                                            }
+                                        }
                                         button type="submit" { (tr(l, "Envoyer le devis en PDF", "Send the quote as a PDF")) }
                                     }
                                 }
@@ -707,7 +721,10 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
             section.sheet aria-labelledby="h-emails" {
                 h2 #h-emails { (tr(l, "E-mails", "Emails")) }
                 table { thead { tr { th scope="col" { (tr(l, "Écrit le", "Written")) } th scope="col" { (tr(l, "Destinataire", "To")) } th scope="col" { (tr(l, "Objet", "Subject")) } th scope="col" { (tr(l, "Statut", "Status")) } th scope="col" { (tr(l, "Détail", "Detail")) } } }
-                    tbody { @for e in &f.emails { tr { td { (text::date_time(e.created_at, l)) } td { (e.to) } td { (e.subject) } td { (text::email_status(&e.status, l)) }
+                    tbody { @for e in &f.emails { tr { td { (text::date_time(e.created_at, l)) } td { (e.to) } td { (e.subject)
+                        @if !e.attachments.is_empty() { br; small { (tr(l, "Joint : ", "Attached: "))
+                            (e.attachments.iter().map(|sha| fv.library.iter().find(|i| &i.blob == sha).map_or_else(|| tr(l, "document retiré", "withdrawn document").to_string(), |i| i.title.clone())).collect::<Vec<_>>().join(", ")) } } }
+                        td { (text::email_status(&e.status, l)) }
                         td { @if let Some(t) = e.sent_at { (text::date_time(t, l)) } @else if let Some(err) = &e.error { (err) } } } } } }
             }
         }
@@ -906,9 +923,9 @@ async fn quote_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) ->
     let Some((name, q, a)) = made.await else {
         return not_found(&v);
     };
-    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let (head, lang) = (web.tenant.heading().await, v.lang);
     pdf_response(&web, &v, name, move || {
-        carnet_core::pdf::quote(&parts.settings, &a, &q, lang)
+        carnet_core::pdf::quote(&head, &a, &q, lang)
     })
     .await
 }
@@ -928,9 +945,9 @@ async fn order_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) ->
     let Some((name, o, quote, a)) = made.await else {
         return not_found(&v);
     };
-    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let (head, lang) = (web.tenant.heading().await, v.lang);
     pdf_response(&web, &v, name, move || {
-        carnet_core::pdf::order(&parts.settings, &a, &o, quote.as_deref(), lang)
+        carnet_core::pdf::order(&head, &a, &o, quote.as_deref(), lang)
     })
     .await
 }
@@ -970,10 +987,10 @@ async fn account_pdf(State(web): State<Web>, v: Viewer, Path(id): Path<String>) 
     let Ok(Some(Some(file))) = read else {
         return not_found(&v);
     };
-    let (parts, lang) = (web.tenant.edit_parts(), v.lang);
+    let (head, lang) = (web.tenant.heading().await, v.lang);
     let name = format!("dossier-{}", file.account.name);
     pdf_response(&web, &v, name, move || {
-        carnet_core::pdf::account(&parts.settings, &file, today(), lang)
+        carnet_core::pdf::account(&head, &file, today(), lang)
     })
     .await
 }
@@ -1064,12 +1081,22 @@ async fn email_quote(
     };
     let back_to = format!("/accounts/{doc}");
     let (to, message) = (f.text("to"), f.text("message"));
+    // Only documents meant for the viewer: one they may not fetch answers
+    // like a missing page (the mailer checks again when it sends).
+    let mut attachments: Vec<String> = f.all("attach").into_iter().map(str::to_string).collect();
+    attachments.sort();
+    attachments.dedup();
+    for sha in &attachments {
+        if web.tenant.may_fetch(&v.user, sha).await.is_none() {
+            return not_found(&v);
+        }
+    }
     let mail = ops::NewEmail {
         to: &to,
         subject: "",
         message: &message,
         quote: Some(id.trim()),
-        attachments: &[],
+        attachments: &attachments,
         lang: v.lang,
     };
     match web

@@ -210,8 +210,12 @@ fn range_query(
 /// The same list as a PDF (the core's, as a device makes it).
 async fn print_todo_pdf(State(web): State<Web>, v: Viewer, Query(r): Query<Range>) -> Response {
     let (_, to, _, items) = r.items(&web, &v);
-    let settings = web.tenant.edit_parts().settings.clone();
-    match carnet_core::pdf::todo(&settings, &v.user, &items, to, today(), v.lang) {
+    let (head, user, lang) = (web.tenant.heading().await, v.user.clone(), v.lang);
+    let made = web
+        .tenant
+        .on_cpu(move || carnet_core::pdf::todo(&head, &user, &items, to, today(), lang))
+        .await;
+    match made.map_err(carnet_core::CoreError::Pdf).and_then(|r| r) {
         Ok(bytes) => (
             [
                 (axum::http::header::CONTENT_TYPE, "application/pdf"),

@@ -80,7 +80,9 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
     while let Ok(Some(mut field)) = parts.next_field().await {
         match field.name() {
             Some("csrf") => {
-                let t = field.text().await.unwrap_or_default();
+                let t = super::small_field(&mut field, 256)
+                    .await
+                    .unwrap_or_default();
                 csrf_ok = crate::auth::same_secret(&t, &v.csrf);
             }
             Some("dry_run") => dry_run = true,

@@ -38,6 +38,7 @@ pub fn routes() -> Router<Web> {
         .route("/users", get(users).post(add_user))
         .route("/company", get(company))
         .route("/company/field", post(set_company_field))
+        .route("/company/logo", post(set_company_logo))
         .route("/users/{email}/role", post(set_role))
         .route("/users/{email}/deactivate", post(deactivate))
         .route("/users/{email}/devices/{device}/revoke", post(revoke))
@@ -701,8 +702,39 @@ async fn company(State(web): State<Web>, v: Viewer, Query(q): Query<Msg>) -> Res
             _ => String::new(),
         }
     };
+    let images: Vec<_> = web
+        .tenant
+        .library()
+        .await
+        .into_iter()
+        .filter(|i| matches!(i.mime.as_str(), "image/png" | "image/jpeg"))
+        .collect();
+    let logo = c.logo.clone().unwrap_or_default();
     let body = html! {
         (page::error(q.error.as_deref()))
+        h2 { (tr(l, "Logo", "Logo")) }
+        @if !logo.is_empty() {
+            p { img.logo src={ "/blobs/" (logo) } alt=(tr(l, "Logo actuel", "Current logo")) height="48"; }
+        }
+        form method="post" action="/company/logo" {
+            (page::csrf(&v))
+            p {
+                label for="c-logo" { (tr(l, "Image de la bibliothèque (PNG ou JPEG, 2 Mo et 4096 pixels de côté au plus), en tête de chaque PDF", "Library image (PNG or JPEG, at most 2 MB and 4096 pixels a side), heading every PDF")) }
+                " "
+                select #c-logo name="blob" {
+                    option value="" selected[logo.is_empty()] { (tr(l, "— aucun —", "— none —")) }
+                    @for i in &images {
+                        option value=(i.blob) selected[i.blob == logo] { (i.title) " (" (i.file_name) ")" }
+                    }
+                }
+                " "
+                button type="submit" { (tr(l, "Enregistrer", "Save")) }
+            }
+        }
+        @if images.is_empty() {
+            p { (tr(l, "Ajoutez d'abord l'image à la bibliothèque (Documents).", "Add the image to the library first (Library).")) }
+        }
+        h2 { (tr(l, "Mentions légales", "Legal mentions")) }
         p { (tr(l, "Ces mentions figurent sur les devis ; un devis ne peut être envoyé que si elles sont toutes renseignées.", "Quotes state these; a quote can only be sent once they are all filled in.")) }
         table.fields { tbody {
             @for (k, fr, en) in COMPANY_FIELDS {
@@ -740,6 +772,61 @@ async fn set_company_field(
         .tenant
         .edit_for(&v.writer(), settings, DocKind::Settings, false, |d, ctx| {
             ops::set_field(d, ctx, &format!("company/{field}"), &value)
+        })
+        .await
+    {
+        Ok(()) => back("/company"),
+        Err(e) => edit_failed(&v, e, "/company"),
+    }
+}
+
+/// Sets the letterhead's logo to an image of the library (or none), once
+/// the image is known to be drawable: a PNG or JPEG within the limits.
+async fn set_company_logo(
+    State(web): State<Web>,
+    AdminPosted(Posted { v, f }): AdminPosted,
+) -> Response {
+    let l = v.lang;
+    let blob = f.text("blob");
+    if !blob.is_empty() {
+        let known = web
+            .tenant
+            .library()
+            .await
+            .into_iter()
+            .any(|i| i.blob == blob);
+        let Some(path) = web.tenant.blobs.path(&blob).filter(|_| known) else {
+            return back(&with_error(
+                "/company",
+                tr(
+                    l,
+                    "Cette image n'est pas dans la bibliothèque.",
+                    "This image is not in the library.",
+                ),
+            ));
+        };
+        let checked = tokio::task::spawn_blocking(move || {
+            carnet_core::pdf::read_logo(&path)
+                .ok_or_else(|| "larger than 2 MB".to_string())
+                .and_then(|b| carnet_core::pdf::check_logo(&b))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(why) = checked {
+            let msg = format!(
+                "{} ({why})",
+                tr(l, "Cette image ne peut pas servir de logo : il faut un PNG ou un JPEG de 2 Mo et 4096 pixels de côté au plus", "This image cannot be the logo: it must be a PNG or JPEG of at most 2 MB and 4096 pixels a side")
+            );
+            return back(&with_error("/company", &msg));
+        }
+    }
+    let Some(settings) = web.tenant.singleton(DocKind::Settings) else {
+        return not_found(&v);
+    };
+    match web
+        .tenant
+        .edit_for(&v.writer(), settings, DocKind::Settings, false, |d, ctx| {
+            ops::set_field(d, ctx, "company/logo", &blob)
         })
         .await
     {

@@ -387,6 +387,28 @@ pub fn edit_failed(v: &Viewer, e: EditError, to: &str) -> Response {
 }
 
 /// `to` with an `error` query parameter.
+/// A small multipart field (a token, a title) read as text, at most `max`
+/// bytes: `None` when longer, not UTF-8, or cut short. Never the whole
+/// body in memory, whatever a client sends.
+pub async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    max: usize,
+) -> Option<String> {
+    let mut buf = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return String::from_utf8(buf).ok(),
+            Err(_) => return None,
+        }
+    }
+}
+
 pub fn with_error(to: &str, msg: &str) -> String {
     let sep = if to.contains('?') { '&' } else { '?' };
     format!("{to}{sep}error={}", enc(msg))

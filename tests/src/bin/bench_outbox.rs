@@ -118,8 +118,9 @@ async fn main() {
     );
     cfg.concurrency = concurrency;
     cfg.retry_secs = 1;
+    cfg.save(&data).expect("mail settings");
     let started = Instant::now();
-    mailer::spawn(t.clone(), cfg).expect("mailer");
+    mailer::spawn(t.clone(), &data).expect("mailer");
     let deadline = started + Duration::from_secs(300);
     let mut peak = rss_before;
     while count(&t, "sent") < messages && Instant::now() < deadline {
