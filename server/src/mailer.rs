@@ -30,6 +30,7 @@ use carnet_core::{DocId, DocKind};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,14 @@ pub struct MailConfig {
     /// Longest wait for the mail server, per message.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// A certificate authority (PEM) trusted besides the usual roots: a
+    /// company relay whose certificate a private CA signed.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
 }
+
+/// Largest `ca_pem` accepted.
+const MAX_CA_BYTES: usize = 32 * 1024;
 
 fn default_attempts() -> i64 {
     5
@@ -120,6 +128,7 @@ impl MailConfig {
             retry_secs: default_retry(),
             concurrency: default_concurrency(),
             timeout_secs: default_timeout(),
+            ca_pem: None,
         }
     }
 
@@ -177,6 +186,13 @@ impl MailConfig {
         if self.username.is_some() != self.password.is_some() {
             return Err("username and password go together".into());
         }
+        if let Some(pem) = &self.ca_pem {
+            if pem.len() > MAX_CA_BYTES {
+                return Err(format!("ca: larger than {MAX_CA_BYTES} bytes"));
+            }
+            Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| format!("ca: not a PEM certificate ({e})"))?;
+        }
         Ok(())
     }
 
@@ -190,10 +206,20 @@ impl MailConfig {
     }
 
     fn transport(&self) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+        // rustls, verifying the server's name against the usual roots and
+        // the CA given, if any.
+        let tls = || -> anyhow::Result<TlsParameters> {
+            let mut b = TlsParameters::builder(self.host.clone());
+            if let Some(pem) = &self.ca_pem {
+                b = b.add_root_certificate(Certificate::from_pem(pem.as_bytes())?);
+            }
+            Ok(b.build_rustls()?)
+        };
+        let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host);
         let builder = match self.security {
-            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)?,
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)?,
-            Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
+            Security::Starttls => plain.tls(Tls::Required(tls()?)),
+            Security::Tls => plain.tls(Tls::Wrapper(tls()?)),
+            Security::None => plain,
         };
         let mut builder = builder
             .port(self.port)

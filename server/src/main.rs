@@ -2,7 +2,7 @@
 
 use carnet_server::{admin, auth, demo, http, mailer, session, tenant};
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -194,7 +194,7 @@ enum ImportCmd {
 #[derive(Subcommand)]
 enum MailCmd {
     /// Set the mail server (kept in DATA/mail.json, readable by the
-    /// server's user only; read when the server starts).
+    /// server's user only; a running server takes it within 5 seconds).
     Set {
         #[arg(long)]
         host: String,
@@ -220,6 +220,10 @@ enum MailCmd {
         /// Messages sent at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// A certificate authority (PEM file) to trust besides the usual
+        /// roots, for a relay whose certificate a private CA signed.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// Print the mail settings (without the password).
     Show,
@@ -443,11 +447,21 @@ async fn run(cli: Cli) -> Result<()> {
             max_attempts,
             retry_secs,
             concurrency,
+            ca_file,
         }) => {
             let mut cfg = mailer::MailConfig::new(&host, port, security, &from);
             cfg.max_attempts = max_attempts;
             cfg.retry_secs = retry_secs;
             cfg.concurrency = concurrency;
+            if let Some(path) = ca_file {
+                let mut pem = String::new();
+                std::fs::File::open(&path)
+                    .with_context(|| format!("{}", path.display()))?
+                    .take(64 * 1024)
+                    .read_to_string(&mut pem)
+                    .with_context(|| format!("{}", path.display()))?;
+                cfg.ca_pem = Some(pem);
+            }
             if password_stdin {
                 cfg.username = username;
                 cfg.password = Some(read_password()?);
@@ -457,7 +471,7 @@ async fn run(cli: Cli) -> Result<()> {
             std::fs::create_dir_all(&cli.data)?;
             cfg.save(&cli.data)?;
             println!("{}", serde_json::to_string_pretty(&cfg.redacted())?);
-            eprintln!("restart the server for it to take effect");
+            eprintln!("a running server takes it within 5 seconds");
             Ok(())
         }
         Cmd::Mail(MailCmd::Show) => match mailer::MailConfig::load(&cli.data)? {

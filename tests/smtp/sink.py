@@ -12,12 +12,16 @@ read from DIR/mode at that moment, so a test can change it while running:
                     the mail server has the message, the sender never hears
                     so (then the mode goes back to accept)
 
+With --tls CERT KEY, it requires STARTTLS before any mail (aiosmtpd's
+require_starttls), with that certificate.
+
 Prints "listening PORT" on stdout once it accepts connections.
 """
 
 import asyncio
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.smtp import SMTP
@@ -63,9 +67,14 @@ async def main():
     folder = sys.argv[1]
     os.makedirs(folder, exist_ok=True)
     sink = Sink(folder)
+    tls = {}
+    if sys.argv[2:3] == ["--tls"]:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        tls = {"tls_context": ctx, "require_starttls": True}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(sink, hostname="sink.test", data_size_limit=50 * 1024 * 1024),
+        lambda: SMTP(sink, hostname="sink.test", data_size_limit=50 * 1024 * 1024, **tls),
         "127.0.0.1",
         0,
     )

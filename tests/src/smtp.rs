@@ -16,12 +16,23 @@ pub struct Sink {
 impl Sink {
     /// Starts a sink storing into `dir`, on a free loopback port.
     pub fn start(dir: &Path) -> Sink {
+        Sink::spawn(dir, &[])
+    }
+
+    /// A sink that requires STARTTLS, with the certificate chain `cert`
+    /// (PEM) and its key.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Sink {
+        Sink::spawn(dir, &["--tls".as_ref(), cert.as_os_str(), key.as_os_str()])
+    }
+
+    fn spawn(dir: &Path, extra: &[&std::ffi::OsStr]) -> Sink {
         std::fs::create_dir_all(dir).expect("sink dir");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/smtp/sink.py");
         // Debian's Python, where python3-aiosmtpd is installed.
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

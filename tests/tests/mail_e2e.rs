@@ -4,7 +4,10 @@
 //! once; the result comes back to the device. A server killed after the
 //! mail server took the message sends it again with the same Message-ID,
 //! never a third time; a refusing or unreachable mail server gives retries
-//! then a failure the device sees; an opted-out contact gets nothing.
+//! then a failure the device sees; an opted-out contact gets nothing. A
+//! mail server requiring STARTTLS gets nothing until its certificate is
+//! trusted, then the message over TLS; settings written while the server
+//! runs take effect without a restart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,8 +28,9 @@ struct World {
     alice: PathBuf,
 }
 
-/// `carnet-server mail set` to the sink on `port`, with `extra` options.
-fn mail_set(data: &Path, port: u16, extra: &[&str]) {
+/// `carnet-server mail set` to the sink on `port`, with `security`
+/// (`none`, `starttls`) and `extra` options.
+fn mail_set(data: &Path, port: u16, security: &str, extra: &[&str]) {
     let port = port.to_string();
     let mut args = vec![
         "mail",
@@ -36,7 +40,7 @@ fn mail_set(data: &Path, port: u16, extra: &[&str]) {
         "--port",
         &port,
         "--security",
-        "none",
+        security,
         "--from",
         "Démo Carnet <devis@demo.example>",
     ];
@@ -60,7 +64,7 @@ fn world(extra: &[&str]) -> World {
     let data = tmp.path().join("server");
     Server::demo(&data);
     let sink = Sink::start(&tmp.path().join("sink"));
-    mail_set(&data, sink.port, extra);
+    mail_set(&data, sink.port, "none", extra);
     let server = Server::start(&data, "127.0.0.1:0");
     let alice = tmp.path().join("alice");
     login(&alice, &server.url, ALICE, PASSWORD);
@@ -361,10 +365,148 @@ fn mail_settings_written_while_the_server_runs_send_what_was_waiting() {
     assert_eq!(email(&alice, &id)["status"], "queued");
     assert!(sink.messages().is_empty());
 
-    mail_set(&data, sink.port, &[]);
+    mail_set(&data, sink.port, "none", &[]);
     // Picked up within seconds, without a restart.
     let sent = settled(&alice, &id, Duration::from_secs(30));
     assert_eq!(sent["status"], "sent", "{sent}");
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
     drop(server);
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 it signed
+/// (Debian's openssl): (ca.pem, cert.pem, key.pem).
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl (Debian's openssl package)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Carnet test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[test]
+fn a_mail_server_requiring_starttls_gets_the_message_once_its_certificate_is_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(tmp.path());
+    let data = tmp.path().join("server");
+    Server::demo(&data);
+    let sink = Sink::start_tls(&tmp.path().join("sink"), &cert, &key);
+    // STARTTLS required, the certificate checked against the usual roots
+    // only: the private CA is unknown, so nothing is sent in clear or to
+    // an unverified server; the message waits with the reason.
+    mail_set(
+        &data,
+        sink.port,
+        "starttls",
+        &["--retry-secs", "1", "--max-attempts", "50"],
+    );
+    let server = Server::start(&data, "127.0.0.1:0");
+    let alice = tmp.path().join("alice");
+    login(&alice, &server.url, ALICE, PASSWORD);
+    ok(&alice, &["sync"]);
+    let q = quote(&alice, &first_account(&alice));
+    let id = ok(&alice, &["quote", "send", &q, "--to", "client@example.com"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        ok(&alice, &["sync"]);
+        let e = email(&alice, &id);
+        if !e["error"].is_null() || Instant::now() > deadline {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_ne!(waiting["status"], "sent", "{waiting}");
+    let why = waiting["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("UnknownIssuer"),
+        "the reason is recorded: {waiting}"
+    );
+    assert!(sink.messages().is_empty());
+
+    // With the company's CA trusted (read by the running server), it
+    // leaves over TLS.
+    let ca = ca.to_str().unwrap();
+    mail_set(
+        &data,
+        sink.port,
+        "starttls",
+        &["--retry-secs", "1", "--max-attempts", "50", "--ca-file", ca],
+    );
+    let sent = settled_as(&alice, &id, "sent", Duration::from_secs(60));
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+    drop(server);
+}
+
+/// Syncs until message `id` reads `status`; returns it.
+fn settled_as(store: &Path, id: &str, status: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        ok(store, &["sync"]);
+        let e = email(store, id);
+        if e["status"] == status || Instant::now() > deadline {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
