@@ -69,12 +69,34 @@ pub enum ValidationError {
     BadId(String),
     #[error("{0:?} is not a document of the library (a SHA-256 in hex)")]
     BadBlob(String),
+    /// A CSV file that cannot be read (`import::source`), at a line when
+    /// known.
+    #[error("{}{problem}", .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Csv {
+        line: Option<u64>,
+        problem: CsvProblem,
+    },
     #[error("unknown field {path:?} for {what}")]
     UnknownField { path: String, what: String },
     #[error("{field}: is read-only")]
     ReadOnly { field: String },
     #[error("{0}")]
     Rule(String),
+}
+
+/// Why a CSV file cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CsvProblem {
+    #[error("the file is empty: no header line")]
+    Empty,
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    #[error("a row longer than {0} bytes (a quote that never closes?)")]
+    RowTooLong(u64),
+    #[error("{found} columns, at most {max}")]
+    TooManyColumns { found: usize, max: usize },
+    #[error("unreadable CSV ({0})")]
+    Unreadable(String),
 }
 
 /// What a storage backend can fail with.

@@ -411,6 +411,23 @@ impl ValidationError {
             BadBool { field, value } => format!("{field} : {value:?} n'est pas oui/non"),
             BadId(v) => format!("{v:?} n'est pas un identifiant valide"),
             BadBlob(v) => format!("{v:?} n'est pas un document de la bibliothèque"),
+            Csv { line, problem } => {
+                use crate::error::CsvProblem as P;
+                let at = line.map(|l| format!("ligne {l} : ")).unwrap_or_default();
+                let what = match problem {
+                    P::Empty => "le fichier est vide : pas de ligne d'en-têtes".to_string(),
+                    P::Io(e) => format!("le fichier ne peut pas être lu : {e}"),
+                    P::RowTooLong(max) => format!(
+                        "une ligne dépasse {} Mo (un guillemet jamais refermé ?)",
+                        max / (1024 * 1024)
+                    ),
+                    P::TooManyColumns { found, max } => {
+                        format!("{found} colonnes, {max} au plus")
+                    }
+                    P::Unreadable(e) => format!("CSV illisible ({e})"),
+                };
+                format!("{at}{what}")
+            }
             UnknownField { path, what } => format!("champ inconnu {path:?} pour {what}"),
             ReadOnly { field } => format!("{field} : en lecture seule"),
             Rule(m) => m.clone(),

@@ -37,6 +37,7 @@ fn import(d: &mut Device, bytes: &[u8], dry_run: bool, overrides: &Overrides) ->
         &Options {
             dry_run,
             lang: Lang::Fr,
+            verified_on: None,
         },
         &mut |_| {},
     )
@@ -247,6 +248,7 @@ fn a_mapping_overrides_the_headers_and_is_kept_for_next_time() {
             &Options {
                 dry_run: true,
                 lang: Lang::En,
+                verified_on: None,
             },
             &mut |_| {},
         )
@@ -896,4 +898,47 @@ fn oversized_mapping_and_vcard_files_are_refused_before_being_read() {
         .unwrap_err()
         .to_string()
         .contains("cards"));
+}
+
+#[test]
+fn a_file_imported_with_its_export_date_is_stale_from_that_day_not_from_the_import() {
+    let (_dir, mut d) = device();
+    let csv = "Raison sociale;Tél.;Ville;Contact;Fonction\n\
+               Ancien Export;01 40 00 00 01;Lyon;Léa Ancienne;Acheteuse\n";
+    let run = |d: &mut Device, verified_on| {
+        d.import_accounts(
+            csv.as_bytes(),
+            &Overrides::new(),
+            &Options {
+                dry_run: false,
+                lang: Lang::Fr,
+                verified_on,
+            },
+            &mut |_| {},
+        )
+        .unwrap()
+    };
+    let scope = carnet_core::reports::Scope::All;
+    // Without a date: checked today, as anything typed in.
+    assert_eq!(run(&mut d, None).created, 1);
+    assert!(d.stale_accounts(&scope, 100).is_empty());
+
+    let (_dir2, mut d2) = device();
+    let exported = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    assert_eq!(run(&mut d2, Some(exported)).created, 1);
+    let stale = d2.stale_accounts(&scope, 100);
+    assert_eq!(stale.len(), 1);
+    let fields: Vec<(&str, chrono::NaiveDate)> = stale[0]
+        .to_check
+        .iter()
+        .map(|c| (c.field.split('/').next().unwrap(), c.since))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("address", exported),
+            ("phone", exported),
+            ("role", exported)
+        ]
+    );
 }

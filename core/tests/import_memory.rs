@@ -70,6 +70,7 @@ fn a_hundred_thousand_rows_stream_through_in_bounded_memory() {
             &Options {
                 dry_run: true,
                 lang: Lang::Fr,
+                verified_on: None,
             },
             &mut |_| calls += 1,
         )

@@ -60,6 +60,9 @@ pub enum AdminCmd {
         mapping: carnet_core::import::Overrides,
         #[serde(default)]
         dry_run: bool,
+        /// When the file's data was last checked (`import::Options`).
+        #[serde(default)]
+        verified_on: Option<chrono::NaiveDate>,
     },
     /// Groups of files that look like one company, tenant-wide.
     Duplicates,
@@ -166,6 +169,7 @@ impl Tenant {
                 path,
                 mapping,
                 dry_run,
+                verified_on,
             } => {
                 let acl = self.acl();
                 let admin = acl
@@ -178,8 +182,11 @@ impl Tenant {
                         crate::tenant::import::Importer::Admin(admin),
                         path,
                         mapping,
-                        dry_run,
-                        carnet_core::text::Lang::Fr,
+                        carnet_core::import::Options {
+                            dry_run,
+                            lang: carnet_core::text::Lang::Fr,
+                            verified_on,
+                        },
                     )
                     .await?;
                 Ok(serde_json::to_value(report).map_err(invalid)?)

@@ -371,6 +371,7 @@ async fn run(cli: Cli) -> Result<()> {
             dry_run,
             mapping,
             json,
+            verified_on,
         })) => {
             let saved = cli.data.join("import-mapping.json");
             let mut overrides = match std::fs::read(&saved) {
@@ -388,6 +389,7 @@ async fn run(cli: Cli) -> Result<()> {
                     path,
                     mapping: overrides.clone(),
                     dry_run,
+                    verified_on,
                 },
             )
             .await?;

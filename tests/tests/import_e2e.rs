@@ -97,6 +97,40 @@ fn an_admin_import_reaches_each_rep_by_territory_and_twins_are_found() {
     let again = admin_json(&server, &["import", "accounts", csv, "--json"]);
     assert_eq!(again["created"], 0, "{again}");
 
+    // An old export: its fields count as checked on its day, on the device.
+    let old = tmp.path().join("old.csv");
+    std::fs::write(
+        &old,
+        "Raison sociale;CP;Ville;Tél.\nVieux Fichier;75012;Paris;01 43 00 00 07\n",
+    )
+    .unwrap();
+    let r = admin_json(
+        &server,
+        &[
+            "import",
+            "accounts",
+            old.to_str().unwrap(),
+            "--verified-on",
+            "2024-03-01",
+            "--json",
+        ],
+    );
+    assert_eq!(r["created"], 1, "{r}");
+    ok(&alice, &["sync"]);
+    let hit = json(&alice, &["account", "list", "--json", "--limit", "1000"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "Vieux Fichier")
+        .cloned()
+        .expect("the Paris rep got the old file");
+    let file = json(
+        &alice,
+        &["account", "show", hit["id"].as_str().unwrap(), "--json"],
+    );
+    assert_eq!(file["account"]["verified_phone"], "2024-03-01", "{file}");
+    assert_eq!(file["account"]["verified_address"], "2024-03-01", "{file}");
+
     // Offline, the CLI names the twin before creating a file; the rep
     // creates it anyway and the tenant-wide scan finds the pair.
     let out = carnet(

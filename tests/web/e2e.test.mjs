@@ -561,6 +561,35 @@ test("a manager finds a twin a rep made and merges it; the rep's device ends wit
   for (const c of shown.contacts) assert.ok(names.includes(c.name), `${c.name} is in the file kept`);
 });
 
+test('a manager merging files outside their team gets the answer of a missing file, and nothing merges', async () => {
+  // A second manager, with no team: every demo file is hidden from her.
+  const admin = await login(ADMIN);
+  await admin.page.goto(`${base}/users`);
+  const adminCsrf = await admin.page.locator('input[name=csrf]').first().inputValue();
+  const added = await admin.page.request.post(`${base}/users`, {
+    form: { csrf: adminCsrf, email: 'nina@demo.carnet.fr', role: 'manager', name: 'Nina Sans Équipe', password: PASSWORD },
+  });
+  assert.ok(added.ok(), `user added: ${added.status()}`);
+  await admin.ctx.close();
+  const before = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).map((h) => h.id);
+  const [a, b] = before;
+  const { ctx, page } = await login('nina@demo.carnet.fr');
+  await page.goto(`${base}/quality`);
+  const csrf = await page.locator('input[name=csrf]').first().inputValue();
+  const post = (winner, loser) => page.request.post(`${base}/quality/merge`, { form: { csrf, winner, loser }, maxRedirects: 0 });
+  const hidden = await post(a, b);
+  const missing = await post('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002');
+  assert.equal(hidden.status(), 404);
+  assert.equal(missing.status(), 404);
+  // The same page, byte for byte but for the clock in its print footer.
+  const plain = async (r) => (await r.text()).replace(/\d/g, '');
+  assert.equal(await plain(hidden), await plain(missing), 'hidden answers exactly like missing');
+  await ctx.close();
+  cliOk(stores[ALICE], ['sync']);
+  const after = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).map((h) => h.id);
+  assert.ok(after.includes(a) && after.includes(b), 'both files are still listed');
+});
+
 test('a manager imports a CSV from the browser, dry run first; the rep of the territory gets the new file', async () => {
   const csv = Buffer.from(
     'Raison sociale;CP;Ville;Tél.;Contact;Fonction\r\n' +

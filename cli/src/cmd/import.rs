@@ -58,6 +58,7 @@ pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
             dry_run,
             mapping,
             json,
+            verified_on,
         }) => {
             let overrides = match mapping {
                 Some(p) => import::read_mapping(p)?,
@@ -73,6 +74,7 @@ pub fn run(cli: &Cli, out: Out, cmd: &ImportCmd) -> Result<()> {
                 &import::Options {
                     dry_run: *dry_run,
                     lang: out.lang,
+                    verified_on: *verified_on,
                 },
                 &mut |n| bar.set_position(n),
             )?;

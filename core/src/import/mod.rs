@@ -51,6 +51,10 @@ pub struct ImportArgs {
     /// Print the whole report as JSON.
     #[cfg_attr(feature = "clap", arg(long))]
     pub json: bool,
+    /// The day the file's data was last checked (YYYY-MM-DD, its export
+    /// date, say): staleness counts from it instead of the import day.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DATE"))]
+    pub verified_on: Option<chrono::NaiveDate>,
 }
 
 /// The largest mapping file read.
@@ -180,9 +184,38 @@ impl Report {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub dry_run: bool,
     pub lang: Lang,
+    /// When the file's data was last checked: written as the verification
+    /// day of the address, phone, email and roles it brings, so a file
+    /// exported years ago does not count as checked today. `None`: the
+    /// import day, as for anything typed in.
+    pub verified_on: Option<chrono::NaiveDate>,
+}
+
+/// Stamps the verification day on the key fields `fields` carries.
+fn stamp(fields: &mut Fields, verified_on: Option<chrono::NaiveDate>, kind: RecordKind) {
+    let Some(day) = verified_on else { return };
+    let day = day.format("%Y-%m-%d").to_string();
+    let has = |fields: &Fields, keys: &[&str]| fields.iter().any(|(k, _)| keys.contains(k));
+    let stamps: &[(&[&str], &'static str)] = match kind {
+        RecordKind::Contact => &[(&["role"], "verified_role")],
+        _ => &[
+            (
+                &["address_line1", "address_line2", "postcode", "city"],
+                "verified_address",
+            ),
+            (&["phone"], "verified_phone"),
+            (&["email"], "verified_email"),
+        ],
+    };
+    for (keys, field) in stamps {
+        if has(fields, keys) {
+            fields.push((field, day.clone()));
+        }
+    }
 }
 
 /// A row made ready to write.
@@ -242,13 +275,17 @@ pub fn accounts<R: Read>(
             report.blank += 1;
             continue;
         }
-        let c = match candidate(&mapping, &row.fields, vocab) {
+        let mut c = match candidate(&mapping, &row.fields, vocab) {
             Ok(c) => c,
             Err(e) => {
                 report.note(reject(row.line, e.message(opts.lang)));
                 continue;
             }
         };
+        stamp(&mut c.account, opts.verified_on, RecordKind::Account);
+        if let Some(ct) = c.contact.as_mut() {
+            stamp(ct, opts.verified_on, RecordKind::Contact);
+        }
         if let Some((twin, reason)) = dups.find(&c.keys).first().copied() {
             let known = match contacts.get(&twin) {
                 Some(k) => k.clone(),

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, Chain, Cursor, Read};
 use std::rc::Rc;
 
-use crate::error::{CoreError, Result, ValidationError};
+use crate::error::{CoreError, CsvProblem, Result, ValidationError};
 
 /// The longest row accepted (bytes): a field without its closing quote
 /// would otherwise swallow the whole file into memory.
@@ -78,8 +78,8 @@ pub struct Row {
     pub fields: Vec<String>,
 }
 
-fn bad(reason: impl Into<String>) -> CoreError {
-    ValidationError::Rule(reason.into()).into()
+fn bad(line: Option<u64>, problem: CsvProblem) -> CoreError {
+    ValidationError::Csv { line, problem }.into()
 }
 
 impl<R: Read> CsvSource<R> {
@@ -88,7 +88,7 @@ impl<R: Read> CsvSource<R> {
         (&mut input)
             .take(SNIFF as u64)
             .read_to_end(&mut head)
-            .map_err(|e| bad(format!("cannot read the file: {e}")))?;
+            .map_err(|e| bad(None, CsvProblem::Io(e.to_string())))?;
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             head.drain(..3);
         }
@@ -124,7 +124,7 @@ impl<R: Read> CsvSource<R> {
             record: csv::ByteRecord::new(),
         };
         let Some(first) = src.next_row()? else {
-            return Err(bad("the file is empty: no header line"));
+            return Err(bad(None, CsvProblem::Empty));
         };
         src.headers = first.fields.iter().map(|h| h.trim().to_string()).collect();
         Ok(src)
@@ -176,18 +176,27 @@ impl<R: Read> CsvSource<R> {
                     + 1
             }
             Err(e) => {
-                let at = e
+                // csv knows no position for an I/O error: the record
+                // began on the line after the last one read.
+                let line = e
                     .position()
-                    .map(|p| format!("line {}: ", p.line()))
-                    .unwrap_or_default();
-                return Err(bad(format!("{at}unreadable CSV ({e})")));
+                    .map(|p| p.line())
+                    .or(Some(self.lines_before + 1));
+                // The guard stopped a row past the limit: say so plainly.
+                if self.row.get() > MAX_ROW_BYTES {
+                    return Err(bad(line, CsvProblem::RowTooLong(MAX_ROW_BYTES)));
+                }
+                return Err(bad(line, CsvProblem::Unreadable(e.to_string())));
             }
         };
         if self.record.len() > MAX_COLUMNS {
-            return Err(bad(format!(
-                "line {line}: {} columns, at most {MAX_COLUMNS}",
-                self.record.len()
-            )));
+            return Err(bad(
+                Some(line),
+                CsvProblem::TooManyColumns {
+                    found: self.record.len(),
+                    max: MAX_COLUMNS,
+                },
+            ));
         }
         let fields = self
             .record
@@ -292,12 +301,48 @@ mod tests {
         let mut file = b"Nom,Ville\n\"never closed,".to_vec();
         file.extend(std::iter::repeat_n(b'x', 3 << 20));
         let mut src = CsvSource::new(&file[..]).unwrap();
-        let err = src.next_row().unwrap_err().to_string();
-        assert!(err.contains("longer than"), "{err}");
+        let CoreError::Invalid(e) = src.next_row().unwrap_err() else {
+            panic!("a validation error")
+        };
+        assert!(
+            e.to_string().contains("a row longer than 1048576 bytes"),
+            "{e}"
+        );
+        assert_eq!(
+            e.message(crate::text::Lang::Fr),
+            "ligne 2 : une ligne dépasse 1 Mo (un guillemet jamais refermé ?)"
+        );
     }
 
     #[test]
     fn an_empty_file_has_no_header() {
-        assert!(CsvSource::new(&b""[..]).is_err());
+        let err = CsvSource::new(&b""[..]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "the file is empty: no header line",
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn more_than_500_columns_are_refused_with_the_line_in_french_too() {
+        let mut file = b"Nom,Ville\nAcme,Lyon\n".to_vec();
+        file.extend(b"x,".repeat(501));
+        file.extend(b"\n");
+        let mut src = CsvSource::new(&file[..]).unwrap();
+        assert_eq!(src.next_row().unwrap().unwrap().fields, ["Acme", "Lyon"]);
+        let CoreError::Invalid(e) = src.next_row().unwrap_err() else {
+            panic!("a validation error")
+        };
+        assert_eq!(e.to_string(), "line 3: 502 columns, at most 500");
+        assert_eq!(
+            e.message(crate::text::Lang::Fr),
+            "ligne 3 : 502 colonnes, 500 au plus"
+        );
+        // 500 columns are read.
+        let row = format!("{}\n", vec!["y"; 500].join(","));
+        let file = format!("a,b\n{row}");
+        let mut src = CsvSource::new(file.as_bytes()).unwrap();
+        assert_eq!(src.next_row().unwrap().unwrap().fields.len(), 500);
     }
 }

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use carnet_core::dedup;
 use carnet_core::doc::Writer;
 use carnet_core::import::{self, Existing, Fields, Overrides, Report};
-use carnet_core::text::Lang;
 use carnet_core::{ops, CoreError, DocId, DocKind, ValidationError};
 use tokio::sync::mpsc;
 
@@ -110,8 +109,7 @@ impl Tenant {
         who: Importer,
         path: PathBuf,
         overrides: Overrides,
-        dry_run: bool,
-        lang: Lang,
+        opts: import::Options,
     ) -> Result<Report, TenantError> {
         let file = std::fs::File::open(&path)
             .map_err(|e| TenantError::Invalid(format!("{}: {e}", path.display())))?;
@@ -128,7 +126,7 @@ impl Tenant {
                 &vocab,
                 existing,
                 &mut ChannelSink(tx),
-                &import::Options { dry_run, lang },
+                &opts,
                 &mut |_| {},
             )
         });

@@ -41,6 +41,11 @@ fn upload_form(v: &Viewer) -> Markup {
                 input #file type="file" name="file" accept=".csv,text/csv" required;
             }
             p {
+                label for="verified_on" { (tr(l, "Données vérifiées le (facultatif : la date de l'export ; sinon, la date d'aujourd'hui)", "Data checked on (optional: the export's date; otherwise today)")) }
+                " "
+                input #verified_on type="date" name="verified_on";
+            }
+            p {
                 input #dry_run type="checkbox" name="dry_run" value="1" checked;
                 " "
                 label for="dry_run" { (tr(l, "Simulation : vérifier sans rien écrire", "Dry run: check without writing")) }
@@ -74,6 +79,7 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
     let l = v.lang;
     let mut csrf_ok = false;
     let mut dry_run = false;
+    let mut verified_on = None;
     let path = std::env::temp_dir().join(format!("carnet-import-{}.csv", uuid::Uuid::new_v4()));
     let mut saved = false;
     let mut too_large = false;
@@ -86,6 +92,10 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
                 csrf_ok = crate::auth::same_secret(&t, &v.csrf);
             }
             Some("dry_run") => dry_run = true,
+            Some("verified_on") => {
+                let t = super::small_field(&mut field, 64).await.unwrap_or_default();
+                verified_on = chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok();
+            }
             // The token comes first in the form: no file is written for a
             // request that does not carry it.
             Some("file") if csrf_ok => {
@@ -148,8 +158,11 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
                 Importer::User(v.writer()),
                 path.clone(),
                 Overrides::new(),
-                dry_run,
-                l,
+                carnet_core::import::Options {
+                    dry_run,
+                    lang: l,
+                    verified_on,
+                },
             )
             .await
             .map_err(|e| match e {

@@ -83,6 +83,7 @@ fn import(d: &mut Device, path: &std::path::Path) -> (Duration, carnet_core::imp
             &Options {
                 dry_run: false,
                 lang: Lang::Fr,
+                verified_on: None,
             },
             &mut |_| {},
         )
