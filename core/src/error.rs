@@ -69,6 +69,8 @@ pub enum ValidationError {
     BadId(String),
     #[error("{0:?} is not a document of the library (a SHA-256 in hex)")]
     BadBlob(String),
+    #[error("no column gives the account's name (headers: {headers}); map one with --mapping")]
+    NoNameColumn { headers: String },
     /// A CSV file that cannot be read (`import::source`), at a line when
     /// known.
     #[error("{}{problem}", .line.map(|l| format!("line {l}: ")).unwrap_or_default())]

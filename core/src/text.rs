@@ -411,6 +411,9 @@ impl ValidationError {
             BadBool { field, value } => format!("{field} : {value:?} n'est pas oui/non"),
             BadId(v) => format!("{v:?} n'est pas un identifiant valide"),
             BadBlob(v) => format!("{v:?} n'est pas un document de la bibliothèque"),
+            NoNameColumn { headers } => format!(
+                "aucune colonne ne donne la raison sociale (en-têtes : {headers}) : indiquez laquelle"
+            ),
             Csv { line, problem } => {
                 use crate::error::CsvProblem as P;
                 let at = line.map(|l| format!("ligne {l} : ")).unwrap_or_default();

@@ -606,7 +606,7 @@ test('a manager imports a CSV from the browser, dry run first; the rep of the te
   await Promise.all([page.waitForURL(base + '/import'), page.getByRole('link', { name: 'Importer un fichier de clients (CSV)' }).click()]);
   const send = async (dry) => {
     await page.getByLabel(/Fichier CSV/).setInputFiles({ name: 'clients.csv', mimeType: 'text/csv', buffer: csv });
-    await page.getByLabel(/Simulation/).setChecked(dry);
+    await page.locator('#dry_run').setChecked(dry);
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Importer' }).click()]);
     return page.getByRole('status').innerText();
   };
@@ -647,6 +647,40 @@ test('a manager imports a CSV from the browser, dry run first; the rep of the te
   const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', hit.id, '--json']));
   assert.equal(file.account.phone, '+33140000009');
   assert.deepEqual(file.contacts.map((c) => c.role), ['Gérante']);
+});
+
+test('a manager names the columns the import did not recognize, checks, then imports the same file without sending it again', async () => {
+  const csv = Buffer.from('Boutique;CP;Ville;Ligne directe\r\nBoulangerie Colonne;75018;Paris;01 42 00 00 18\r\n', 'utf8');
+  const { ctx, page } = await login(MANAGER);
+  await page.goto(base + '/import');
+  await page.getByLabel(/Fichier CSV/).setInputFiles({ name: 'enseignes.csv', mimeType: 'text/csv', buffer: csv });
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Importer' }).click()]);
+  assert.match(await page.getByRole('alert').innerText(), /aucune colonne ne donne la raison sociale \(en-têtes : Boutique, CP, Ville, Ligne directe\)/);
+  // The unrecognized columns, named by hand.
+  await page.getByLabel('Boutique', { exact: true }).selectOption('name');
+  await page.getByLabel('Ligne directe', { exact: true }).selectOption('phone');
+  const again = page.getByRole('button', { name: 'Reprendre le même fichier avec ces colonnes' });
+  await Promise.all([page.waitForLoadState('load'), again.click()]);
+  assert.match(await page.getByRole('status').innerText(), /Simulation.*Créés : 1 /s);
+  // The choices stay; now for real.
+  assert.equal(await page.getByLabel('Boutique', { exact: true }).inputValue(), 'name');
+  await page.locator('#col-dry_run').setChecked(false);
+  const token = await page.locator('input[name=token]').inputValue();
+  await Promise.all([page.waitForLoadState('load'), again.click()]);
+  const done = await page.getByRole('status').innerText();
+  assert.doesNotMatch(done, /Simulation/);
+  assert.match(done, /Créés : 1 /);
+  // The file is gone once imported: the same token answers so.
+  const csrf = await page.locator('input[name=csrf]').first().inputValue();
+  const replay = await page.request.post(base + '/import/columns', { form: { csrf, token, c0: 'name' } });
+  assert.match(await replay.text(), /n'est plus disponible/);
+  await ctx.close();
+  // The rep of the territory gets the file, with its phone.
+  cliOk(stores[ALICE], ['sync']);
+  const hit = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).find((h) => h.name === 'Boulangerie Colonne');
+  assert.ok(hit, 'the Paris rep got the file');
+  const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', hit.id, '--json']));
+  assert.equal(file.account.phone, '+33142000018');
 });
 
 test('every page passes axe-core with no serious or critical violation', async () => {

@@ -238,10 +238,9 @@ impl Mapping {
     pub fn detect(headers: &[String], overrides: &Overrides) -> Result<Mapping> {
         let mapping = Mapping::recognize(headers, overrides)?;
         if !mapping.columns.contains(&Some(Target::Account("name"))) {
-            return Err(ValidationError::Rule(format!(
-                "no column gives the account's name (headers: {}); map one with --mapping",
-                headers.join(", ")
-            ))
+            return Err(ValidationError::NoNameColumn {
+                headers: headers.join(", "),
+            }
             .into());
         }
         Ok(mapping)

@@ -15,7 +15,7 @@ mod accounts;
 mod chart;
 mod dashboard;
 mod day;
-mod import;
+pub mod import;
 mod library;
 mod manage;
 pub mod page;
@@ -54,12 +54,15 @@ pub const MAX_FIELDS: usize = 200;
 pub struct Web {
     pub tenant: Arc<Tenant>,
     pub sessions: Arc<Sessions>,
+    /// CSV files kept between an import's dry run and the import itself.
+    pub kept: Arc<import::Kept>,
 }
 
 pub fn router(tenant: Arc<Tenant>) -> Router {
     let web = Web {
         tenant,
         sessions: Arc::new(Sessions::default()),
+        kept: Arc::new(import::Kept::default()),
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/day") }))
