@@ -370,3 +370,119 @@ async fn the_logo_reaches_every_device_and_replaced_or_withdrawn_documents_leave
         404
     );
 }
+
+/// One HTTP/1.1 request on a fresh connection: the status, the response's
+/// head, and its body (small pages only).
+fn http(addr: &str, head: &str, body: &mut dyn FnMut(&mut TcpStream)) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    body(&mut s);
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (h, b) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (h[9..12].parse().unwrap(), h.to_string(), b.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_mb_document_uploaded_from_the_web_app_streams_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    Server::demo(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let addr = server.addr.clone();
+    // The manager's browser session, and the page's CSRF token.
+    let form = "email=marc%40demo.carnet.fr&password=carnet-demo";
+    let (status, head, _) = http(
+        &addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+        &mut |_| {},
+    );
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let (_, _, page) = http(
+        &addr,
+        &format!("GET /library HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
+        &mut |_| {},
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+
+    // 200 MB that do not compress, sent 1 MB at a time as a multipart
+    // form: token and title first, then the file.
+    const MB: usize = 1024 * 1024;
+    let boundary = "carnet-test-boundary";
+    let before = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nCatalogue web\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"catalogue.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let after = format!("\r\n--{boundary}--\r\n");
+    let length = before.len() + 200 * MB + after.len();
+    let mut want = Sha256::new();
+    let rss_before = server.rss_kib().unwrap();
+    let (status, head, _) = http(
+        &addr,
+        &format!(
+            "POST /library HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        ),
+        &mut |s| {
+            s.write_all(before.as_bytes()).unwrap();
+            let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+            let mut block = vec![0u8; MB];
+            for _ in 0..200 {
+                for c in block.chunks_mut(8) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    c.copy_from_slice(&x.to_le_bytes());
+                }
+                want.update(&block);
+                s.write_all(&block).unwrap();
+            }
+            s.write_all(after.as_bytes()).unwrap();
+        },
+    );
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("done=added"), "{head}");
+    let peak = server.peak_rss_kib().unwrap();
+    eprintln!(
+        "server RSS {} MiB before, peak {} MiB after a 200 MB web upload",
+        rss_before / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak < rss_before + 100 * 1024,
+        "the server's memory grew by {} MiB for a 200 MB upload",
+        (peak - rss_before) / 1024
+    );
+    let want: String = want.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let list = server.admin(&["library", "list"], None);
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let item = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Catalogue web")
+        .expect("listed")
+        .clone();
+    assert_eq!(item["blob"], want.as_str());
+    assert_eq!(item["size"], 200 * MB);
+    assert_eq!(item["file_name"], "catalogue.bin");
+}

@@ -22,6 +22,23 @@ use crate::library::{Placed, DEFAULT_MAX_BYTES};
 
 /// The largest document uploaded from a browser: the library's limit.
 pub const MAX_UPLOAD: u64 = DEFAULT_MAX_BYTES;
+/// What an upload gathers before writing it, off the async workers.
+const WRITE_PIECE: usize = 1 << 20;
+
+/// Writes `piece` to the blob on the blocking pool and hands the writer
+/// back; on failure the writer is dropped, and its temporary file with it.
+async fn write_piece(
+    mut out: crate::library::BlobWriter,
+    piece: Vec<u8>,
+) -> Result<crate::library::BlobWriter, crate::tenant::TenantError> {
+    if piece.is_empty() {
+        return Ok(out);
+    }
+    tokio::task::spawn_blocking(move || out.write(&piece).map(|()| out))
+        .await
+        .map_err(|e| crate::tenant::TenantError::Invalid(e.to_string()))?
+}
+
 /// Territories or teams one upload may target.
 const MAX_TARGETS: usize = 200;
 
@@ -237,14 +254,25 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
                         break;
                     }
                 };
+                // Gathered into 1 MiB pieces, each written (and the whole
+                // fsynced) on the blocking pool, never on the async workers.
+                let mut piece: Vec<u8> = Vec::with_capacity(WRITE_PIECE);
                 let got = loop {
                     match field.chunk().await {
                         Ok(Some(chunk)) => {
-                            if let Err(e) = out.write(&chunk) {
-                                break Err(refused(e));
+                            piece.extend_from_slice(&chunk);
+                            if piece.len() >= WRITE_PIECE {
+                                out = match write_piece(out, std::mem::take(&mut piece)).await {
+                                    Ok(o) => o,
+                                    Err(e) => break Err(refused(e)),
+                                };
                             }
                         }
-                        Ok(None) => break Ok(()),
+                        Ok(None) => {
+                            break write_piece(out, std::mem::take(&mut piece))
+                                .await
+                                .map_err(refused);
+                        }
                         // The body limit cut it, or the browser went away:
                         // never keep part of a file.
                         Err(_) => {
@@ -253,13 +281,14 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
                     }
                 };
                 stored = Some(match got {
-                    Ok(()) if out.size() == 0 => {
+                    Ok(out) if out.size() == 0 => {
                         Err(tr(l, "Le fichier est vide.", "The file is empty.").to_string())
                     }
-                    Ok(()) => out
-                        .finish()
-                        .map(|(sha, size)| (sha, size, file_name))
-                        .map_err(refused),
+                    Ok(out) => tokio::task::spawn_blocking(move || out.finish())
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(refused))
+                        .map(|(sha, size)| (sha, size, file_name)),
                     Err(e) => Err(e),
                 });
             }
