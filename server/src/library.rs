@@ -184,6 +184,12 @@ fn mime_of(name: &str) -> &'static str {
     }
 }
 
+/// A library document's title: 1 to 200 characters, spaces around aside.
+pub fn title_ok(title: &str) -> bool {
+    let n = title.trim().chars().count();
+    (1..=200).contains(&n)
+}
+
 /// A library item as it is to read: its title and targets, and its file
 /// (already stored as blob `sha`).
 pub struct Placed {
@@ -207,7 +213,7 @@ impl Tenant {
         teams: &[String],
     ) -> Result<String, TenantError> {
         let title = title.trim().to_string();
-        if title.is_empty() || title.chars().count() > 200 {
+        if !title_ok(&title) {
             return Err(TenantError::Invalid("title: 1 to 200 characters".into()));
         }
         let acl = self.acl();

@@ -557,10 +557,11 @@ impl Mailer {
                 .message(lang),
             ));
         }
-        let head = self.tenant.heading().await;
-        let settings = head.settings.clone();
+        let settings = self.tenant.edit_parts().settings.clone();
         let mut attachments = Vec::new();
         if let Some(q) = &quote {
+            // The logo is read for a quote's PDF only.
+            let head = self.tenant.heading().await;
             let (a, q2) = (file.account.clone(), q.clone());
             let pdf = self
                 .tenant

@@ -124,11 +124,17 @@ fn email(store: &Path, id: &str) -> Value {
 
 /// Syncs until message `id` has left the `queued` state; returns it.
 fn settled(store: &Path, id: &str, within: Duration) -> Value {
+    sync_until(store, id, within, |e| e["status"] != "queued")
+}
+
+/// Syncs until message `id` satisfies `done` (or `within` passes);
+/// returns it.
+fn sync_until(store: &Path, id: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + within;
     loop {
         ok(store, &["sync"]);
         let e = email(store, id);
-        if e["status"] != "queued" || Instant::now() > deadline {
+        if done(&e) || Instant::now() > deadline {
             return e;
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -466,15 +472,9 @@ fn a_mail_server_requiring_starttls_gets_the_message_once_its_certificate_is_tru
     ok(&alice, &["sync"]);
     let q = quote(&alice, &first_account(&alice));
     let id = ok(&alice, &["quote", "send", &q, "--to", "client@example.com"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let waiting = loop {
-        ok(&alice, &["sync"]);
-        let e = email(&alice, &id);
-        if !e["error"].is_null() || Instant::now() > deadline {
-            break e;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let waiting = sync_until(&alice, &id, Duration::from_secs(30), |e| {
+        !e["error"].is_null()
+    });
     assert_ne!(waiting["status"], "sent", "{waiting}");
     let why = waiting["error"].as_str().unwrap_or_default();
     assert!(
@@ -492,21 +492,10 @@ fn a_mail_server_requiring_starttls_gets_the_message_once_its_certificate_is_tru
         "starttls",
         &["--retry-secs", "1", "--max-attempts", "50", "--ca-file", ca],
     );
-    let sent = settled_as(&alice, &id, "sent", Duration::from_secs(60));
+    let sent = sync_until(&alice, &id, Duration::from_secs(60), |e| {
+        e["status"] == "sent"
+    });
     assert_eq!(sent["status"], "sent", "{sent}");
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
     drop(server);
-}
-
-/// Syncs until message `id` reads `status`; returns it.
-fn settled_as(store: &Path, id: &str, status: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        ok(store, &["sync"]);
-        let e = email(store, id);
-        if e["status"] == status || Instant::now() > deadline {
-            return e;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }

@@ -141,11 +141,8 @@ impl Device<SledStore> {
     /// letterhead). Each with where it goes; downloaded by
     /// `sync::fetch::fetch_blob`.
     pub fn blobs_to_fetch(&self) -> Result<Vec<(String, std::path::PathBuf)>> {
-        let mut wanted: Vec<String> = self.library()?.into_iter().map(|i| i.blob).collect();
-        wanted.extend(self.settings.company.logo.clone());
-        wanted.sort();
-        wanted.dedup();
-        Ok(wanted
+        Ok(self
+            .blobs_meant()?
             .into_iter()
             .filter_map(|sha| self.blob_path(&sha).map(|p| (sha, p)))
             .filter(|(_, p)| !p.is_file())
@@ -159,11 +156,8 @@ impl Device<SledStore> {
     /// What a message in the outbox attaches is sent from the server's
     /// copy, so nothing queued needs these.
     pub fn prune_blobs(&self) -> Result<u32> {
-        let mut keep: std::collections::HashSet<String> =
-            self.library()?.into_iter().map(|i| i.blob).collect();
-        keep.extend(self.settings.company.logo.clone());
-        let dir = self.store.dir().join("blobs");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let keep = self.blobs_meant()?;
+        let Some(Ok(entries)) = self.store.blob_dir().map(std::fs::read_dir) else {
             return Ok(0);
         };
         let mut n = 0;
@@ -208,6 +202,15 @@ impl Settings {
 }
 
 impl<S: Store> Device<S> {
+    /// Every blob this device should hold: those of the library documents
+    /// meant for this user, and the company's logo.
+    fn blobs_meant(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut meant: std::collections::BTreeSet<String> =
+            self.library()?.into_iter().map(|i| i.blob).collect();
+        meant.extend(self.settings.company.logo.clone());
+        Ok(meant)
+    }
+
     /// Where this device keeps library blob `sha` (`None`: not a blob
     /// name, or a store not on disk); the file exists once downloaded
     /// whole (`sync::fetch`).

@@ -233,7 +233,7 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
             // The token and targets come first: a request without them
             // stores nothing.
             "file" if csrf_ok && stored.is_none() => {
-                if title.trim().is_empty() || title.trim().chars().count() > 200 {
+                if !crate::library::title_ok(&title) {
                     stored = Some(Err(tr(
                         l,
                         "Le titre doit compter de 1 à 200 caractères.",
