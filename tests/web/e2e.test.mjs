@@ -513,6 +513,14 @@ test('a manager fills the library from the browser; reps get only theirs; the lo
   const row = rep.page.locator('#h-quotes ~ table tbody tr', { hasText: 'envoyé' }).last();
   await row.getByText('Envoyer par e-mail').click();
   await row.getByLabel('Destinataire').fill('documents@client.example');
+  // A document she may not fetch, forged into the form: the answer of a
+  // missing page, nothing queued; the honest send then goes through.
+  const action = await row.locator('form[action$="/email"]').getAttribute('action');
+  const repCsrf = await rep.page.locator('input[name=csrf]').first().inputValue();
+  const forgedMail = await rep.page.request.post(base + action, {
+    form: { csrf: repCsrf, to: 'documents@client.example', attach: 'ab'.repeat(32) }, maxRedirects: 0,
+  });
+  assert.equal(forgedMail.status(), 404);
   await row.getByLabel('Tarifs web').check();
   await Promise.all([rep.page.waitForURL(`${base}/accounts/${id}`), row.getByRole('button', { name: 'Envoyer le devis en PDF' }).click()]);
   const mail = rep.page.locator('#h-emails ~ table tbody tr', { hasText: 'documents@client.example' });
@@ -520,8 +528,9 @@ test('a manager fills the library from the browser; reps get only theirs; the lo
   await rep.ctx.close();
   cliOk(stores[ALICE], ['sync']);
   const file = JSON.parse(cliOk(stores[ALICE], ['account', 'show', id, '--json']));
-  const sent = file.emails.find((e) => e.to === 'documents@client.example');
-  assert.equal(sent.attachments.length, 1, JSON.stringify(sent));
+  const toClient = file.emails.filter((e) => e.to === 'documents@client.example');
+  assert.equal(toClient.length, 1, 'the forged message was not queued');
+  assert.equal(toClient[0].attachments.length, 1, JSON.stringify(toClient[0]));
 });
 
 test("a manager finds a twin a rep made and merges it; the rep's device ends with one file holding both", async () => {
