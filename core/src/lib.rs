@@ -15,6 +15,7 @@ pub mod backup;
 pub mod dedup;
 pub mod device;
 pub mod doc;
+pub mod erase;
 pub mod error;
 pub mod export;
 pub mod ids;

@@ -1108,3 +1108,83 @@ fn a_revision_keeps_the_original_readable_and_linked() {
         "an accepted quote is not revised"
     );
 }
+
+/// Files under `dir` whose bytes hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_replaced_file_keeps_offline_edits_across_a_crash_and_leaves_no_trace_of_the_erased() {
+    use carnet_core::doc::Writer;
+    use carnet_core::erase::{self, Person};
+    use carnet_core::sync::AckBasis;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Device::init(dir.path(), "rep@carnet.test", None, "Carnet Test SARL").unwrap();
+    let acc = d
+        .create_account(&raw(&[("name", "Garage Dupont"), ("postcode", "69003")]))
+        .unwrap();
+    let zoe = d
+        .add_contact(
+            acc,
+            &raw(&[("name", "Zoé Quérard"), ("email", "zoe.querard@exemple.fr")]),
+        )
+        .unwrap();
+    // The server has all this: acknowledged.
+    let heads = d.heads(acc).unwrap();
+    assert!(d.acknowledge(acc, &heads, AckBasis::Heads).unwrap());
+    let server_copy = d.load(acc).unwrap();
+    // Offline: edits of the file, one of them of the erased person.
+    d.add_note(acc, "Commande en janvier").unwrap();
+    d.add_note(acc, "Zoé Quérard rappelle").unwrap();
+    d.set_account_field(acc, "city", "Lyon").unwrap();
+    d.set_record_field(&zoe.to_string(), "role", "Acheteuse")
+        .unwrap();
+    // The server erases her.
+    let person = Person::of(&server_copy, &zoe.to_string()).unwrap();
+    let server = Writer {
+        user: "server".into(),
+        actor: automerge::ActorId::random(),
+        now: NOV_26,
+    };
+    let mut fresh = erase::rewrite(&server_copy, &person, &server).unwrap();
+    let bytes = fresh.save();
+
+    d.replace(acc, &[zoe.to_string()]).unwrap();
+    assert!(!d.has(acc));
+    // A crash before the new copy arrives: the edits kept aside survive.
+    d.close().unwrap();
+    let mut d = Device::open(dir.path()).unwrap();
+    assert!(!d.has(acc));
+    d.merge_remote(acc, &bytes).unwrap();
+    let file = d.account_file(acc).unwrap();
+    assert_eq!(file.account.city.as_deref(), Some("Lyon"));
+    assert!(file.contacts.iter().all(|c| c.id != zoe.to_string()));
+    let mut notes: Vec<String> = file.notes.iter().map(|n| n.body.clone()).collect();
+    notes.sort();
+    assert_eq!(notes, vec!["Commande en janvier", "[effacé] rappelle"]);
+    assert!(d.pending().unwrap().contains(&acc), "the replay goes up");
+    // Compacted once nothing waits for a replay: no byte of her left.
+    assert!(d.compact_if_due().unwrap());
+    for needle in ["Quérard", "querard"] {
+        assert_eq!(files_holding(dir.path(), needle), Vec::<String>::new());
+    }
+    assert!(!d.compact_if_due().unwrap(), "done once");
+}

@@ -71,6 +71,13 @@ pub enum AdminCmd {
         winner: String,
         loser: String,
     },
+    /// Erases a person (a contact, by id) from their customer file, its
+    /// history, the store's files and every device (decision 007).
+    Erase {
+        contact: String,
+    },
+    /// Rewrites the store's files so no old value stays on disk.
+    Compact,
     /// The whole store as JSON Lines (`carnet_core::backup`) into a new
     /// file at `path`, readable by the server's user only.
     Backup {
@@ -195,6 +202,14 @@ impl Tenant {
                 let id = |s: &str| s.trim().parse::<carnet_core::DocId>().map_err(invalid);
                 let copied = self.merge_accounts(id(&winner)?, id(&loser)?).await?;
                 Ok(serde_json::json!({"merged_into": winner, "records_copied": copied}))
+            }
+            AdminCmd::Erase { contact } => {
+                let done = self.erase_contact(&contact).await?;
+                Ok(serde_json::to_value(done).map_err(invalid)?)
+            }
+            AdminCmd::Compact => {
+                let (before, after) = self.compact_store()?;
+                Ok(serde_json::json!({"store_bytes_before": before, "store_bytes_after": after}))
             }
             AdminCmd::Backup { path } => {
                 let counts = self.backup_to(&path)?;

@@ -62,6 +62,15 @@ enum Cmd {
     /// Merge two customer files that are one company: every record of
     /// LOSER moves into WINNER, on every device; LOSER keeps its history.
     Merge { winner: String, loser: String },
+    /// Erase a person (CONTACT, an id from `carnet contact list` or the web
+    /// app) under the GDPR: their record, their name, email and phone
+    /// wherever the customer file mentions them, and the file's history;
+    /// the store is compacted so nothing stays on disk, and every device
+    /// replaces its copy at its next sync. Backups taken before keep them.
+    Erase { contact: String },
+    /// Rewrite the store's files so that no overwritten value stays on disk
+    /// (`erase` does it; this retries it if that failed).
+    Compact,
     /// Write the whole tenant (every document with its history, users,
     /// devices, counters) to FILE as JSON Lines; the server may be running.
     /// DATA/blobs (the library's files) is copied apart.
@@ -425,6 +434,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Duplicates => admin(&cli.data, AdminCmd::Duplicates).await,
         Cmd::Merge { winner, loser } => admin(&cli.data, AdminCmd::Merge { winner, loser }).await,
+        Cmd::Erase { contact } => admin(&cli.data, AdminCmd::Erase { contact }).await,
+        Cmd::Compact => admin(&cli.data, AdminCmd::Compact).await,
         Cmd::Backup { output } => {
             let path = match output.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(dir) => {

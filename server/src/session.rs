@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::sync;
-use carnet_core::sync::frame::{DocMsg, ErrorCode, Frame, Hash, MAX_BATCH_DOCS};
+use carnet_core::sync::frame::{
+    DocMsg, ErrorCode, Frame, Hash, Replaced, MAX_BATCH_DOCS, PROTOCOL_VERSION,
+};
 use carnet_core::sync::FrameError;
 use carnet_core::DocId;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -76,6 +78,11 @@ struct Conn {
     revoking: HashMap<DocId, Instant>,
     /// Sequence numbers of this connection's own commits.
     own: HashSet<u64>,
+    /// The protocol version the device speaks.
+    version: u8,
+    /// Rewritten documents a version-1 device was told to drop, to list
+    /// again once it has (it then fetches the new copy).
+    refetch: HashSet<DocId>,
 }
 
 impl Conn {
@@ -104,6 +111,39 @@ impl Conn {
         }
         self.state_bytes += size;
         self.states.insert(doc, (state, size));
+    }
+
+    /// Of `candidates`, the documents this device holds an old copy of
+    /// (a person was erased from them): a device of protocol 2 is told to
+    /// replace them (returned, for a `Replace` frame; they stay in `docs`,
+    /// which it fetches); one of protocol 1 is told to drop them, and
+    /// they are listed again once it has.
+    fn stale(
+        &mut self,
+        tenant: &Tenant,
+        candidates: impl IntoIterator<Item = DocId>,
+        docs: &mut Vec<DocId>,
+        revoked: &mut Vec<DocId>,
+    ) -> Vec<Replaced> {
+        let mut replace = Vec::new();
+        for doc in candidates {
+            if !tenant.is_stale(self.device, doc) || !tenant.visible(&self.user, doc) {
+                continue;
+            }
+            if self.version >= 2 {
+                if !docs.contains(&doc) {
+                    docs.push(doc);
+                }
+                replace.push(tenant.replaced(doc));
+            } else {
+                docs.retain(|d| *d != doc);
+                if !revoked.contains(&doc) {
+                    revoked.push(doc);
+                }
+                self.refetch.insert(doc);
+            }
+        }
+        replace
     }
 
     fn announce_revoked(&mut self, docs: &[DocId]) {
@@ -168,7 +208,7 @@ pub async fn run<I, S>(
     limits: Limits,
     peer: Option<IpAddr>,
     mut input: I,
-    mut sink: S,
+    sink: S,
 ) where
     I: Stream<Item = WireIn> + Unpin,
     S: Sink<Vec<u8>> + Unpin,
@@ -178,7 +218,7 @@ pub async fn run<I, S>(
     let frame = match first {
         Ok(Some(WireIn::Frame(b))) => {
             tenant.metrics.frame_in(b.len());
-            Frame::decode(&b)
+            Frame::decode_versioned(&b)
         }
         Ok(Some(WireIn::Invalid(why))) => Err(FrameError::Malformed(why)),
         _ => {
@@ -186,6 +226,17 @@ pub async fn run<I, S>(
             return;
         }
     };
+    // Every frame back is in the version the device spoke first.
+    let (version, frame) = match frame {
+        Ok((v, f)) => (v, Ok(f)),
+        Err(e) => (PROTOCOL_VERSION, Err(e)),
+    };
+    let mut sink = sink.with(move |mut b: Vec<u8>| {
+        if let Some(v) = b.get_mut(3) {
+            *v = version;
+        }
+        futures_util::future::ready(Ok::<Vec<u8>, <S as Sink<Vec<u8>>>::Error>(b))
+    });
     match frame {
         Ok(Frame::Login {
             email,
@@ -222,9 +273,11 @@ pub async fn run<I, S>(
         }) => match tenant.device_for_token(&token) {
             Some(rec) if rec.device == device && tenant.acl().role(&rec.user).is_some() => {
                 let span = tracing::info_span!("conn", tenant = %tenant.info.id, user = %rec.user, device = %rec.device);
-                session(&tenant, &limits, rec, cursor, &mut input, &mut sink)
-                    .instrument(span)
-                    .await;
+                session(
+                    &tenant, &limits, rec, cursor, version, &mut input, &mut sink,
+                )
+                .instrument(span)
+                .await;
             }
             _ => {
                 fail(
@@ -260,6 +313,7 @@ async fn session<I, S>(
     limits: &Limits,
     rec: DeviceRecord,
     cursor: u64,
+    version: u8,
     input: &mut I,
     sink: &mut S,
 ) where
@@ -277,6 +331,8 @@ async fn session<I, S>(
         granted: tenant.granted_docs(rec.device).into_iter().collect(),
         revoking: HashMap::new(),
         own: HashSet::new(),
+        version,
+        refetch: HashSet::new(),
     };
     // Subscribe before listing, so nothing committed in between is missed.
     let mut events = tenant.subscribe();
@@ -440,8 +496,29 @@ where
             after = last;
         }
     }
+    let stale = tenant.stale_docs(conn.device);
+    let replace = conn.stale(tenant, stale, &mut docs, &mut revoked);
+    send_replace(tenant, sink, replace).await?;
     conn.announce_revoked(&revoked);
     send_changed(tenant, sink, docs, revoked, upto).await
+}
+
+/// `Replace` (protocol 2) for documents rewritten by an erasure.
+async fn send_replace<S>(tenant: &Tenant, sink: &mut S, docs: Vec<Replaced>) -> SendResult
+where
+    S: Sink<Vec<u8>> + Unpin,
+{
+    for chunk in docs.chunks(MAX_BATCH_DOCS) {
+        send(
+            tenant,
+            sink,
+            &Frame::Replace {
+                docs: chunk.to_vec(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn send_changed<S>(
@@ -503,6 +580,8 @@ where
     let mut upto = 0;
     let mut rules_changed = false;
     let mut changes = Vec::new();
+    // Stored whole: what an erasure writes (among others).
+    let mut snapshots = Vec::new();
     for e in events {
         let Event::Doc {
             doc,
@@ -514,6 +593,9 @@ where
             continue;
         };
         upto = upto.max(*seq);
+        if pushed.is_none() {
+            snapshots.push(*doc);
+        }
         if conn.own.remove(seq) {
             // The device has this change already; only a loss of access
             // (it moved the file away) needs telling.
@@ -556,8 +638,11 @@ where
     }
     docs.sort();
     docs.dedup();
+    let replace = conn.stale(tenant, snapshots, &mut docs, &mut revoked);
+    changes.retain(|(d, _)| docs.contains(d));
     revoked.sort();
     revoked.dedup();
+    send_replace(tenant, sink, replace).await?;
     conn.announce_revoked(&revoked);
     send_changed_with(tenant, sink, docs, revoked, upto, changes).await
 }
@@ -587,6 +672,8 @@ struct Decided<R> {
     ack: Option<Vec<Hash>>,
     reject: Option<String>,
     granted: bool,
+    /// The device's copy is of an erased history (`DocOutcome::replace`).
+    replace: bool,
     rest: R,
 }
 
@@ -599,6 +686,8 @@ struct Settled<R> {
     rest: Vec<(DocId, R)>,
     /// A document could not be stored.
     failed: bool,
+    /// Documents to replace (protocol 2; refused for protocol 1).
+    replace: Vec<Replaced>,
 }
 
 /// One loop for the documents of a `Sync` or `Up` frame: acks (noting the
@@ -615,6 +704,7 @@ fn settle<R>(
         grant: Vec::new(),
         rest: Vec::with_capacity(results.len()),
         failed: false,
+        replace: Vec::new(),
     };
     for (doc, result) in results {
         let d = match result {
@@ -628,6 +718,10 @@ fn settle<R>(
         if let Some(heads) = d.ack {
             conn.note_own_commit(tenant, doc, seq_before);
             out.acks.push((doc, heads));
+        }
+        if d.replace && conn.version >= 2 {
+            out.replace.push(tenant.replaced(doc));
+            continue;
         }
         if let Some(r) = d.reject {
             out.rejects.push((doc, r));
@@ -728,6 +822,7 @@ where
                         ack: o.ack,
                         reject: o.reject,
                         granted: o.granted,
+                        replace: o.replace,
                         rest: (o.reply, state, size),
                     }),
                 ));
@@ -747,7 +842,8 @@ where
                 acks: settled.acks,
                 rejects: settled.rejects,
             };
-            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await
+            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await?;
+            send_replace(tenant, sink, settled.replace).await
         }
         Frame::Up { docs } => {
             if over_batch_limit(tenant, sink, docs.len(), "Up").await {
@@ -767,6 +863,7 @@ where
                             ack: o.ack,
                             reject: o.reject,
                             granted: o.granted,
+                            replace: o.replace,
                             rest: (o.down, o.resync),
                         });
                     (up.doc, out)
@@ -790,7 +887,8 @@ where
                 rejects: settled.rejects,
                 resync,
             };
-            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await
+            conclude(tenant, conn, sink, &settled.grant, settled.failed, &frame).await?;
+            send_replace(tenant, sink, settled.replace).await
         }
         Frame::Fetch { docs } => {
             if over_batch_limit(tenant, sink, docs.len(), "Fetch").await {
@@ -809,7 +907,14 @@ where
                 .map(|(d, _)| *d)
                 .filter(|d| conn.granted.insert(*d))
                 .collect();
-            if tenant.set_granted(conn.device, &grant, &[]).is_err() {
+            // A whole copy: of the new history, if a person was erased.
+            let fetched: Vec<DocId> = found.iter().map(|(d, _)| *d).collect();
+            for d in &fetched {
+                conn.refetch.remove(d);
+            }
+            if tenant.set_granted(conn.device, &grant, &[]).is_err()
+                || tenant.clear_stale(conn.device, &fetched).is_err()
+            {
                 fail(tenant, sink, ErrorCode::Internal, "storage failure").await;
                 return Err(());
             }
@@ -849,7 +954,17 @@ where
             if tenant.set_granted(conn.device, &[], &docs).is_err() {
                 return Err(());
             }
-            Ok(())
+            // A version-1 device dropped its copy of a rewritten document:
+            // list it again, it fetches the new one.
+            let again: Vec<DocId> = docs
+                .iter()
+                .copied()
+                .filter(|d| conn.refetch.remove(d) && tenant.visible(&conn.user, *d))
+                .collect();
+            if again.is_empty() {
+                return Ok(());
+            }
+            send_changed(tenant, sink, again, Vec::new(), 0).await
         }
         Frame::Ping(n) => send(tenant, sink, &Frame::Pong(n)).await,
         Frame::Pong(_) => Ok(()),

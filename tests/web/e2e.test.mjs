@@ -692,6 +692,38 @@ test('a manager names the columns the import did not recognize, checks, then imp
   assert.equal(file.account.phone, '+33142000018');
 });
 
+test("an admin erases a person from the browser; a manager cannot; the rep's device loses her", async () => {
+  const store = stores[ALICE];
+  const account = JSON.parse(cliOk(store, ['account', 'list', '--json']))[0].id;
+  const contact = cliOk(store, ['contact', 'add', account, '--name', 'Yannick Effaçable', '--email', 'yannick.effacable@exemple.fr']).trim();
+  cliOk(store, ['sync']);
+  // Not a manager's to do: the answer of a missing page, and nothing goes.
+  const m = await login(MANAGER);
+  await m.page.goto(`${base}/accounts/${account}`);
+  const csrf = await m.page.locator('input[name=csrf]').first().inputValue();
+  const refused = await m.page.request.post(`${base}/contacts/${contact}/erase`, { form: { csrf, confirm: 'yes' }, maxRedirects: 0 });
+  assert.equal(refused.status(), 404);
+  await m.ctx.close();
+  cliOk(store, ['sync']);
+  let file = JSON.parse(cliOk(store, ['account', 'show', account, '--json']));
+  assert.ok(file.contacts.some((c) => c.id === contact), 'still there after the manager tried');
+
+  const { ctx, page } = await login(ADMIN);
+  await page.goto(`${base}/accounts/${account}`);
+  const row = page.locator('tr', { hasText: 'Yannick Effaçable' });
+  await row.getByText('Effacer (RGPD)').click();
+  await row.getByLabel("Je confirme l'effacement de Yannick Effaçable").check();
+  await shot(page, 'erase');
+  await Promise.all([page.waitForURL(`${base}/accounts/${account}`), row.getByRole('button', { name: 'Effacer définitivement' }).click()]);
+  assert.equal(await page.getByText('Yannick Effaçable').count(), 0, 'gone from the page');
+  await ctx.close();
+
+  cliOk(store, ['sync']);
+  file = JSON.parse(cliOk(store, ['account', 'show', account, '--json']));
+  assert.ok(!file.contacts.some((c) => c.id === contact), "gone from the rep's device");
+  assert.ok(!JSON.stringify(file).includes('Effaçable'));
+});
+
 test('every page passes axe-core with no serious or critical violation', async () => {
   const axe = require.resolve('axe-core/axe.min.js');
   const account = JSON.parse(cliOk(stores[MANAGER], ['account', 'list', '--json']))[0].id;

@@ -261,6 +261,8 @@ impl<S: Store> Device<S> {
         let mut dev = Device::bare(store, identity, actor);
         dev.index = persist::load_index(&dev.store)?;
         dev.refresh_singletons()?;
+        // An erasure a crash left on disk (see `Replica::replace`).
+        dev.compact_if_due()?;
         Ok(dev)
     }
 

@@ -37,6 +37,23 @@ fn acked_key(doc: DocId) -> String {
 fn sync_state_key(doc: DocId) -> String {
     format!("sync/state/{doc}")
 }
+/// A replaced document's old copy and what to replay of it.
+fn replay_key(doc: DocId) -> String {
+    format!("sync/replay/{doc}")
+}
+/// Set while a store holds bytes of an erased person (a replaced copy):
+/// cleared once the store is compacted.
+const META_COMPACT_DUE: &str = "sync/compact-due";
+
+/// What a device keeps of a replaced document until its new copy arrives.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stash {
+    /// The old copy, whole.
+    bytes: Vec<u8>,
+    /// What the server had of it (hex heads): edits after it are replayed.
+    since: Vec<String>,
+    erased: Vec<String>,
+}
 
 fn corrupt(key: &str, e: impl ToString) -> CoreError {
     StoreError::Corrupt {
@@ -220,6 +237,64 @@ impl<S: Store> Device<S> {
     }
 }
 
+/// Deletes a document and everything the sync keeps about it.
+fn drop_batch(doc: DocId) -> Batch {
+    let mut b = Batch::new();
+    b.delete_doc(doc)
+        .delete_meta(dirty_key(doc))
+        .delete_meta(rejected_key(doc))
+        .delete_meta(acked_key(doc))
+        .delete_meta(sync_state_key(doc));
+    b
+}
+
+impl<S: Store> Device<S> {
+    /// Replays on a replaced document's new copy the edits kept aside
+    /// when its old copy was dropped (`Replica::replace`), as one local
+    /// edit of this device, then forgets the old copy.
+    fn replay_stashed(&mut self, id: DocId) -> Result<()> {
+        let Some(raw) = self.store.meta(&replay_key(id))? else {
+            return Ok(());
+        };
+        let stash: Stash = serde_json::from_slice(&raw).map_err(|e| corrupt(&replay_key(id), e))?;
+        let old = CrmDoc::load(id, &stash.bytes)?;
+        let since: Vec<ChangeHash> = stash.since.iter().filter_map(|h| h.parse().ok()).collect();
+        let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
+        let mut doc = CrmDoc::load(id, &stored.bytes)?;
+        let before = doc.heads();
+        let writer = self.writer();
+        crate::persist::edit(&mut doc, &writer, |d| {
+            crate::erase::replay(d, &old, &since, &stash.erased)
+        })?;
+        let mut b = Batch::new();
+        b.delete_meta(replay_key(id))
+            .put_meta(META_COMPACT_DUE, Vec::new());
+        if doc.heads() == before {
+            self.store.write(b, Durability::Flushed)?;
+            return Ok(());
+        }
+        self.save(&mut doc, &before, stored.chunks, b, true)?;
+        self.store.flush()?;
+        Ok(())
+    }
+
+    /// Compacts the store once no replaced copy waits for its replay, so
+    /// that nothing of an erased person stays in its files.
+    pub fn compact_if_due(&mut self) -> Result<bool> {
+        if self.store.meta(META_COMPACT_DUE)?.is_none()
+            || !self.store.meta_scan("sync/replay/", None, 1)?.is_empty()
+        {
+            return Ok(false);
+        }
+        self.store.flush()?;
+        self.store.compact()?;
+        let mut b = Batch::new();
+        b.delete_meta(META_COMPACT_DUE);
+        self.store.write(b, Durability::Flushed)?;
+        Ok(true)
+    }
+}
+
 impl<S: Store> Replica for Device<S> {
     fn remote(&self) -> Result<Option<Remote>> {
         match self.store.meta(META_REMOTE)? {
@@ -352,6 +427,7 @@ impl<S: Store> Replica for Device<S> {
                 let n = doc.automerge().get_changes(&[]).len();
                 let write = DocWrite::received(&mut doc, bytes.to_vec())?;
                 self.write_doc(write, &doc, Batch::new())?;
+                self.replay_stashed(id)?;
                 Ok(n)
             }
         }
@@ -372,13 +448,30 @@ impl<S: Store> Replica for Device<S> {
     }
 
     fn drop_doc(&mut self, doc: DocId) -> Result<()> {
-        let mut b = Batch::new();
-        b.delete_doc(doc)
-            .delete_meta(dirty_key(doc))
-            .delete_meta(rejected_key(doc))
-            .delete_meta(acked_key(doc))
-            .delete_meta(sync_state_key(doc));
-        self.store.write(b, self.durability)?;
+        self.store.write(drop_batch(doc), self.durability)?;
+        self.index.remove(doc);
+        Ok(())
+    }
+
+    fn replace(&mut self, doc: DocId, erased: &[String]) -> Result<()> {
+        let mut b = drop_batch(doc);
+        if self.has(doc) && self.dirty_token(doc)?.is_some() {
+            let mut old = self.load(doc)?;
+            let acked = self.acked_heads(doc)?;
+            let since = crate::erase::server_heads(&mut old, &self.actor, &acked);
+            let stash = Stash {
+                bytes: old.save(),
+                since: since.iter().map(|h| h.to_string()).collect(),
+                erased: erased.to_vec(),
+            };
+            b.put_meta(
+                replay_key(doc),
+                serde_json::to_vec(&stash).map_err(|e| corrupt(&replay_key(doc), e))?,
+            );
+        }
+        b.put_meta(META_COMPACT_DUE, Vec::new());
+        // Durable at once: the edits kept aside must outlive a crash.
+        self.store.write(b, Durability::Flushed)?;
         self.index.remove(doc);
         Ok(())
     }
@@ -440,6 +533,7 @@ impl<S: Store> Replica for Device<S> {
         let out = f(self);
         self.durability = previous;
         self.store.flush()?;
+        self.compact_if_due()?;
         out
     }
 }

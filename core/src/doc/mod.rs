@@ -18,6 +18,7 @@ use automerge::{Value, ROOT};
 
 pub use check::Problem;
 pub use conflict::{Conflict, ConflictValue};
+pub use copy::Rewrite;
 pub use history::{FieldChange, HistoryEntry};
 pub use shape::{MAX_DEPTH, MAX_OBJECTS};
 pub use value::{FieldValue, Vocab};

@@ -100,6 +100,13 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// Rewrites the store so that no overwritten or deleted value stays on
+    /// disk (after erasing a person); bytes on disk before and after.
+    /// Stores that keep nothing old (in memory) have nothing to do.
+    fn compact(&self) -> Result<(u64, u64), StoreError> {
+        let size = self.size_on_disk()?;
+        Ok((size, size))
+    }
     /// Where the files beside the store live (library blobs), if the
     /// store is on disk.
     fn blob_dir(&self) -> Option<std::path::PathBuf> {

@@ -64,6 +64,8 @@ pub struct ClientSession {
     pings: u64,
     /// Dirty tokens of documents sent in `Up` frames, to match their acks.
     sent_tokens: HashMap<DocId, Option<EditToken>>,
+    /// Documents dropped on `Replace` whose new copy is being fetched.
+    replacing: HashSet<DocId>,
 }
 
 impl ClientSession {
@@ -204,9 +206,34 @@ impl ClientSession {
                     device.merge_remote(doc, &bytes)?;
                     self.changed.push(doc);
                     self.complete(device, doc, &mut out)?;
+                    if self.replacing.remove(&doc) && device.pending()?.contains(&doc) {
+                        // Edits replayed on the new copy go up at once.
+                        self.start(device, doc, &mut out)?;
+                    }
                 }
                 for doc in missing {
+                    self.replacing.remove(&doc);
                     self.complete(device, doc, &mut out)?;
+                }
+            }
+            Frame::Replace { docs } => {
+                if !self.welcomed {
+                    return Err(SyncError::Protocol("Replace before Welcome".into()));
+                }
+                for r in docs {
+                    // Whatever exchange was under way is over: its copy is
+                    // of a history the server no longer takes.
+                    self.states.remove(&r.doc);
+                    self.rounds.remove(&r.doc);
+                    self.again.remove(&r.doc);
+                    self.sent_tokens.remove(&r.doc);
+                    self.drop_after_ack.remove(&r.doc);
+                    device.replace(r.doc, &r.erased)?;
+                    self.changed.push(r.doc);
+                    self.replacing.insert(r.doc);
+                    // A `Changed` listing it waits for this fetch.
+                    self.active.insert(r.doc);
+                    out.fetch.push(r.doc);
                 }
             }
             Frame::Down {
@@ -485,5 +512,6 @@ pub fn frame_name(f: &Frame) -> &'static str {
         Frame::Error { .. } => "Error",
         Frame::Ping(_) => "Ping",
         Frame::Pong(_) => "Pong",
+        Frame::Replace { .. } => "Replace",
     }
 }

@@ -1,4 +1,4 @@
-//! The wire format of the sync protocol, version 1 (see docs/protocol.md).
+//! The wire format of the sync protocol, version 2 (see docs/protocol.md).
 //!
 //! Every websocket binary message is one frame: the 3 bytes `CRN`, one byte
 //! of protocol version, then the postcard encoding of a `Frame`. Decoding
@@ -12,7 +12,12 @@ use uuid::Uuid;
 use crate::ids::{DocId, DocKind};
 
 pub const MAGIC: [u8; 3] = *b"CRN";
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The version this side speaks: 2 added `Replace` (a document rewritten
+/// to erase a person).
+pub const PROTOCOL_VERSION: u8 = 2;
+/// The oldest version a server still serves (a device of that version is
+/// answered in it, and never sent a frame it does not know).
+pub const MIN_PROTOCOL_VERSION: u8 = 1;
 /// Largest frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// Most documents in one frame's batch.
@@ -36,6 +41,16 @@ pub struct UpDoc {
     pub doc: DocId,
     pub heads: Vec<Hash>,
     pub changes: Vec<u8>,
+}
+
+/// A document the server rewrote without its history (a person was
+/// erased from it): the device drops its copy and fetches the new one,
+/// replaying its own unacknowledged edits except those of `erased`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    pub doc: DocId,
+    /// Ids of the erased records (contacts).
+    pub erased: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +162,11 @@ pub enum Frame {
     },
     Ping(u64),
     Pong(u64),
+    /// S→C, version 2: drop these documents and fetch them again (they
+    /// were rewritten to erase a person). Never sent to a version-1 device.
+    Replace {
+        docs: Vec<Replaced>,
+    },
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -177,15 +197,26 @@ impl FrameError {
 
 impl Frame {
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_as(PROTOCOL_VERSION)
+    }
+
+    /// Encoded for a peer speaking `version` (the caller never sends it
+    /// a frame that version lacks).
+    pub fn encode_as(&self, version: u8) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(&MAGIC);
-        out.push(PROTOCOL_VERSION);
+        out.push(version);
         // Serializing owned plain data into a Vec cannot fail.
         out.extend(postcard::to_stdvec(self).unwrap_or_default());
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Frame, FrameError> {
+        Frame::decode_versioned(bytes).map(|(_, f)| f)
+    }
+
+    /// The frame and the protocol version its sender speaks.
+    pub fn decode_versioned(bytes: &[u8]) -> Result<(u8, Frame), FrameError> {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(FrameError::TooLarge(bytes.len()));
         }
@@ -195,11 +226,15 @@ impl Frame {
         if bytes[..3] != MAGIC {
             return Err(FrameError::BadMagic);
         }
-        if bytes[3] != PROTOCOL_VERSION {
-            return Err(FrameError::Version(bytes[3]));
+        let version = bytes[3];
+        if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
+            return Err(FrameError::Version(version));
         }
         let frame: Frame =
             postcard::from_bytes(&bytes[4..]).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        if version < 2 && matches!(frame, Frame::Replace { .. }) {
+            return Err(FrameError::Malformed("Replace in a version-1 frame".into()));
+        }
         let batch = match &frame {
             Frame::Changed { docs, revoked, .. } => docs.len().max(revoked.len()),
             Frame::Fetch { docs } | Frame::Dropped { docs } => docs.len(),
@@ -208,13 +243,14 @@ impl Frame {
             Frame::SyncReply { msgs, .. } => msgs.len(),
             Frame::Up { docs } => docs.len(),
             Frame::Down { docs, acks, .. } => docs.len().max(acks.len()),
+            Frame::Replace { docs } => docs.len(),
             _ => 0,
         };
         // Server-built `Changed` lists are chunked; anything bigger is abuse.
         if batch > MAX_BATCH_DOCS * 8 {
             return Err(FrameError::BatchTooLarge(batch));
         }
-        Ok(frame)
+        Ok((version, frame))
     }
 }
 
@@ -251,6 +287,7 @@ mod tests {
         assert_eq!(Frame::decode(b"CR"), Err(FrameError::Short));
         assert_eq!(Frame::decode(b"XXXX1234"), Err(FrameError::BadMagic));
         assert_eq!(Frame::decode(b"CRN\x09abc"), Err(FrameError::Version(9)));
+        assert_eq!(Frame::decode(b"CRN\x00abc"), Err(FrameError::Version(0)));
         assert!(matches!(
             Frame::decode(b"CRN\x01\xff\xff\xff"),
             Err(FrameError::Malformed(_))
@@ -261,6 +298,27 @@ mod tests {
         }
         let big = vec![0u8; MAX_FRAME_BYTES + 1];
         assert!(matches!(Frame::decode(&big), Err(FrameError::TooLarge(_))));
+    }
+
+    #[test]
+    fn version_one_frames_still_decode_and_never_carry_replace() {
+        let ping = Frame::Ping(3);
+        assert_eq!(
+            Frame::decode_versioned(&ping.encode_as(1)),
+            Ok((1, ping.clone()))
+        );
+        assert_eq!(Frame::decode_versioned(&ping.encode()), Ok((2, ping)));
+        let replace = Frame::Replace {
+            docs: vec![Replaced {
+                doc: DocId::new(),
+                erased: vec!["c1".into()],
+            }],
+        };
+        assert_eq!(Frame::decode(&replace.encode()), Ok(replace.clone()));
+        assert!(matches!(
+            Frame::decode(&replace.encode_as(1)),
+            Err(FrameError::Malformed(_))
+        ));
     }
 
     #[test]

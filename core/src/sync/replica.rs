@@ -79,6 +79,11 @@ pub trait Replica {
     fn merge_live(&mut self, doc: DocId, bytes: &[u8]) -> Result<bool>;
     /// Forgets a document (access lost, or a refused copy reverted).
     fn drop_doc(&mut self, doc: DocId) -> Result<()>;
+    /// Drops a document the server rewrote to erase the records `erased`
+    /// (protocol 2, `Replace`), keeping its unacknowledged edits aside,
+    /// durably, to replay on the new copy when it arrives through
+    /// `merge_remote`.
+    fn replace(&mut self, doc: DocId, erased: &[String]) -> Result<()>;
 
     // ----- Automerge's sync exchange, per document ---------------------------
 

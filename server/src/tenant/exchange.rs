@@ -20,6 +20,7 @@ use carnet_core::store::Store;
 use carnet_core::sync::message::{self as sync_message, MAX_HEADS};
 use carnet_core::{DocId, DocKind};
 
+use super::erase::ERASED_REASON;
 use super::judge::{Accepted, Before, Judge};
 use super::{Meta, Result, Slot, Tenant};
 use crate::acl::NOT_PERMITTED;
@@ -50,6 +51,9 @@ pub struct DocOutcome {
     pub reject: Option<String>,
     /// The document is now known to this device (record the grant).
     pub granted: bool,
+    /// The device's copy is of a history an erasure rewrote: it must
+    /// replace it (`reject` says so to a device of protocol 1).
+    pub replace: bool,
 }
 
 /// How the user stands with a document they send something about.
@@ -98,6 +102,8 @@ enum Step {
     More(Box<AutoCommit>),
     Refused(String),
     Accepted(Box<Accepted>),
+    /// They build on a history an erasure rewrote.
+    Replaced,
 }
 
 impl From<Result<Accepted, String>> for Step {
@@ -246,6 +252,8 @@ impl Tenant {
             Err(refusal) => (Step::Refused(refusal), state.clone()),
         };
         match step {
+            // Never made for a document nobody reaches.
+            Step::Replaced => Ok(DocOutcome::default()),
             Step::More(mut am) => {
                 *state = st;
                 let reply = generate(&mut am, state);
@@ -301,6 +309,13 @@ impl Tenant {
             return Ok(DocOutcome::default());
         };
         let device_heads = message.heads.clone();
+        let lineage = self.lineage(doc);
+        if lineage
+            .as_ref()
+            .is_some_and(|l| l.clashes(&device_heads, None))
+        {
+            return Ok(DocOutcome::replaced());
+        }
         let reply = |am: &mut AutoCommit, state: &mut sync::State| {
             if graced {
                 grace_reply(am, state, &device_heads)
@@ -345,6 +360,9 @@ impl Tenant {
                 let applied = fork.sync().receive_sync_message(&mut st, message);
                 match applied {
                     Err(e) => (Err(format!("changes could not be applied: {e}")), st),
+                    Ok(()) if lineage.is_some_and(|l| l.clashes(&[], Some(&mut fork))) => {
+                        (Err(ERASED_REASON.to_string()), st)
+                    }
                     Ok(()) => (judge.update(doc, &before, fork, graced), st),
                 }
             })
@@ -357,6 +375,9 @@ impl Tenant {
             Err(reason) => {
                 self.metrics.record_reject();
                 tracing::info!(%doc, %user, %reason, "changes rejected");
+                if reason == ERASED_REASON {
+                    return Ok(DocOutcome::replaced());
+                }
                 return Ok(DocOutcome {
                     reply: reply(d.automerge(), state),
                     reject: Some(reason),
@@ -507,6 +528,15 @@ impl DocOutcome {
             ..Default::default()
         }
     }
+
+    fn replaced() -> DocOutcome {
+        DocOutcome {
+            reject: Some(ERASED_REASON.to_string()),
+            granted: true,
+            replace: true,
+            ..Default::default()
+        }
+    }
 }
 
 /// What one document of an `Up` frame comes to.
@@ -519,12 +549,23 @@ pub struct UpOutcome {
     /// Histories do not line up: the device must run an Automerge exchange.
     pub resync: bool,
     pub granted: bool,
+    /// As `DocOutcome::replace`.
+    pub replace: bool,
 }
 
 impl UpOutcome {
     fn refused(reason: impl Into<String>) -> UpOutcome {
         UpOutcome {
             reject: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+
+    fn replaced() -> UpOutcome {
+        UpOutcome {
+            reject: Some(ERASED_REASON.to_string()),
+            granted: true,
+            replace: true,
             ..Default::default()
         }
     }
@@ -588,7 +629,7 @@ impl Tenant {
                     .await
                     .unwrap_or_else(Step::Refused);
                 match step {
-                    Step::More(_) => return Ok(UpOutcome::resync(false)),
+                    Step::More(_) | Step::Replaced => return Ok(UpOutcome::resync(false)),
                     Step::Refused(reason) => {
                         self.metrics.record_reject();
                         return Ok(UpOutcome::refused(reason));
@@ -606,6 +647,10 @@ impl Tenant {
             (_, None) => return Ok(UpOutcome::default()),
             (standing, Some(rows)) => {
                 let graced = standing == Standing::Graced;
+                let lineage = self.lineage(doc);
+                if lineage.as_ref().is_some_and(|l| l.clashes(&heads, None)) {
+                    return Ok(UpOutcome::replaced());
+                }
                 if changes.is_empty() {
                     Some(graced)
                 } else {
@@ -626,6 +671,9 @@ impl Tenant {
                             if fork.load_incremental(&bytes).is_err() {
                                 return Step::Refused("changes could not be applied".into());
                             }
+                            if lineage.is_some_and(|l| l.clashes(&[], Some(&mut fork))) {
+                                return Step::Replaced;
+                            }
                             if !fork.get_missing_deps(&[]).is_empty() {
                                 // We lack history the device assumed we had.
                                 return Step::More(Box::new(fork));
@@ -635,6 +683,7 @@ impl Tenant {
                         .await
                         .unwrap_or_else(Step::Refused);
                     match step {
+                        Step::Replaced => return Ok(UpOutcome::replaced()),
                         Step::More(_) => return Ok(UpOutcome::resync(true)),
                         Step::Refused(reason) => {
                             self.metrics.record_reject();

@@ -4,6 +4,7 @@
 //! acknowledged change durable before anyone hears of it.
 
 pub mod board;
+pub mod erase;
 mod exchange;
 mod export;
 pub mod import;
@@ -91,6 +92,8 @@ pub struct Tenant {
     parts: RwLock<Arc<EditParts>>,
     docs: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
     docseq: Mutex<HashMap<DocId, u64>>,
+    /// Documents rewritten by an erasure, with their old histories.
+    lineages: RwLock<HashMap<DocId, Arc<erase::Lineage>>>,
     seq: AtomicU64,
     dir_seq: AtomicU64,
     writer: mpsc::Sender<writer::WriteReq>,
@@ -217,6 +220,7 @@ impl Tenant {
                 counters.insert(k, u64::from_be_bytes(b));
             }
         }
+        let lineages = erase::load(&store)?;
         let actor = ActorId::try_from(info.server_actor.as_str())
             .map_err(|_| TenantError::Invalid("corrupt server actor".into()))?;
         let (tx, rx) = mpsc::channel(4096);
@@ -239,6 +243,7 @@ impl Tenant {
             parts: RwLock::new(Arc::new(EditParts::default())),
             docs: Mutex::new(HashMap::new()),
             docseq: Mutex::new(docseq),
+            lineages: RwLock::new(lineages),
             seq: AtomicU64::new(seq),
             dir_seq: AtomicU64::new(dir_seq),
             writer: tx,
@@ -581,12 +586,16 @@ impl Tenant {
     }
 
     pub fn granted_docs(&self, device: Uuid) -> Vec<DocId> {
-        let prefix = format!("granted/{device}/");
+        self.docs_under(&format!("granted/{device}/"))
+    }
+
+    /// The documents named by the meta keys `prefix<doc>`.
+    pub(crate) fn docs_under(&self, prefix: &str) -> Vec<DocId> {
         self.store
-            .meta_scan(&prefix, None, usize::MAX)
+            .meta_scan(prefix, None, usize::MAX)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(k, _)| k.strip_prefix(&prefix)?.parse().ok())
+            .filter_map(|(k, _)| k.strip_prefix(prefix)?.parse().ok())
             .collect()
     }
 

@@ -40,6 +40,7 @@ pub fn routes() -> Router<Web> {
         .route("/orders/{id}/pdf", get(order_pdf))
         .route("/accounts/{id}/pdf", get(account_pdf))
         .route("/accounts/{id}/resolve", post(resolve))
+        .route("/contacts/{id}/erase", post(erase_contact))
         .route("/print/accounts/{id}", get(print_file))
 }
 
@@ -660,8 +661,20 @@ fn sections(fv: &FileView, v: &Viewer, print: bool) -> Markup {
         }
         section.sheet aria-labelledby="h-contacts" {
             h2 #h-contacts { (tr(l, "Contacts", "Contacts")) }
-            table { thead { tr { th scope="col" { (tr(l, "Nom", "Name")) } th scope="col" { (tr(l, "Fonction", "Role")) } th scope="col" { (tr(l, "Téléphone", "Phone")) } th scope="col" { "E-mail" } } }
-                tbody { @for c in &f.contacts { tr { td { (c.name) } td { (c.role.clone().unwrap_or_default()) } td { (c.phone.clone().or(c.mobile.clone()).unwrap_or_default()) } td { (c.email.clone().unwrap_or_default()) } } } } }
+            @let eraser = !print && v.role == super::Role::Admin;
+            table { thead { tr { th scope="col" { (tr(l, "Nom", "Name")) } th scope="col" { (tr(l, "Fonction", "Role")) } th scope="col" { (tr(l, "Téléphone", "Phone")) } th scope="col" { "E-mail" }
+                @if eraser { th scope="col" { (tr(l, "Données personnelles", "Personal data")) } } } }
+                tbody { @for c in &f.contacts { tr { td { (c.name) } td { (c.role.clone().unwrap_or_default()) } td { (c.phone.clone().or(c.mobile.clone()).unwrap_or_default()) } td { (c.email.clone().unwrap_or_default()) }
+                    @if eraser { td { details { summary { (tr(l, "Effacer (RGPD)", "Erase (GDPR)")) }
+                        form method="post" action={ "/contacts/" (c.id) "/erase" } {
+                            (page::csrf(v))
+                            p { (tr(l, "Efface cette personne de la fiche, de son historique et de tous les appareils. Irréversible.", "Erases this person from the file, its history and every device. Cannot be undone.")) }
+                            p { input id={ "erase-" (c.id) } type="checkbox" name="confirm" value="yes" required;
+                                " " label for={ "erase-" (c.id) } { (tr(l, "Je confirme l'effacement de ", "I confirm erasing ")) (c.name) } }
+                            button type="submit" { (tr(l, "Effacer définitivement", "Erase for good")) }
+                        }
+                    } } }
+                } } } }
             @if !print { (add_form(v, id, "contacts", &[("name", "Nom", "Name", "text"), ("role", "Fonction", "Role", "text"), ("phone", "Téléphone", "Phone", "tel"), ("email", "E-mail", "Email", "email")], tr(l, "Ajouter un contact", "Add a contact"))) }
         }
         section.sheet aria-labelledby="h-deals" {
@@ -854,6 +867,44 @@ async fn resolve(
         ops::set_field(d, ctx, &path, &value)
     })
     .await
+}
+
+/// Erases a person (admins only; to anyone else, and for an unknown id,
+/// the page of a missing record): `Tenant::erase_contact`.
+async fn erase_contact(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    Posted { v, f }: Posted,
+) -> Response {
+    let Some(doc) = web.tenant.doc_of_record(id.trim()) else {
+        return not_found(&v);
+    };
+    if v.role != super::Role::Admin {
+        return not_found(&v);
+    }
+    let to = format!("/accounts/{doc}");
+    if f.text("confirm") != "yes" {
+        let why = tr(
+            v.lang,
+            "Cochez la case pour confirmer l'effacement.",
+            "Tick the box to confirm the erasure.",
+        );
+        return back(&super::with_error(&to, why));
+    }
+    match web.tenant.erase_contact(&id).await {
+        Ok(_) => back(&to),
+        Err(e) => {
+            tracing::error!(error = %e, "erasure failed");
+            back(&super::with_error(
+                &to,
+                tr(
+                    v.lang,
+                    "L'effacement n'a pas abouti : voir le journal du serveur.",
+                    "The erasure did not complete: see the server's log.",
+                ),
+            ))
+        }
+    }
 }
 
 async fn add_contact(

@@ -1,6 +1,8 @@
 //! Data benchmark, on a device over a real sled store: importing 100,000
 //! CSV rows (peak memory of the whole process), the duplicate scan over
-//! 50,000 files, and the "to check" list over a 5,000-file portfolio.
+//! 50,000 files, the "to check" list over a 5,000-file portfolio, and
+//! erasing a person: the store compaction it costs (50,000 and 5,000
+//! files) and a device's whole replacement of the file (replay included).
 //!
 //! cargo run --release -p carnet-tests --bin bench-import
 
@@ -138,6 +140,15 @@ fn main() {
         times[2].as_secs_f64() * 1e3,
         times[4].as_secs_f64() * 1e3
     );
+    // What an erasure costs the server: its store rewritten while writes wait.
+    let t = Instant::now();
+    let (before, after) = d.store().compact_files().expect("compact");
+    println!(
+        "| erasure: store compaction (writes wait meanwhile) | {files} files, {} MB on disk before, {} MB after | {:.1} s | | |",
+        before / 1_000_000,
+        after / 1_000_000,
+        t.elapsed().as_secs_f64()
+    );
     drop(d);
 
     let small = tmp.path().join("5k.csv");
@@ -162,5 +173,42 @@ fn main() {
         "| \"to check\" list ({n} shown) and data quality | {files} files | p50 {:.2} ms, p99 {:.2} ms of 200 | | ≤ 20 ms p99 |",
         times[100].as_secs_f64() * 1e3,
         times[197].as_secs_f64() * 1e3
+    );
+    erase_on_device(&mut d, files);
+}
+
+/// A device told to replace a file a person was erased from, with an
+/// offline edit of it pending: keep the edit aside, drop, take the new
+/// copy, replay, compact the store.
+fn erase_on_device(d: &mut Device, files: usize) {
+    use carnet_core::erase::{self, Person};
+    use carnet_core::sync::{AckBasis, Replica};
+
+    let (acc, contact) = {
+        let (acc, _, rows) = d.index().accounts().next().expect("a file");
+        (acc, rows.contacts.first().expect("a contact").id.clone())
+    };
+    let heads = d.heads(acc).expect("heads");
+    d.acknowledge(acc, &heads, AckBasis::Heads).expect("ack");
+    let server_copy = d.load(acc).expect("load");
+    d.add_note(acc, "Rappel prévu en janvier").expect("note");
+    let person = Person::of(&server_copy, &contact).expect("person");
+    let writer = carnet_core::doc::Writer {
+        user: "server".into(),
+        actor: automerge::ActorId::random(),
+        now: chrono::Utc::now().timestamp(),
+    };
+    let bytes = erase::rewrite(&server_copy, &person, &writer)
+        .expect("rewrite")
+        .save();
+    let t = Instant::now();
+    d.replace(acc, &[contact]).expect("replace");
+    d.merge_remote(acc, &bytes).expect("new copy");
+    let replayed = t.elapsed();
+    d.compact_if_due().expect("compact");
+    println!(
+        "| erasure on a device: keep the edit aside, drop, take the new copy, replay ({:.1} ms); then compact the store | {files} files | {:.2} s in all | | |",
+        replayed.as_secs_f64() * 1e3,
+        t.elapsed().as_secs_f64()
     );
 }
