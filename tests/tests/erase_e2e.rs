@@ -353,19 +353,27 @@ fn changes_building_on_an_erased_history_are_never_merged() {
     // Two raw devices, one per protocol version, each with the old copy.
     let (v2_device, v2_token) = rt.block_on(raw_login(&server, ALICE));
     let (v1_device, v1_token) = rt.block_on(raw_login(&server, ALICE));
-    let old = rt.block_on(async {
+    let (old, mut live) = rt.block_on(async {
         let (mut r, _, _) = v1_session(&server, v1_device, &v1_token).await;
         let old = v1_fetch(&mut r, doc).await;
         let (mut r, docs) = carnet_tests::raw::session(&server, v2_device, &v2_token).await;
         assert!(docs.contains(&doc));
         r.send(&Frame::Fetch { docs: vec![doc] }).await;
         assert!(matches!(next_reply(&mut r).await, (2, Frame::Docs { .. })));
-        old
+        (old, r)
     });
     let mut old_am = automerge::AutoCommit::load(&old).unwrap();
     let old_heads: Vec<[u8; 32]> = old_am.get_heads().iter().map(|h| h.0).collect();
 
     let out = server.admin(&["erase", &contact], None);
+    // A connected device of protocol 2 hears it live.
+    rt.block_on(async {
+        match next_reply(&mut live).await {
+            (2, Frame::Replace { docs }) => assert_eq!(docs[0].doc, doc),
+            other => panic!("expected a live Replace, got {other:?}"),
+        }
+    });
+    drop(live);
     assert!(
         out.status.success(),
         "{}",
