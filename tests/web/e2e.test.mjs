@@ -671,6 +671,15 @@ test('a manager names the columns the import did not recognize, checks, then imp
   const again = page.getByRole('button', { name: 'Reprendre le même fichier avec ces colonnes' });
   await Promise.all([page.waitForLoadState('load'), again.click()]);
   assert.match(await page.getByRole('status').innerText(), /Simulation.*Créés : 1 /s);
+  // A field the list does not offer, forged: refused in French, the file kept.
+  {
+    const token = await page.locator('input[name=token]').inputValue();
+    const csrf = await page.locator('input[name=csrf]').first().inputValue();
+    const forged = await page.request.post(base + '/import/columns', { form: { csrf, token, c0: 'name', c3: 'owner_password', dry_run: 'on' } });
+    const text = await forged.text();
+    assert.match(text, /un champ que la liste ne propose pas/);
+    assert.match(text, /Reprendre le même fichier avec ces colonnes/);
+  }
   // The choices stay; now for real.
   assert.equal(await page.getByLabel('Boutique', { exact: true }).inputValue(), 'name');
   await page.locator('#col-dry_run').setChecked(false);

@@ -454,8 +454,12 @@ impl<S: Store> Replica for Device<S> {
     }
 
     fn replace(&mut self, doc: DocId, erased: &[String]) -> Result<()> {
+        if !self.has(doc) {
+            // Nothing of the old copy here: the fetch brings the new one.
+            return Ok(());
+        }
         let mut b = drop_batch(doc);
-        if self.has(doc) && self.dirty_token(doc)?.is_some() {
+        if self.dirty_token(doc)?.is_some() {
             let mut old = self.load(doc)?;
             let acked = self.acked_heads(doc)?;
             let since = crate::erase::server_heads(&mut old, &self.actor, &acked);

@@ -5,7 +5,7 @@
 //! edit of theirs, duplicates checked against the files they may see. A
 //! dry run shows the same report and writes nothing.
 
-use std::io::Write;
+use tokio::io::AsyncWriteExt;
 
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::response::Response;
@@ -103,26 +103,27 @@ async fn upload(State(web): State<Web>, v: Viewer, mut parts: Multipart) -> Resp
             // The token comes first in the form: no file is written for a
             // request that does not carry it.
             Some("file") if csrf_ok => {
-                let mut open = std::fs::OpenOptions::new();
+                // Written through tokio's file (the blocking pool), never
+                // on an async worker.
+                let mut open = tokio::fs::OpenOptions::new();
                 open.write(true).create_new(true);
                 #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    open.mode(0o600);
-                }
-                let Ok(mut out) = open.open(&path) else { break };
+                open.mode(0o600);
+                let Ok(mut out) = open.open(&path).await else {
+                    break;
+                };
                 let mut written = 0usize;
                 loop {
                     match field.chunk().await {
                         Ok(Some(chunk)) => {
                             written += chunk.len();
-                            if written > MAX_UPLOAD || out.write_all(&chunk).is_err() {
+                            if written > MAX_UPLOAD || out.write_all(&chunk).await.is_err() {
                                 too_large = written > MAX_UPLOAD;
                                 break;
                             }
                         }
                         Ok(None) => {
-                            saved = true;
+                            saved = out.flush().await.is_ok();
                             break;
                         }
                         // The body limit cut it, or the browser went away:
@@ -192,15 +193,44 @@ async fn columns(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     };
     let headers = headers_of(&path).await.unwrap_or_default();
     let mut overrides = Overrides::new();
+    let mut forged = false;
     for (i, h) in headers.iter().enumerate() {
         let c = f.text(&format!("c{i}"));
-        if !c.is_empty() {
-            overrides.insert(h.clone(), c);
+        if c.is_empty() {
+            continue;
         }
+        // Only what the form offers: anything else is refused here, in
+        // the viewer's language, and the file stays for another try.
+        forged |= !offered(&c);
+        overrides.insert(h.clone(), c);
+    }
+    if forged {
+        let uses = Mapping::recognize(&headers, &Overrides::new())
+            .map(|m| m.uses(&headers))
+            .unwrap_or_default();
+        let msg = tr(
+            l,
+            "Une colonne a reçu un champ que la liste ne propose pas : choisissez dans la liste.",
+            "A column was given a field the list does not offer: choose from the list.",
+        );
+        return result_page(
+            &v,
+            html! { (page::error(Some(msg))) (columns_form(&v, &token, &uses, &Overrides::new())) },
+        );
     }
     let verified_on = chrono::NaiveDate::parse_from_str(&f.text("verified_on"), "%Y-%m-%d").ok();
     let dry_run = f.get("dry_run").is_some();
     run(&web, &v, &token, path, overrides, dry_run, verified_on).await
+}
+
+/// Whether the columns form offers `target` (`ignore`, a file's field, or
+/// `contact.` and a contact's field).
+fn offered(target: &str) -> bool {
+    target == "ignore"
+        || ACCOUNT_FIELDS.contains(&target)
+        || target
+            .strip_prefix("contact.")
+            .is_some_and(|f| CONTACT_FIELDS.contains(&f))
 }
 
 /// The header line of a kept file.
