@@ -52,10 +52,11 @@ fn stale_key(device: Uuid, doc: DocId) -> String {
 /// What an erasure did.
 #[derive(Clone, Debug, Serialize)]
 pub struct Erasure {
-    pub account: DocId,
+    /// The customer files rewritten (more than one after a merge).
+    pub accounts: Vec<DocId>,
     pub contact: String,
-    /// Devices told to replace their copy (now, or at their next sync).
-    pub devices: usize,
+    /// Copies on devices to replace (now, or at their next sync).
+    pub device_copies: usize,
     /// The store's bytes on disk before and after compaction.
     pub store_bytes_before: u64,
     pub store_bytes_after: u64,
@@ -152,15 +153,59 @@ impl Tenant {
         }?)
     }
 
-    /// Erases contact `contact` (an id): rewrites their customer file,
-    /// compacts the store, and marks every device holding the file to
-    /// replace it.
+    /// Erases contact `contact` (an id) from every customer file holding
+    /// it (a merge copies a file's contacts, ids and all, into the file
+    /// kept): rewrites each, compacts the store once, and marks every
+    /// device holding one of them to replace it.
     pub async fn erase_contact(&self, contact: &str) -> Result<Erasure> {
         let contact = contact.trim();
-        let doc = self
-            .doc_of_record(contact)
-            .filter(|d| self.rows(*d).is_some_and(|r| r.account.is_some()))
-            .ok_or_else(|| TenantError::Invalid(format!("no contact {contact}")))?;
+        let mut accounts = Vec::new();
+        // A merged file's rows list no contact (its records are counted in
+        // the file kept): those files are opened to look.
+        let mut merged = Vec::new();
+        self.for_each_row(|doc, rows| match &rows.account {
+            Some(a) if a.merged_into.is_some() => merged.push(doc),
+            Some(_) if rows.contacts.iter().any(|c| c.id == contact) => accounts.push(doc),
+            _ => {}
+        });
+        for doc in merged {
+            let slot = self.slot(doc).await?;
+            let slot = slot.lock().await;
+            if slot
+                .doc
+                .as_ref()
+                .is_some_and(|d| d.record(&["contacts"], contact).is_some())
+            {
+                accounts.push(doc);
+            }
+        }
+        if accounts.is_empty() {
+            return Err(TenantError::Invalid(format!("no contact {contact}")));
+        }
+        let mut copies = 0;
+        for doc in &accounts {
+            copies += self.erase_in(*doc, contact).await?;
+        }
+        // Old values stay in sled's log until it is rewritten.
+        let (before, after) = self.compact_store().map_err(|e| {
+            TenantError::Invalid(format!(
+                "the person is erased from the file, but the store could not be rewritten \
+                 ({e}): old bytes stay on disk until `carnet-server compact` succeeds"
+            ))
+        })?;
+        tracing::info!(files = accounts.len(), copies, "person erased");
+        Ok(Erasure {
+            accounts,
+            contact: contact.to_string(),
+            device_copies: copies,
+            store_bytes_before: before,
+            store_bytes_after: after,
+        })
+    }
+
+    /// Rewrites `doc` without contact `contact`; returns the devices
+    /// marked to replace their copy.
+    async fn erase_in(&self, doc: DocId, contact: &str) -> Result<usize> {
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
         let devices: Vec<Uuid> = self
@@ -187,7 +232,7 @@ impl Tenant {
             actor: ActorId::random(),
             now: chrono::Utc::now().timestamp(),
         };
-        let fresh = erase::rewrite(old, &person, &writer)?;
+        let mut fresh = erase::rewrite(old, &person, &writer)?;
         let mut lineage = self.lineage(doc).map(|l| (*l).clone()).unwrap_or_default();
         lineage
             .old
@@ -203,6 +248,15 @@ impl Tenant {
         )];
         for d in &devices {
             meta.push((stale_key(*d, doc), Vec::new()));
+        }
+        // A merged file's later edits are measured from its merge base:
+        // from now on, from the new history.
+        let base = super::merge::base_key(doc);
+        if self.store.meta(&base)?.is_some() {
+            meta.push((
+                base,
+                carnet_core::merge::heads_text(&fresh.heads()).into_bytes(),
+            ));
         }
         // Known before anyone hears of the new copy (sessions read it to
         // refuse the old history and to tell devices what was erased).
@@ -222,21 +276,6 @@ impl Tenant {
             }
             return Err(e);
         }
-        drop(slot);
-        // Old values stay in sled's log until it is rewritten.
-        let (before, after) = self.compact_store().map_err(|e| {
-            TenantError::Invalid(format!(
-                "the person is erased from the file, but the store could not be rewritten \
-                 ({e}): old bytes stay on disk until `carnet-server compact` succeeds"
-            ))
-        })?;
-        tracing::info!(%doc, devices = devices.len(), "person erased");
-        Ok(Erasure {
-            account: doc,
-            contact: contact.to_string(),
-            devices: devices.len(),
-            store_bytes_before: before,
-            store_bytes_after: after,
-        })
+        Ok(devices.len())
     }
 }

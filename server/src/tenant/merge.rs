@@ -14,7 +14,8 @@ use carnet_core::{DocId, DocKind};
 
 use super::{Event, Tenant, TenantError};
 
-fn base_key(loser: DocId) -> String {
+/// Where the server keeps a merged file's heads as last carried over.
+pub(super) fn base_key(loser: DocId) -> String {
     format!("merge-base/{loser}")
 }
 
