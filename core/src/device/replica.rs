@@ -256,7 +256,7 @@ impl<S: Store> Device<S> {
         let Some(raw) = self.store.meta(&replay_key(id))? else {
             return Ok(());
         };
-        let stash: Stash = serde_json::from_slice(&raw).map_err(|e| corrupt(&replay_key(id), e))?;
+        let stash: Stash = postcard::from_bytes(&raw).map_err(|e| corrupt(&replay_key(id), e))?;
         let old = CrmDoc::load(id, &stash.bytes)?;
         let since: Vec<ChangeHash> = stash.since.iter().filter_map(|h| h.parse().ok()).collect();
         let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
@@ -427,7 +427,11 @@ impl<S: Store> Replica for Device<S> {
                 let n = doc.automerge().get_changes(&[]).len();
                 let write = DocWrite::received(&mut doc, bytes.to_vec())?;
                 self.write_doc(write, &doc, Batch::new())?;
-                self.replay_stashed(id)?;
+                if let Err(e) = self.replay_stashed(id) {
+                    // The edits stay aside (and the store uncompacted)
+                    // rather than stop every later sync.
+                    tracing::warn!(%id, error = %e, "edits kept aside could not be replayed");
+                }
                 Ok(n)
             }
         }
@@ -470,7 +474,7 @@ impl<S: Store> Replica for Device<S> {
             };
             b.put_meta(
                 replay_key(doc),
-                serde_json::to_vec(&stash).map_err(|e| corrupt(&replay_key(doc), e))?,
+                postcard::to_stdvec(&stash).map_err(|e| corrupt(&replay_key(doc), e))?,
             );
         }
         b.put_meta(META_COMPACT_DUE, Vec::new());
