@@ -241,6 +241,36 @@ final class CarnetKitTests: XCTestCase {
         XCTAssertEqual(sink.waitFor(1, containing: "paul@example.com").count, 0)
     }
 
+    func testAPersonErasedOnTheServerLeavesTheAppsStoreAndItsOfflineEditSurvives() async throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        let dir = try tempDir("carnet-erase")
+        let carnet = try await Carnet.open(dataDir: dir)
+        _ = try await carnet.login(server: server.url, email: alice, password: demoPassword, deviceName: "iPhone RGPD")
+        try await carnet.syncNow()
+        let target = try await carnet.searchAccounts(limit: 1000)[0]
+        let zoe = try await carnet.addContact(target.id, NewContact(name: "Zoé Quérard", email: "zoe.querard@exemple.fr"))
+        try await carnet.syncNow()
+        // Offline, an edit of the file; meanwhile the admin erases her.
+        _ = try await carnet.addNote(target.id, "Commande prévue en janvier")
+        try server.admin(["erase", zoe])
+        try await carnet.syncNow()
+        let file = try await carnet.accountFile(target.id)
+        XCTAssertFalse(file.contacts.contains { $0.id == zoe })
+        XCTAssertTrue(file.notes.contains { $0.body == "Commande prévue en janvier" })
+        XCTAssertEqual(carnet.syncStatus.pending, 0)
+        var holders: [String] = []
+        let walker = FileManager.default.enumerator(atPath: dir)
+        while let rel = walker?.nextObject() as? String {
+            let path = "\(dir)/\(rel)"
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            for needle in ["Quérard", "querard"] where data.range(of: Data(needle.utf8)) != nil {
+                holders.append(path)
+            }
+        }
+        XCTAssertEqual(holders, [], "no file of the app's store names her")
+    }
+
     func testLibraryDocumentsForTheRepDownloadAndOpenOffline() async throws {
         let server = try TestServer()
         defer { server.stop() }

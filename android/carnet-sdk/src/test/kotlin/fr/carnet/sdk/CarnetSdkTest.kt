@@ -191,6 +191,34 @@ class CarnetSdkTest {
     }
 
     @Test
+    fun `a person erased on the server leaves the app's store, and its offline edit of the file survives`() = runBlocking<Unit> {
+        TestServer().use { server ->
+            val dir = tempDir("carnet-rep-")
+            Carnet.open(dir.path).use { carnet ->
+                carnet.login(server.url, ALICE, DEMO_PASSWORD, "Pixel de test")
+                carnet.syncNow()
+                val target = carnet.searchAccounts(limit = 1000).first()
+                val zoe = carnet.addContact(target.id, NewContact(name = "Zoé Quérard", email = "zoe.querard@exemple.fr"))
+                carnet.syncNow()
+                // Offline, an edit of the file; meanwhile the admin erases her.
+                carnet.addNote(target.id, "Commande prévue en janvier")
+                server.admin("erase", zoe)
+                carnet.syncNow()
+                val file = carnet.accountFile(target.id)
+                assertTrue(file.contacts.none { it.id == zoe }, "she is gone")
+                assertTrue(file.notes.any { it.body == "Commande prévue en janvier" }, "the offline note is kept")
+                assertEquals(0u, carnet.syncStatus.pending, "the replayed note reached the server")
+                val needles = listOf("Quérard", "querard").map { it.toByteArray(Charsets.UTF_8) }
+                val holders = dir.walk().filter { it.isFile }.filter { f ->
+                    val bytes = f.readBytes()
+                    needles.any { n -> (0..bytes.size - n.size).any { i -> n.indices.all { bytes[i + it] == n[it] } } }
+                }.toList()
+                assertEquals(emptyList<java.io.File>(), holders, "no file of the app's store names her")
+            }
+        }
+    }
+
+    @Test
     fun `a quote leaves only with its legal mentions, and its status reads in French`() = runBlocking<Unit> {
         TestServer().use { server ->
             Carnet.open(tempDir("carnet-quote-").path).use { carnet ->
