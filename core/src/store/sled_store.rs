@@ -118,12 +118,17 @@ impl SledStore {
         // write lock keeps everyone off it).
         let old = std::mem::replace(&mut *db, sled::Config::new().temporary(true).open()?);
         let swapped = close_db(old, &self.dir).and_then(|()| finish_compaction(&self.dir));
-        if swapped.is_err() && work.join(MOVING).exists() {
-            // Half replaced: serving either store would be wrong.
+        // Failed half way (`MOVING`): serving either store would be wrong,
+        // and a restart finishes the swap. Failed before: the old store
+        // serves again, so the copy must go now; left, the next `open`
+        // would resume it and put back a store without the writes made in
+        // between (if it cannot go, nothing is served: the copy is then
+        // still exact).
+        let untouched = || !work.join(MOVING).exists() && std::fs::remove_dir_all(&work).is_ok();
+        if swapped.is_err() && !untouched() {
             self.broken.store(true, Ordering::SeqCst);
             return swapped.map(|()| (before, before));
         }
-        // Replaced, or not touched (the copy is dropped at the next open).
         match open_db(&self.dir) {
             Ok(reopened) => *db = reopened,
             Err(e) => {
