@@ -251,19 +251,19 @@ fn drop_batch(doc: DocId) -> Batch {
 impl<S: Store> Device<S> {
     /// Replays on a replaced document's new copy the edits kept aside
     /// when its old copy was dropped (`Replica::replace`), as one local
-    /// edit of this device, then forgets the old copy.
-    fn replay_stashed(&mut self, id: DocId) -> Result<()> {
+    /// edit of this device, then forgets the old copy. `doc` is the new
+    /// copy as just stored whole (a snapshot: no chunk).
+    fn replay_stashed(&mut self, doc: &mut CrmDoc) -> Result<()> {
+        let id = doc.id();
         let Some(raw) = self.store.meta(&replay_key(id))? else {
             return Ok(());
         };
         let stash: Stash = postcard::from_bytes(&raw).map_err(|e| corrupt(&replay_key(id), e))?;
         let old = CrmDoc::load(id, &stash.bytes)?;
         let since: Vec<ChangeHash> = stash.since.iter().filter_map(|h| h.parse().ok()).collect();
-        let stored = self.store.load(id)?.ok_or(CoreError::DocNotFound(id))?;
-        let mut doc = CrmDoc::load(id, &stored.bytes)?;
         let before = doc.heads();
         let writer = self.writer();
-        crate::persist::edit(&mut doc, &writer, |d| {
+        crate::persist::edit(doc, &writer, |d| {
             crate::erase::replay(d, &old, &since, &stash.erased)
         })?;
         let mut b = Batch::new();
@@ -273,7 +273,7 @@ impl<S: Store> Device<S> {
             self.store.write(b, Durability::Flushed)?;
             return Ok(());
         }
-        self.save(&mut doc, &before, stored.chunks, b, true)?;
+        self.save(doc, &before, 0, b, true)?;
         self.store.flush()?;
         Ok(())
     }
@@ -427,7 +427,7 @@ impl<S: Store> Replica for Device<S> {
                 let n = doc.automerge().get_changes(&[]).len();
                 let write = DocWrite::received(&mut doc, bytes.to_vec())?;
                 self.write_doc(write, &doc, Batch::new())?;
-                if let Err(e) = self.replay_stashed(id) {
+                if let Err(e) = self.replay_stashed(&mut doc) {
                     // The edits stay aside (and the store uncompacted)
                     // rather than stop every later sync.
                     tracing::warn!(%id, error = %e, "edits kept aside could not be replayed");

@@ -95,15 +95,7 @@ impl CrmDoc {
         }
         match value {
             Some((Value::Scalar(s), _)) => {
-                let s = match s.as_ref() {
-                    automerge::ScalarValue::Str(t) => match rw.scrub(t) {
-                        Some(clean) => {
-                            std::borrow::Cow::Owned(automerge::ScalarValue::Str(clean.into()))
-                        }
-                        None => s,
-                    },
-                    _ => s,
-                };
+                let s = scrubbed(rw, s);
                 let same =
                     matches!(self.am.get(&to, key)?, Some((Value::Scalar(cur), _)) if cur == s);
                 if !same {
@@ -172,6 +164,20 @@ pub trait Rewrite {
     fn scrub(&self, s: &str) -> Option<String>;
 }
 
+/// `s` with its string scrubbed by `rw` (other scalars as they are).
+fn scrubbed<'a>(
+    rw: &dyn Rewrite,
+    s: std::borrow::Cow<'a, automerge::ScalarValue>,
+) -> std::borrow::Cow<'a, automerge::ScalarValue> {
+    match s.as_ref() {
+        automerge::ScalarValue::Str(text) => match rw.scrub(text) {
+            Some(clean) => std::borrow::Cow::Owned(automerge::ScalarValue::Str(clean.into())),
+            None => s,
+        },
+        _ => s,
+    }
+}
+
 fn copy_rewritten(
     src: &AutoCommit,
     from: &ObjId,
@@ -181,13 +187,7 @@ fn copy_rewritten(
     path: &mut Vec<String>,
     rw: &dyn Rewrite,
 ) -> Result<()> {
-    let scalar = |s: std::borrow::Cow<'_, automerge::ScalarValue>| match s.as_ref() {
-        automerge::ScalarValue::Str(text) => match rw.scrub(text) {
-            Some(clean) => automerge::ScalarValue::Str(clean.into()),
-            None => s.into_owned(),
-        },
-        _ => s.into_owned(),
-    };
+    let scalar = |s| scrubbed(rw, s).into_owned();
     match t {
         ObjType::Map | ObjType::Table => {
             for key in src.keys(from).collect::<Vec<_>>() {

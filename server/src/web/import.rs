@@ -223,14 +223,10 @@ async fn columns(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     run(&web, &v, &token, path, overrides, dry_run, verified_on).await
 }
 
-/// Whether the columns form offers `target` (`ignore`, a file's field, or
-/// `contact.` and a contact's field).
+/// Whether the columns form offers `target`: `ignore`, or a field as a
+/// mapping names it (`Target::parse`, the rule the import itself applies).
 fn offered(target: &str) -> bool {
-    target == "ignore"
-        || ACCOUNT_FIELDS.contains(&target)
-        || target
-            .strip_prefix("contact.")
-            .is_some_and(|f| CONTACT_FIELDS.contains(&f))
+    target == "ignore" || carnet_core::import::Target::parse(target).is_some()
 }
 
 /// The header line of a kept file.
