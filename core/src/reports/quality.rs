@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Scope;
 use crate::ids::DocId;
-use crate::index::{AccountRows, FieldCheck};
+use crate::index::{AccountRow, AccountRows, FieldCheck};
 
 /// Share of a field that goes out of date in a year.
 pub const YEARLY_DECAY: f64 = 0.05;
@@ -62,21 +62,13 @@ pub fn stale_accounts(
     limit: usize,
 ) -> Vec<StaleAccount> {
     let horizon = today - chrono::Duration::days(STALE_AFTER_DAYS);
-    let mut out: Vec<StaleAccount> = Vec::new();
+    // Ranked by reference; only the `limit` shown are copied out (a
+    // portfolio has thousands of files to check, a list shows fifty).
+    let mut ranked: Vec<(Option<NaiveDate>, f64, DocId, &AccountRow)> = Vec::new();
     for (id, a, rows) in index.account_rows() {
-        if !scope.covers(&a.owner) {
+        if !scope.covers(&a.owner) || !a.checks.iter().any(|c| c.since < horizon) {
             continue;
         }
-        if !a.checks.iter().any(|c| c.since < horizon) {
-            continue;
-        }
-        let mut to_check: Vec<FieldCheck> = a
-            .checks
-            .iter()
-            .filter(|c| c.since < horizon)
-            .cloned()
-            .collect();
-        to_check.sort_by_key(|c| c.since);
         let next_visit = rows
             .actions
             .iter()
@@ -84,24 +76,42 @@ pub fn stale_accounts(
             .filter_map(|x| x.due)
             .filter(|d| *d >= today)
             .min();
-        out.push(StaleAccount {
-            id,
-            name: a.name.clone(),
-            city: a.city.clone(),
-            owner: a.owner.clone(),
-            staleness: staleness(&a.checks, today),
-            to_check,
-            next_visit,
-        });
+        ranked.push((next_visit, staleness(&a.checks, today), id, a));
     }
-    out.sort_by(|x, y| {
-        (x.next_visit.is_none(), x.next_visit)
-            .cmp(&(y.next_visit.is_none(), y.next_visit))
-            .then(y.staleness.total_cmp(&x.staleness))
-            .then(x.name.cmp(&y.name))
-    });
-    out.truncate(limit);
-    out
+    let order = |x: &(Option<NaiveDate>, f64, DocId, &AccountRow),
+                 y: &(Option<NaiveDate>, f64, DocId, &AccountRow)| {
+        (x.0.is_none(), x.0)
+            .cmp(&(y.0.is_none(), y.0))
+            .then(y.1.total_cmp(&x.1))
+            .then(x.3.name.cmp(&y.3.name))
+            .then(x.2.cmp(&y.2))
+    };
+    if ranked.len() > limit && limit > 0 {
+        ranked.select_nth_unstable_by(limit - 1, order);
+    }
+    ranked.truncate(limit);
+    ranked.sort_by(order);
+    ranked
+        .into_iter()
+        .map(|(next_visit, staleness, id, a)| {
+            let mut to_check: Vec<FieldCheck> = a
+                .checks
+                .iter()
+                .filter(|c| c.since < horizon)
+                .cloned()
+                .collect();
+            to_check.sort_by_key(|c| c.since);
+            StaleAccount {
+                id,
+                name: a.name.clone(),
+                city: a.city.clone(),
+                owner: a.owner.clone(),
+                staleness,
+                to_check,
+                next_visit,
+            }
+        })
+        .collect()
 }
 
 /// A file whose address or email is known wrong, to correct.
