@@ -59,8 +59,12 @@ fn created(ctx: &EditCtx<'_>) -> (&'static str, String) {
     ("created_at", ctx.writer.now.to_string())
 }
 
-/// Fills the account of a fresh account document.
-pub fn init_account(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<()> {
+/// The fields a new customer file's account starts with: `raw` validated,
+/// with the defaults (kind, status, owner) and the creation stamps.
+pub fn account_fields(
+    ctx: &EditCtx<'_>,
+    raw: &RawFields<'_>,
+) -> Result<Vec<(&'static str, FieldValue)>> {
     let mut raw = raw.to_vec();
     with_default(&mut raw, "kind", "company");
     with_default(&mut raw, "status", "prospect");
@@ -74,7 +78,12 @@ pub fn init_account(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) ->
         }
         .into());
     }
-    for (k, v) in &fields {
+    Ok(fields)
+}
+
+/// Fills the account of a fresh account document with `account_fields`.
+pub fn init_account(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<()> {
+    for (k, v) in &account_fields(ctx, raw)? {
         let path = schema::FieldPath {
             parent: vec!["account".into()],
             key: k.to_string(),
@@ -189,10 +198,21 @@ fn require_record(doc: &CrmDoc, container: &str, id: &str, what: &str) -> Result
     Ok(())
 }
 
-pub fn add_contact(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {
+/// A new contact's fields: `raw` validated, with the creation stamp.
+pub fn contact_fields(
+    ctx: &EditCtx<'_>,
+    raw: &RawFields<'_>,
+) -> Result<Vec<(&'static str, FieldValue)>> {
     let mut raw = raw.to_vec();
     raw.push(created(ctx));
-    add_record(doc, ctx, &["contacts"], RecordKind::Contact, &raw)
+    parse_all(RecordKind::Contact, &raw, &ctx.vocab)
+}
+
+pub fn add_contact(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {
+    let fields = contact_fields(ctx, raw)?;
+    let id = RecordId::new();
+    doc.create_record(&["contacts"], &id.to_string(), RecordKind::Contact, &fields)?;
+    Ok(id)
 }
 
 pub fn add_deal(doc: &mut CrmDoc, ctx: &EditCtx<'_>, raw: &RawFields<'_>) -> Result<RecordId> {

@@ -942,3 +942,69 @@ fn a_file_imported_with_its_export_date_is_stale_from_that_day_not_from_the_impo
         ]
     );
 }
+
+/// An import stores its new files in groups, one store batch each: a file
+/// is whole after a restart, is one change stamped with the device's
+/// clock, waits for the server, and a later row can add a contact to a
+/// file of a group not stored yet.
+#[test]
+fn an_imported_file_is_one_change_stored_whole_in_groups() {
+    use carnet_core::index::DocRows;
+    use carnet_core::store::Store;
+    let (dir, mut d) = device();
+    let rows = 700;
+    let mut csv = String::from("Raison sociale;CP;Ville;Contact;E-mail\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "Atelier {i};{:05};Ville {i};Contact {i};c{i}@exemple.fr\n",
+            10_000 + i
+        ));
+    }
+    // Row 703 (line numbers start at the header) names the file of row 2
+    // again, with another contact: the file gets it, not a twin.
+    csv.push_str("Atelier 1;10001;Ville 1;Autre Personne;autre@exemple.fr\n");
+    let r = import(&mut d, csv.as_bytes(), false, &Overrides::new());
+    assert_eq!(
+        (r.created, r.updated, r.rejected),
+        (rows as u64, 1, 0),
+        "{r:?}"
+    );
+    drop(d);
+
+    let d = Device::open(dir.path()).unwrap();
+    let files: Vec<(DocId, String, usize)> = d
+        .index()
+        .accounts()
+        .map(|(id, a, rows)| (id, a.name.clone(), rows.contacts.len()))
+        .collect();
+    assert_eq!(files.len(), rows);
+    let pending = d.sync_status().unwrap().pending;
+    for (id, name, contacts) in &files {
+        assert!(pending.contains(id), "{name} is not waiting for the server");
+        // Its index rows, read from the tree it was built from, are the
+        // rows its stored document gives.
+        let rows = DocRows::of(&mut d.load(*id).unwrap()).unwrap();
+        assert_eq!(Some(&rows), d.index().get(*id), "{name}");
+        let history = d.history(*id).unwrap();
+        let want = if name == "Atelier 1" { 2 } else { 1 };
+        assert_eq!(contacts, &want, "{name}");
+        // The file and its first contact: one change, at the device's time.
+        assert_eq!(history.len(), want, "{name}: {history:?}");
+        assert_eq!(history[0].time, NOV_26);
+        let paths: Vec<&str> = history[0].changes.iter().map(|c| c.path.as_str()).collect();
+        assert!(paths.contains(&"account/name"), "{paths:?}");
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.starts_with("contacts/") && p.ends_with("/name")),
+            "{paths:?}"
+        );
+    }
+    let one = files.iter().find(|f| f.1 == "Atelier 1").unwrap().0;
+    let file = d.load(one).unwrap();
+    let hydrated = format!("{:?}", file.hydrated());
+    assert!(hydrated.contains("Autre Personne") && hydrated.contains("Contact 1\""));
+    // The store holds every file the index lists.
+    let stored = d.store().doc_ids().unwrap();
+    assert!(files.iter().all(|f| stored.contains(&f.0)));
+}

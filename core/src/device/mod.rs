@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::doc::{Conflict, CrmDoc, HistoryEntry, Writer};
+use crate::doc::{Conflict, CrmDoc, FieldValue, HistoryEntry, NewRecord, Writer};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{DocId, DocKind, RecordId};
 use crate::index::{DocRows, Index, SearchHit};
@@ -55,6 +55,34 @@ pub use transfer::{read_vcard_file, PersonData, VcardReport};
 pub use crate::sync::{Remote, SyncStatus};
 
 pub(crate) const META_IDENTITY: &str = "identity";
+
+/// A customer file planned by `Device::plan_account`, not stored yet.
+pub(crate) struct NewFile {
+    write: DocWrite,
+    batch: Batch,
+}
+
+impl NewFile {
+    pub(crate) fn id(&self) -> DocId {
+        self.write.doc
+    }
+
+    /// Bytes it will write.
+    pub(crate) fn size(&self) -> usize {
+        self.write.bytes.len()
+    }
+}
+
+/// Marks `doc` as edited on this device and not yet on the server; a new
+/// edit also retries a rejected one. A fresh token per edit: an ack only
+/// clears the flag if no edit happened after what it acknowledges. A new
+/// file has no rejected edit to clear (and a delete costs the store a write).
+fn mark_local(batch: &mut Batch, doc: DocId, new: bool) {
+    batch.put_meta(replica::dirty_key(doc), Uuid::new_v4().as_bytes().to_vec());
+    if !new {
+        batch.delete_meta(replica::rejected_key(doc));
+    }
+}
 
 pub(crate) fn singleton_key(kind: DocKind) -> String {
     format!("singleton/{kind}")
@@ -384,24 +412,45 @@ impl<S: Store> Device<S> {
         kind: DocKind,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        self.create_with(DocId::new(), kind, Batch::new(), f)
+        self.create_with(DocId::new(), kind, Batch::new(), |_| Ok(Vec::new()), f)
     }
 
+    /// Creates a document of `kind` as one change: its skeleton, the
+    /// fields `first` gives its singleton record (the account), then `f`.
     fn create_with(
         &mut self,
         id: DocId,
         kind: DocKind,
         batch: Batch,
+        first: impl FnOnce(&EditCtx<'_>) -> Result<Vec<(&'static str, FieldValue)>>,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        let writer = self.writer();
-        let mut doc = CrmDoc::create(id, kind, &writer)?;
-        {
-            let ctx = self.ctx(&writer);
-            persist::edit(&mut doc, &writer, |d| f(d, &ctx))?;
-        }
-        self.save(&mut doc, &[], 0, batch, true)?;
+        let (doc, write, batch) = self.plan_new(id, kind, batch, first, f)?;
+        self.write_doc(write, &doc, batch)?;
         Ok(id)
+    }
+
+    /// `create_with` up to the store: the new document, its write, and
+    /// `batch` with the mark that it is not on the server yet.
+    fn plan_new(
+        &mut self,
+        id: DocId,
+        kind: DocKind,
+        mut batch: Batch,
+        first: impl FnOnce(&EditCtx<'_>) -> Result<Vec<(&'static str, FieldValue)>>,
+        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
+    ) -> Result<(CrmDoc, DocWrite, Batch)> {
+        let writer = self.writer();
+        let mut doc = {
+            let ctx = self.ctx(&writer);
+            let first = first(&ctx)?;
+            let (mut doc, _) = CrmDoc::create_open(id, kind, &writer, &first, &[])?;
+            persist::edit(&mut doc, &writer, |d| f(d, &ctx))?;
+            doc
+        };
+        mark_local(&mut batch, id, true);
+        let write = DocWrite::plan(&mut doc, &[], 0, None)?;
+        Ok((doc, write, batch))
     }
 
     fn create_singleton(
@@ -412,7 +461,7 @@ impl<S: Store> Device<S> {
         let id = DocId::new();
         let mut b = Batch::new();
         b.put_meta(singleton_key(kind), id.0.as_bytes().to_vec());
-        self.create_with(id, kind, b, f)
+        self.create_with(id, kind, b, |_| Ok(Vec::new()), f)
     }
 
     /// Writes a document's new changes (or a fresh snapshot past the
@@ -431,11 +480,7 @@ impl<S: Store> Device<S> {
             return Ok(());
         }
         if local {
-            // Not yet on the server; a new edit also retries a rejected one.
-            // A fresh token per edit: an ack only clears the flag if no edit
-            // happened after what it acknowledges.
-            batch.put_meta(replica::dirty_key(id), Uuid::new_v4().as_bytes().to_vec());
-            batch.delete_meta(replica::rejected_key(id));
+            mark_local(&mut batch, id, before.is_empty());
         }
         let write = DocWrite::plan(doc, before, chunks, None)?;
         self.write_doc(write, doc, batch)
@@ -457,10 +502,14 @@ impl<S: Store> Device<S> {
     /// refresh the settings or catalog kept in memory if that is what changed.
     fn written(&mut self, id: DocId, rows: DocRows, doc: &CrmDoc) -> Result<()> {
         self.index.put(id, rows);
-        if self.singleton(DocKind::Settings)? == Some(id) {
-            self.settings = Settings::read(doc);
-        } else if self.singleton(DocKind::Catalog)? == Some(id) {
-            self.catalog = Catalog::read(doc);
+        match doc.kind() {
+            DocKind::Settings if self.singleton(DocKind::Settings)? == Some(id) => {
+                self.settings = Settings::read(doc);
+            }
+            DocKind::Catalog if self.singleton(DocKind::Catalog)? == Some(id) => {
+                self.catalog = Catalog::read(doc);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -533,9 +582,67 @@ impl<S: Store> Device<S> {
     /// Creates a customer file. `fields` are account fields as typed
     /// (`name`, `kind`, `status`, `siret`, `postcode`, ...).
     pub fn create_account(&mut self, fields: &RawFields<'_>) -> Result<DocId> {
-        self.create(DocKind::Account, |doc, ctx| {
-            ops::init_account(doc, ctx, fields)
-        })
+        let first = |ctx: &EditCtx<'_>| ops::account_fields(ctx, fields);
+        self.create_with(
+            DocId::new(),
+            DocKind::Account,
+            Batch::new(),
+            first,
+            |_, _| Ok(()),
+        )
+    }
+
+    /// A new customer file with its contacts, as one change, not stored
+    /// yet: `store_new` stores many such files in one store batch (an
+    /// import's; one batch per file would cost the store a log write
+    /// each). Its index rows are read from the tree it was built from.
+    pub(crate) fn plan_account(
+        &mut self,
+        fields: &RawFields<'_>,
+        contacts: &[crate::import::Fields],
+    ) -> Result<NewFile> {
+        let writer = self.writer();
+        let id = DocId::new();
+        let (mut doc, tree) = {
+            let ctx = self.ctx(&writer);
+            let first = ops::account_fields(&ctx, fields)?;
+            let records = contacts
+                .iter()
+                .map(|c| {
+                    Ok(NewRecord {
+                        container: "contacts",
+                        id: RecordId::new().to_string(),
+                        kind: RecordKind::Contact,
+                        fields: ops::contact_fields(&ctx, c)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            CrmDoc::create_open(id, DocKind::Account, &writer, &first, &records)?
+        };
+        doc.commit(&writer);
+        let rows = DocRows::of_tree(&mut doc, Some(&tree))?;
+        let mut batch = Batch::new();
+        mark_local(&mut batch, id, true);
+        let write = DocWrite::plan(&mut doc, &[], 0, Some(rows))?;
+        Ok(NewFile { write, batch })
+    }
+
+    /// Stores the files `plan_account` planned, atomically, then indexes them.
+    pub(crate) fn store_new(&mut self, files: Vec<NewFile>) -> Result<()> {
+        let mut all = Batch::new();
+        for f in &files {
+            f.write.add_to(&mut all);
+        }
+        let mut rows = Vec::with_capacity(files.len());
+        for f in files {
+            all.extend(f.batch);
+            rows.push((f.write.doc, f.write.rows));
+        }
+        self.store.write(all, self.durability)?;
+        for (id, r) in rows {
+            self.index.put(id, r);
+        }
+        Ok(())
     }
 
     /// Sets one field from text. `path` is `account/<field>`,

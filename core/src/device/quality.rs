@@ -6,10 +6,10 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use super::Device;
+use super::{Device, NewFile};
 use crate::dedup::{self, Keys, Reason};
 use crate::error::Result;
-use crate::ids::{DocId, DocKind};
+use crate::ids::DocId;
 use crate::import::{self, Fields, Overrides, Report};
 use crate::ops;
 use crate::store::{Batch, Durability, Store};
@@ -26,25 +26,58 @@ pub struct DuplicateHit {
     pub reason: Reason,
 }
 
-struct DeviceSink<'a, S: Store>(&'a mut Device<S>);
+/// The device's side of an import: new files are stored in groups of
+/// `GROUP_FILES` (or `GROUP_BYTES`), each group one store batch. A group
+/// is stored before anything reads the store or the index, and at the end.
+struct DeviceSink<'a, S: Store> {
+    device: &'a mut Device<S>,
+    group: Vec<NewFile>,
+    bytes: usize,
+}
+
+const GROUP_FILES: usize = 256;
+const GROUP_BYTES: usize = 4 << 20;
+
+impl<'a, S: Store> DeviceSink<'a, S> {
+    fn new(device: &'a mut Device<S>) -> Self {
+        DeviceSink {
+            device,
+            group: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn store_group(&mut self) -> Result<()> {
+        self.bytes = 0;
+        let group = std::mem::take(&mut self.group);
+        if group.is_empty() {
+            return Ok(());
+        }
+        self.device.store_new(group)
+    }
+}
 
 impl<S: Store> import::Sink for DeviceSink<'_, S> {
     fn create(&mut self, account: &Fields, contacts: &[Fields]) -> Result<DocId> {
-        self.0.create(DocKind::Account, |doc, ctx| {
-            ops::init_account(doc, ctx, account)?;
-            for c in contacts {
-                ops::add_contact(doc, ctx, c)?;
-            }
-            Ok(())
-        })
+        let file = self.device.plan_account(account, contacts)?;
+        let id = file.id();
+        self.bytes += file.size();
+        self.group.push(file);
+        if self.group.len() >= GROUP_FILES || self.bytes >= GROUP_BYTES {
+            self.store_group()?;
+        }
+        Ok(id)
     }
 
     fn add_contact(&mut self, account: DocId, contact: &Fields) -> Result<()> {
-        self.0.add_contact(account, contact).map(|_| ())
+        self.store_group()?;
+        self.device.add_contact(account, contact).map(|_| ())
     }
 
     fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)> {
-        self.0
+        // The index, not the group: only files there before the import are
+        // asked for.
+        self.device
             .index
             .get(account)
             .map(import::contacts_in)
@@ -70,15 +103,9 @@ impl<S: Store> Device<S> {
         let vocab = self.settings().vocab();
         let before = self.durability;
         self.durability = Durability::Buffered;
-        let out = import::accounts(
-            input,
-            &mapping,
-            &vocab,
-            existing,
-            &mut DeviceSink(self),
-            opts,
-            progress,
-        );
+        let mut sink = DeviceSink::new(self);
+        let out = import::accounts(input, &mapping, &vocab, existing, &mut sink, opts, progress)
+            .and_then(|report| sink.store_group().map(|()| report));
         self.durability = before;
         let report = out?;
         if !opts.dry_run {

@@ -13,8 +13,9 @@ mod shape;
 pub mod value;
 
 use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{hydrate, TextEncoding, Value, ROOT};
 use automerge::{ActorId, Author, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue};
-use automerge::{Value, ROOT};
+use std::collections::HashMap;
 
 pub use check::Problem;
 pub use conflict::{Conflict, ConflictValue};
@@ -49,26 +50,77 @@ impl CrmDoc {
     /// record container created up front, so two devices never create the
     /// same container concurrently (which would hide one side's records).
     pub fn create(id: DocId, kind: DocKind, writer: &Writer) -> Result<Self> {
-        let mut am = AutoCommit::new();
-        set_writer(&mut am, writer);
-        am.put(ROOT, "schema", SCHEMA_VERSION)?;
-        am.put(ROOT, "kind", kind.as_str())?;
-        am.put(ROOT, "id", id.to_string())?;
-        let lay = schema::layout(kind);
-        for (key, record) in lay.singletons {
-            let obj = am.put_object(ROOT, *key, ObjType::Map)?;
-            if *record == RecordKind::Account {
-                am.put_object(&obj, "custom", ObjType::Map)?;
-                am.put_object(&obj, "tags", ObjType::Map)?;
-                am.put_object(&obj, "expectations", ObjType::Text)?;
-            }
-        }
-        for c in lay.containers {
-            am.put_object(ROOT, c.key, ObjType::Map)?;
-        }
-        let mut doc = CrmDoc { id, kind, am };
+        let (mut doc, _) = CrmDoc::create_open(id, kind, writer, &[], &[])?;
         doc.commit(writer);
         Ok(doc)
+    }
+
+    /// `create`, with `first` (validated fields) already in the document's
+    /// singleton record (the account of a customer file) and `records` in
+    /// their containers, left uncommitted: the caller's first edit joins
+    /// the same change, so a new file is one change. The whole tree goes in
+    /// as one batch, which costs Automerge two splices of its op set
+    /// instead of one per value. Returns the tree too: what hydrating the
+    /// document would give, for its index rows.
+    pub(crate) fn create_open(
+        id: DocId,
+        kind: DocKind,
+        writer: &Writer,
+        first: &[(&str, FieldValue)],
+        records: &[NewRecord],
+    ) -> Result<(Self, hydrate::Map)> {
+        let mut am = AutoCommit::new();
+        set_writer(&mut am, writer);
+        let enc = am.text_encoding();
+        let mut root: HashMap<String, hydrate::Value> = HashMap::new();
+        root.insert("schema".into(), ScalarValue::from(SCHEMA_VERSION).into());
+        root.insert("kind".into(), kind.as_str().into());
+        root.insert("id".into(), id.to_string().as_str().into());
+        let lay = schema::layout(kind);
+        if let Some(r) = records
+            .iter()
+            .find(|r| !lay.containers.iter().any(|c| c.key == r.container))
+        {
+            return Err(ValidationError::UnknownField {
+                path: r.container.to_string(),
+                what: format!("a {kind} document"),
+            }
+            .into());
+        }
+        for (i, (key, record)) in lay.singletons.iter().enumerate() {
+            let mut m: HashMap<String, hydrate::Value> = HashMap::new();
+            if *record == RecordKind::Account {
+                m.insert("custom".into(), hydrate::Value::map());
+                m.insert("tags".into(), hydrate::Value::map());
+                m.insert("expectations".into(), hydrate::Value::text(enc, ""));
+            }
+            if i == 0 {
+                fill(&mut m, first, enc);
+            }
+            root.insert(key.to_string(), hydrate::Map::from(m).into());
+        }
+        for c in lay.containers {
+            let mut m: HashMap<String, hydrate::Value> = HashMap::new();
+            for r in records.iter().filter(|r| r.container == c.key) {
+                if r.kind != c.kind {
+                    return Err(ValidationError::Rule(format!(
+                        "a {} is not kept in {}",
+                        r.kind.name(),
+                        c.key
+                    ))
+                    .into());
+                }
+                check_required(r.kind, &r.fields)?;
+                m.insert(
+                    r.id.clone(),
+                    record_value(kind, &[c.key], r.kind, &r.fields, enc),
+                );
+            }
+            root.insert(c.key.to_string(), hydrate::Map::from(m).into());
+        }
+        let tree = hydrate::Map::from(root);
+        am.init_root_from_hydrate(&tree)?;
+        Ok((CrmDoc { id, kind, am }, tree))
     }
 
     /// Loads a document from stored or received bytes and checks that it
@@ -452,46 +504,17 @@ impl CrmDoc {
         kind: RecordKind,
         fields: &[(&str, FieldValue)],
     ) -> Result<ObjId> {
-        for spec in kind.fields() {
-            let given = fields
-                .iter()
-                .any(|(k, v)| *k == spec.name && *v != FieldValue::Clear);
-            if spec.required && !given {
-                return Err(ValidationError::Empty {
-                    field: spec.name.to_string(),
-                }
-                .into());
-            }
-        }
+        check_required(kind, fields)?;
         let parent = self
             .map_at(container)
             .ok_or_else(|| ValidationError::UnknownField {
                 path: container.join("/"),
                 what: format!("a {} document", self.kind),
             })?;
-        let obj = self.am.put_object(&parent, id, ObjType::Map)?;
-        for spec in kind.fields() {
-            if spec.ty == FieldType::Text {
-                self.am.put_object(&obj, spec.name, ObjType::Text)?;
-            }
-        }
-        if let Some(c) = schema::layout(self.kind)
-            .containers
-            .iter()
-            .find(|c| Some(&c.key) == container.first())
-        {
-            if container.len() == 1 {
-                for n in c.nested {
-                    self.am.put_object(&obj, n.key, ObjType::Map)?;
-                }
-            }
-        }
-        for (k, v) in fields {
-            if *v != FieldValue::Clear {
-                self.put_at(&obj, k, v)?;
-            }
-        }
-        Ok(obj)
+        // The record, its text fields, nested containers and values as one
+        // batch (two splices of the op set instead of one per value).
+        let value = record_value(self.kind, container, kind, fields, self.am.text_encoding());
+        Ok(self.am.batch_create_object(&parent, id, &value, false)?)
     }
 
     /// Deletes a record from its container.
@@ -521,6 +544,83 @@ impl CrmDoc {
     }
 }
 
+/// A record to create with a new document (`CrmDoc::create_open`): its
+/// container (`contacts`, ...), id, kind and validated fields.
+pub(crate) struct NewRecord {
+    pub container: &'static str,
+    pub id: String,
+    pub kind: RecordKind,
+    pub fields: Vec<(&'static str, FieldValue)>,
+}
+
+/// Refuses a new record of `kind` without one of its required fields.
+fn check_required(kind: RecordKind, fields: &[(&str, FieldValue)]) -> Result<()> {
+    for spec in kind.fields() {
+        let given = fields
+            .iter()
+            .any(|(k, v)| *k == spec.name && *v != FieldValue::Clear);
+        if spec.required && !given {
+            return Err(ValidationError::Empty {
+                field: spec.name.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// A new record of `kind` in `container` of a `doc_kind` document, as a
+/// tree: an empty text for each text field, its nested containers (quote
+/// lines), then `fields`.
+fn record_value(
+    doc_kind: DocKind,
+    container: &[&str],
+    kind: RecordKind,
+    fields: &[(&str, FieldValue)],
+    enc: TextEncoding,
+) -> hydrate::Value {
+    let mut m: HashMap<String, hydrate::Value> = HashMap::new();
+    for spec in kind.fields() {
+        if spec.ty == FieldType::Text {
+            m.insert(spec.name.into(), hydrate::Value::text(enc, ""));
+        }
+    }
+    if let Some(c) = schema::layout(doc_kind)
+        .containers
+        .iter()
+        .find(|c| Some(&c.key) == container.first())
+    {
+        if container.len() == 1 {
+            for n in c.nested {
+                m.insert(n.key.into(), hydrate::Value::map());
+            }
+        }
+    }
+    fill(&mut m, fields, enc);
+    hydrate::Map::from(m).into()
+}
+
+/// Adds validated `fields` to a record being built, as `put_at` writes
+/// them: text as text, tags as a map of `true`, nothing for `Clear`.
+fn fill(m: &mut HashMap<String, hydrate::Value>, fields: &[(&str, FieldValue)], enc: TextEncoding) {
+    for (k, v) in fields {
+        let value = match v {
+            FieldValue::Text(t) => hydrate::Value::text(enc, t),
+            FieldValue::Tags(tags) => hydrate::Map::from(
+                tags.iter()
+                    .map(|t| (t.clone(), hydrate::Value::from(ScalarValue::Boolean(true))))
+                    .collect::<HashMap<String, hydrate::Value>>(),
+            )
+            .into(),
+            other => match other.to_scalar() {
+                Some(s) => s.into(),
+                None => continue,
+            },
+        };
+        m.insert(k.to_string(), value);
+    }
+}
+
 fn set_writer(am: &mut AutoCommit, writer: &Writer) {
     let author = Author::from(writer.user.as_bytes().to_vec());
     if am.get_author() != Some(&author) {
@@ -528,7 +628,11 @@ fn set_writer(am: &mut AutoCommit, writer: &Writer) {
     }
     // After set_author: it picks a fresh random actor we do not want, one
     // per edit would bloat the document. The device's actor is stable.
-    am.set_actor(writer.actor.clone());
+    // Only when it differs: setting either closes (commits) an open
+    // transaction, which would split a new document's first change.
+    if am.get_actor() != &writer.actor {
+        am.set_actor(writer.actor.clone());
+    }
 }
 
 #[cfg(test)]

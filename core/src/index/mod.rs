@@ -11,6 +11,7 @@ pub use search::{fold, SearchHit};
 
 use std::collections::{BTreeSet, HashMap};
 
+use automerge::hydrate;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -238,11 +239,21 @@ impl DocRows {
 
     /// Computes the rows of a document.
     pub fn of(doc: &mut CrmDoc) -> Result<DocRows> {
+        DocRows::of_tree(doc, None)
+    }
+
+    /// `of`, reading a customer file from `tree` when given: the tree a new
+    /// file was built from (`CrmDoc::create_open`), so it is not hydrated
+    /// back from Automerge.
+    pub(crate) fn of_tree(doc: &mut CrmDoc, tree: Option<&hydrate::Map>) -> Result<DocRows> {
         let kind = doc.kind();
         let mut rows = DocRows::empty(kind);
         match kind {
             DocKind::Account => {
-                let file = AccountFile::read(doc)?;
+                let file = match tree {
+                    Some(t) => AccountFile::read_hydrated(doc, t)?,
+                    None => AccountFile::read(doc)?,
+                };
                 let a = &file.account;
                 let mut search = fold(&a.name);
                 for part in [&a.city, &a.postcode, &a.email, &a.siret, &a.phone]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use automerge::hydrate;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -279,7 +280,13 @@ impl AccountFile {
 
     pub fn read(doc: &mut CrmDoc) -> Result<AccountFile> {
         let h = doc.hydrated();
-        let root = Rec(&h);
+        AccountFile::read_hydrated(doc, &h)
+    }
+
+    /// `read`, from the document's tree already hydrated (or, for a new
+    /// file, the tree it was built from).
+    pub(crate) fn read_hydrated(doc: &mut CrmDoc, h: &hydrate::Map) -> Result<AccountFile> {
+        let root = Rec(h);
         let account = Account::read_root(doc, root)?;
         let mut contacts: Vec<Contact> = root
             .records("contacts")

@@ -65,6 +65,15 @@ impl Batch {
         self.deletes.push(doc);
         self
     }
+    /// Adds every write of `other` after this batch's own.
+    pub fn extend(&mut self, other: Batch) -> &mut Self {
+        self.appends.extend(other.appends);
+        self.snapshots.extend(other.snapshots);
+        self.sidecars.extend(other.sidecars);
+        self.meta.extend(other.meta);
+        self.deletes.extend(other.deletes);
+        self
+    }
     pub fn is_empty(&self) -> bool {
         self.deletes.is_empty()
             && self.appends.is_empty()
