@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::doc::{Conflict, CrmDoc, FieldValue, HistoryEntry, NewRecord, Writer};
+use crate::doc::{Conflict, CrmDoc, HistoryEntry, NewRecord, Writer};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{DocId, DocKind, RecordId};
 use crate::index::{DocRows, Index, SearchHit};
@@ -412,45 +412,25 @@ impl<S: Store> Device<S> {
         kind: DocKind,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        self.create_with(DocId::new(), kind, Batch::new(), |_| Ok(Vec::new()), f)
+        self.create_with(DocId::new(), kind, Batch::new(), f)
     }
 
-    /// Creates a document of `kind` as one change: its skeleton, the
-    /// fields `first` gives its singleton record (the account), then `f`.
+    /// Creates a document of `kind` as one change: its skeleton, then `f`.
     fn create_with(
         &mut self,
         id: DocId,
         kind: DocKind,
         batch: Batch,
-        first: impl FnOnce(&EditCtx<'_>) -> Result<Vec<(&'static str, FieldValue)>>,
         f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
     ) -> Result<DocId> {
-        let (doc, write, batch) = self.plan_new(id, kind, batch, first, f)?;
-        self.write_doc(write, &doc, batch)?;
-        Ok(id)
-    }
-
-    /// `create_with` up to the store: the new document, its write, and
-    /// `batch` with the mark that it is not on the server yet.
-    fn plan_new(
-        &mut self,
-        id: DocId,
-        kind: DocKind,
-        mut batch: Batch,
-        first: impl FnOnce(&EditCtx<'_>) -> Result<Vec<(&'static str, FieldValue)>>,
-        f: impl FnOnce(&mut CrmDoc, &EditCtx<'_>) -> Result<()>,
-    ) -> Result<(CrmDoc, DocWrite, Batch)> {
         let writer = self.writer();
-        let mut doc = {
+        let (mut doc, _) = CrmDoc::create_open(id, kind, &writer, &[], &[])?;
+        {
             let ctx = self.ctx(&writer);
-            let first = first(&ctx)?;
-            let (mut doc, _) = CrmDoc::create_open(id, kind, &writer, &first, &[])?;
             persist::edit(&mut doc, &writer, |d| f(d, &ctx))?;
-            doc
-        };
-        mark_local(&mut batch, id, true);
-        let write = DocWrite::plan(&mut doc, &[], 0, None)?;
-        Ok((doc, write, batch))
+        }
+        self.save(&mut doc, &[], 0, batch, true)?;
+        Ok(id)
     }
 
     fn create_singleton(
@@ -461,7 +441,7 @@ impl<S: Store> Device<S> {
         let id = DocId::new();
         let mut b = Batch::new();
         b.put_meta(singleton_key(kind), id.0.as_bytes().to_vec());
-        self.create_with(id, kind, b, |_| Ok(Vec::new()), f)
+        self.create_with(id, kind, b, f)
     }
 
     /// Writes a document's new changes (or a fresh snapshot past the
@@ -582,14 +562,10 @@ impl<S: Store> Device<S> {
     /// Creates a customer file. `fields` are account fields as typed
     /// (`name`, `kind`, `status`, `siret`, `postcode`, ...).
     pub fn create_account(&mut self, fields: &RawFields<'_>) -> Result<DocId> {
-        let first = |ctx: &EditCtx<'_>| ops::account_fields(ctx, fields);
-        self.create_with(
-            DocId::new(),
-            DocKind::Account,
-            Batch::new(),
-            first,
-            |_, _| Ok(()),
-        )
+        let file = self.plan_account(fields, &[])?;
+        let id = file.id();
+        self.store_new(vec![file])?;
+        Ok(id)
     }
 
     /// A new customer file with its contacts, as one change, not stored
@@ -630,11 +606,9 @@ impl<S: Store> Device<S> {
     /// Stores the files `plan_account` planned, atomically, then indexes them.
     pub(crate) fn store_new(&mut self, files: Vec<NewFile>) -> Result<()> {
         let mut all = Batch::new();
-        for f in &files {
-            f.write.add_to(&mut all);
-        }
         let mut rows = Vec::with_capacity(files.len());
         for f in files {
+            f.write.add_to(&mut all);
             all.extend(f.batch);
             rows.push((f.write.doc, f.write.rows));
         }
