@@ -293,7 +293,12 @@ fn a_server_killed_after_the_mail_server_took_it_resends_with_the_same_message_i
     // The sink stores the message, then kills the server before answering.
     w.sink
         .set_mode(&format!("kill {}", w.server.pid().expect("server pid")));
-    ok(&w.alice, &["sync"]);
+    // The mailer starts as soon as the message is stored, so the kill may
+    // land before the sync's last exchange: then the sync fails on the
+    // transport, and the message is on the server all the same.
+    let out = carnet(&w.alice, &["sync"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || err.contains("transport"), "{err}");
     let first = w.sink.wait_for(1, Duration::from_secs(20));
     assert_eq!(first.len(), 1);
     w.server.kill9();
