@@ -7,9 +7,10 @@
 use chrono::NaiveDate;
 
 use crate::doc::value::{self, FieldValue, Vocab};
-use crate::doc::{CrmDoc, Writer};
+use crate::doc::{CrmDoc, NewRecord, Writer};
 use crate::error::{CoreError, Result, ValidationError};
-use crate::ids::RecordId;
+use crate::ids::{DocId, DocKind, RecordId};
+use crate::index::DocRows;
 use crate::model::{Catalog, Line, NewQuoteLine, Quote, Settings};
 use crate::schema::{self, RecordKind};
 
@@ -79,6 +80,34 @@ pub fn account_fields(
         .into());
     }
     Ok(fields)
+}
+
+/// A new customer file `id` with its contacts, validated whole, built as
+/// one tree and committed as one change by `ctx.writer`; with its rows,
+/// read off that tree. How every import writes a file, on a device and on
+/// the server.
+pub fn new_account(
+    ctx: &EditCtx<'_>,
+    id: DocId,
+    raw: &RawFields<'_>,
+    contacts: &[Vec<(&str, String)>],
+) -> Result<(CrmDoc, DocRows)> {
+    let first = account_fields(ctx, raw)?;
+    let records = contacts
+        .iter()
+        .map(|c| {
+            Ok(NewRecord {
+                container: "contacts",
+                id: RecordId::new().to_string(),
+                kind: RecordKind::Contact,
+                fields: contact_fields(ctx, c)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (mut doc, tree) = CrmDoc::create_open(id, DocKind::Account, ctx.writer, &first, &records)?;
+    doc.commit(ctx.writer);
+    let rows = DocRows::of_tree(&mut doc, Some(&tree))?;
+    Ok((doc, rows))
 }
 
 /// Fills the account of a fresh account document with `account_fields`.

@@ -113,7 +113,7 @@ fn invalid(e: impl ToString) -> TenantError {
 }
 
 impl Tenant {
-    pub async fn admin(&self, cmd: AdminCmd) -> Result<serde_json::Value> {
+    pub async fn admin(self: &Arc<Self>, cmd: AdminCmd) -> Result<serde_json::Value> {
         match cmd {
             AdminCmd::AddUser {
                 email,

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::doc::{Conflict, CrmDoc, HistoryEntry, NewRecord, Writer};
+use crate::doc::{Conflict, CrmDoc, HistoryEntry, Writer};
 use crate::error::{CoreError, Result, ValidationError};
 use crate::ids::{DocId, DocKind, RecordId};
 use crate::index::{DocRows, Index, SearchHit};
@@ -562,7 +562,7 @@ impl<S: Store> Device<S> {
     /// Creates a customer file. `fields` are account fields as typed
     /// (`name`, `kind`, `status`, `siret`, `postcode`, ...).
     pub fn create_account(&mut self, fields: &RawFields<'_>) -> Result<DocId> {
-        let file = self.plan_account(fields, &[])?;
+        let file = self.plan_account(DocId::new(), fields, &[])?;
         let id = file.id();
         self.store_new(vec![file])?;
         Ok(id)
@@ -574,29 +574,12 @@ impl<S: Store> Device<S> {
     /// each). Its index rows are read from the tree it was built from.
     pub(crate) fn plan_account(
         &mut self,
+        id: DocId,
         fields: &RawFields<'_>,
         contacts: &[crate::import::Fields],
     ) -> Result<NewFile> {
         let writer = self.writer();
-        let id = DocId::new();
-        let (mut doc, tree) = {
-            let ctx = self.ctx(&writer);
-            let first = ops::account_fields(&ctx, fields)?;
-            let records = contacts
-                .iter()
-                .map(|c| {
-                    Ok(NewRecord {
-                        container: "contacts",
-                        id: RecordId::new().to_string(),
-                        kind: RecordKind::Contact,
-                        fields: ops::contact_fields(&ctx, c)?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            CrmDoc::create_open(id, DocKind::Account, &writer, &first, &records)?
-        };
-        doc.commit(&writer);
-        let rows = DocRows::of_tree(&mut doc, Some(&tree))?;
+        let (mut doc, rows) = ops::new_account(&self.ctx(&writer), id, fields, contacts)?;
         let mut batch = Batch::new();
         mark_local(&mut batch, id, true);
         let write = DocWrite::plan(&mut doc, &[], 0, Some(rows))?;

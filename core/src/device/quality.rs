@@ -10,7 +10,7 @@ use super::{Device, NewFile};
 use crate::dedup::{self, Keys, Reason};
 use crate::error::Result;
 use crate::ids::DocId;
-use crate::import::{self, Fields, Overrides, Report};
+use crate::import::{self, Fields, Held, Overrides, Report};
 use crate::ops;
 use crate::store::{Batch, Durability, Store};
 
@@ -26,57 +26,53 @@ pub struct DuplicateHit {
     pub reason: Reason,
 }
 
-/// The device's side of an import: new files are stored in groups of
-/// `GROUP_FILES` (or `GROUP_BYTES`), each group one store batch. A group
-/// is stored before anything reads the store or the index, and at the end.
+/// The device's side of an import: new files are held, then stored in
+/// groups of `GROUP_FILES` (or `GROUP_BYTES`), each group one store batch.
+/// A contact for a held file is built into it (`import::Held`); one for a
+/// file stored before is an edit of it.
 struct DeviceSink<'a, S: Store> {
     device: &'a mut Device<S>,
-    group: Vec<NewFile>,
-    bytes: usize,
+    held: Held<NewFile>,
 }
 
 const GROUP_FILES: usize = 256;
 const GROUP_BYTES: usize = 4 << 20;
 
-impl<'a, S: Store> DeviceSink<'a, S> {
-    fn new(device: &'a mut Device<S>) -> Self {
-        DeviceSink {
-            device,
-            group: Vec::new(),
-            bytes: 0,
-        }
-    }
-
+impl<S: Store> DeviceSink<'_, S> {
     fn store_group(&mut self) -> Result<()> {
-        self.bytes = 0;
-        let group = std::mem::take(&mut self.group);
-        if group.is_empty() {
+        if self.held.is_empty() {
             return Ok(());
         }
-        self.device.store_new(group)
+        self.device.store_new(self.held.take())
     }
 }
 
 impl<S: Store> import::Sink for DeviceSink<'_, S> {
     fn create(&mut self, account: &Fields, contacts: &[Fields]) -> Result<DocId> {
-        let file = self.device.plan_account(account, contacts)?;
-        let id = file.id();
-        self.bytes += file.size();
-        self.group.push(file);
-        if self.group.len() >= GROUP_FILES || self.bytes >= GROUP_BYTES {
+        let id = DocId::new();
+        let file = self.device.plan_account(id, account, contacts)?;
+        self.held.push(id, account, contacts, file);
+        let bytes: usize = self.held.files().map(NewFile::size).sum();
+        if self.held.len() >= GROUP_FILES || bytes >= GROUP_BYTES {
             self.store_group()?;
         }
         Ok(id)
     }
 
     fn add_contact(&mut self, account: DocId, contact: &Fields) -> Result<()> {
-        self.store_group()?;
-        self.device.add_contact(account, contact).map(|_| ())
+        let device = &mut *self.device;
+        match self
+            .held
+            .add_contact(account, contact, |id, a, c| device.plan_account(id, a, c))
+        {
+            Some(built) => built,
+            None => device.add_contact(account, contact).map(|_| ()),
+        }
     }
 
     fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)> {
-        // The index, not the group: only files there before the import are
-        // asked for.
+        // The index, not the held files: only files there before the
+        // import are asked for.
         self.device
             .index
             .get(account)
@@ -103,7 +99,10 @@ impl<S: Store> Device<S> {
         let vocab = self.settings().vocab();
         let before = self.durability;
         self.durability = Durability::Buffered;
-        let mut sink = DeviceSink::new(self);
+        let mut sink = DeviceSink {
+            device: self,
+            held: Held::default(),
+        };
         let out = import::accounts(input, &mapping, &vocab, existing, &mut sink, opts, progress)
             .and_then(|report| sink.store_group().map(|()| report));
         self.durability = before;

@@ -106,6 +106,78 @@ pub trait Sink {
     fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)>;
 }
 
+/// New files a sink holds before storing them, each with what it was
+/// built from: a contact on a later row for one of them (a company with
+/// one row per contact) is built into the file's one change, instead of
+/// the file being stored first and the contact written as a change of its
+/// own.
+pub struct Held<T> {
+    files: Vec<HeldFile<T>>,
+}
+
+struct HeldFile<T> {
+    id: DocId,
+    account: Fields,
+    contacts: Vec<Fields>,
+    file: T,
+}
+
+impl<T> Default for Held<T> {
+    fn default() -> Self {
+        Held { files: Vec::new() }
+    }
+}
+
+impl<T> Held<T> {
+    pub fn push(&mut self, id: DocId, account: &Fields, contacts: &[Fields], file: T) {
+        self.files.push(HeldFile {
+            id,
+            account: account.clone(),
+            contacts: contacts.to_vec(),
+            file,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &T> {
+        self.files.iter().map(|f| &f.file)
+    }
+
+    /// Builds held file `id` again, with `build`, with one more contact;
+    /// `None` when `id` is not held. A refused contact leaves the file as
+    /// it was.
+    pub fn add_contact(
+        &mut self,
+        id: DocId,
+        contact: &Fields,
+        build: impl FnOnce(DocId, &Fields, &[Fields]) -> Result<T>,
+    ) -> Option<Result<()>> {
+        // Most often the file of the row just before.
+        let held = self.files.iter_mut().rev().find(|f| f.id == id)?;
+        let mut contacts = held.contacts.clone();
+        contacts.push(contact.clone());
+        Some(build(id, &held.account, &contacts).map(|file| {
+            held.contacts = contacts;
+            held.file = file;
+        }))
+    }
+
+    /// The held files, in the order they were made; none is held after.
+    pub fn take(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|f| f.file)
+            .collect()
+    }
+}
+
 /// A file already there, for duplicate checks.
 pub struct Existing {
     pub id: DocId,
@@ -514,5 +586,46 @@ mod tests {
         assert_eq!(status_code("peut-être"), None);
         assert_eq!(postcode("1000"), "01000");
         assert_eq!(postcode("69 003"), "69003");
+    }
+
+    #[test]
+    fn a_contact_joins_the_held_file_it_names_and_a_refused_one_changes_nothing() {
+        let fields = |v: &[(&'static str, &str)]| -> Fields {
+            v.iter().map(|(k, v)| (*k, v.to_string())).collect()
+        };
+        // A "file" here is the names it was built with.
+        let build = |_: DocId, a: &Fields, c: &[Fields]| -> Result<Vec<String>> {
+            if c.iter().flatten().any(|(_, v)| v == "refusé") {
+                return Err(ValidationError::Rule("refusé".into()).into());
+            }
+            Ok(std::iter::once(a)
+                .chain(c)
+                .map(|f| f[0].1.clone())
+                .collect())
+        };
+        let (a, b) = (DocId::new(), DocId::new());
+        let mut held = Held::default();
+        for id in [a, b] {
+            let account = fields(&[("name", &format!("Société {id}"))]);
+            let contacts = [fields(&[("name", "Premier")])];
+            held.push(
+                id,
+                &account,
+                &contacts,
+                build(id, &account, &contacts).unwrap(),
+            );
+        }
+        let second = fields(&[("name", "Second")]);
+        assert!(matches!(held.add_contact(a, &second, build), Some(Ok(()))));
+        let bad = fields(&[("name", "refusé")]);
+        assert!(matches!(held.add_contact(b, &bad, build), Some(Err(_))));
+        assert!(held.add_contact(DocId::new(), &second, build).is_none());
+        let files = held.take();
+        assert_eq!(
+            files[0],
+            [format!("Société {a}"), "Premier".into(), "Second".into()]
+        );
+        assert_eq!(files[1], [format!("Société {b}"), "Premier".into()]);
+        assert!(held.is_empty());
     }
 }

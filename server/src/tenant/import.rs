@@ -4,25 +4,41 @@
 //! tenant-wide duplicate groups.
 //!
 //! The core's import is synchronous (it reads a file as it streams); it
-//! runs on its own thread and asks this async side for each write through
-//! a channel, so every write takes the same path as any other admin edit.
+//! runs on its own thread. There each new file is built whole as one
+//! change (`ops::new_account`, as on a device) and judged as any creation
+//! by the importer, so a refused row is known at once; accepted files are
+//! held (a contact on a later row joins its file's change, as on a
+//! device) and sent to this async side in groups to be stored, while the
+//! thread reads on. Up to `IN_FLIGHT` files are being stored at a time,
+//! which the group-commit writer flushes together instead of once a row.
+//! Any other request (a contact for a file already sent, a file's
+//! contacts) waits for those stores and is answered. A failed store stops
+//! the import with an error, whatever rows were counted.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use carnet_core::dedup;
 use carnet_core::doc::Writer;
-use carnet_core::import::{self, Existing, Fields, Overrides, Report};
+use carnet_core::import::{self, Existing, Fields, Held, Overrides, Report};
 use carnet_core::{ops, CoreError, DocId, DocKind, ValidationError};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
+use super::judge::Accepted;
 use super::{EditError, Tenant, TenantError};
 
+/// Files of an import stored at once: written in the same groups by the
+/// group-commit writer instead of one flush each.
+const IN_FLIGHT: usize = 256;
+
+/// New files held on the import's thread before they are sent to be
+/// stored: a company's contacts on the rows after it join its file.
+const SEND_GROUP: usize = 64;
+
 enum Req {
-    Create(
-        Fields,
-        Vec<Fields>,
-        std::sync::mpsc::Sender<carnet_core::Result<DocId>>,
-    ),
+    /// New files, built and accepted: stored without an answer.
+    Store(Vec<Accepted>),
     AddContact(
         DocId,
         Fields,
@@ -34,24 +50,67 @@ enum Req {
     ),
 }
 
-struct ChannelSink(mpsc::Sender<Req>);
+struct ChannelSink {
+    tx: mpsc::Sender<Req>,
+    tenant: Arc<Tenant>,
+    writer: Writer,
+    judged: bool,
+    held: Held<Accepted>,
+    /// Set by the async side when a store failed.
+    failed: Arc<OnceLock<String>>,
+}
 
 fn gone() -> CoreError {
     CoreError::Export("the server stopped during the import".into())
 }
 
+fn storage_failed(e: &str) -> CoreError {
+    CoreError::Export(format!("storage failed: {e}"))
+}
+
+impl ChannelSink {
+    fn stopped(&self) -> carnet_core::Result<()> {
+        match self.failed.get() {
+            Some(e) => Err(storage_failed(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends the held files to be stored.
+    fn send_held(&mut self) -> carnet_core::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .blocking_send(Req::Store(self.held.take()))
+            .map_err(|_| gone())
+    }
+}
+
 impl import::Sink for ChannelSink {
     fn create(&mut self, account: &Fields, contacts: &[Fields]) -> carnet_core::Result<DocId> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.0
-            .blocking_send(Req::Create(account.clone(), contacts.to_vec(), tx))
-            .map_err(|_| gone())?;
-        rx.recv().map_err(|_| gone())?
+        self.stopped()?;
+        let id = DocId::new();
+        let accepted = self
+            .tenant
+            .plan_file(&self.writer, self.judged, id, account, contacts)?;
+        self.held.push(id, account, contacts, accepted);
+        if self.held.len() >= SEND_GROUP {
+            self.send_held()?;
+        }
+        Ok(id)
     }
 
     fn add_contact(&mut self, account: DocId, contact: &Fields) -> carnet_core::Result<()> {
+        self.stopped()?;
+        let (tenant, writer, judged) = (&self.tenant, &self.writer, self.judged);
+        if let Some(built) = self.held.add_contact(account, contact, |id, a, c| {
+            tenant.plan_file(writer, judged, id, a, c)
+        }) {
+            return built;
+        }
         let (tx, rx) = std::sync::mpsc::channel();
-        self.0
+        self.tx
             .blocking_send(Req::AddContact(account, contact.clone(), tx))
             .map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
@@ -59,7 +118,7 @@ impl import::Sink for ChannelSink {
 
     fn contacts_of(&mut self, account: DocId) -> Vec<(String, Option<String>)> {
         let (tx, rx) = std::sync::mpsc::channel();
-        if self.0.blocking_send(Req::Contacts(account, tx)).is_err() {
+        if self.tx.blocking_send(Req::Contacts(account, tx)).is_err() {
             return Vec::new();
         }
         rx.recv().unwrap_or_default()
@@ -105,7 +164,7 @@ impl Tenant {
 
     /// Imports accounts from the CSV at `path`, as `who`.
     pub async fn import_accounts(
-        &self,
+        self: &Arc<Self>,
         who: Importer,
         path: PathBuf,
         overrides: Overrides,
@@ -117,19 +176,6 @@ impl Tenant {
             Importer::Admin(_) => self.with_all_rows(import::existing_in),
             Importer::User(w) => self.with_visible(&w.user, |f| import::existing_in(f)),
         };
-        let vocab = self.vocab();
-        let (tx, mut rx) = mpsc::channel::<Req>(16);
-        let worker = std::thread::spawn(move || {
-            import::accounts(
-                std::io::BufReader::new(file),
-                &overrides,
-                &vocab,
-                existing,
-                &mut ChannelSink(tx),
-                &opts,
-                &mut |_| {},
-            )
-        });
         let (writer, judged) = match who {
             Importer::Admin(admin) => (
                 Writer {
@@ -141,34 +187,71 @@ impl Tenant {
             ),
             Importer::User(w) => (w, true),
         };
-        while let Some(req) = rx.recv().await {
-            match req {
-                Req::Create(account, contacts, reply) => {
-                    let id = DocId::new();
-                    let fill =
-                        |doc: &mut carnet_core::doc::CrmDoc,
-                         ctx: &carnet_core::ops::EditCtx<'_>| {
-                            ops::init_account(doc, ctx, &account)?;
-                            for c in &contacts {
-                                ops::add_contact(doc, ctx, c)?;
-                            }
-                            Ok(())
-                        };
-                    let r = if judged {
-                        self.edit_for(&writer, id, DocKind::Account, true, fill)
-                            .await
-                            .map_err(edit_error)
-                    } else {
-                        self.edit_as_user(&writer, id, DocKind::Account, fill)
-                            .await
-                            .map(|_| ())
-                            .map_err(core_error)
-                    };
-                    if r.is_err() {
-                        // Nothing was stored: forget the half-made slot.
-                        self.evict(id);
+        let vocab = self.vocab();
+        let failed = Arc::new(OnceLock::new());
+        let (tx, mut rx) = mpsc::channel::<Req>(64);
+        let mut sink = ChannelSink {
+            tx,
+            tenant: self.clone(),
+            writer: writer.clone(),
+            judged,
+            held: Held::default(),
+            failed: failed.clone(),
+        };
+        let worker = std::thread::spawn(move || {
+            import::accounts(
+                std::io::BufReader::new(file),
+                &overrides,
+                &vocab,
+                existing,
+                &mut sink,
+                &opts,
+                &mut |_| {},
+            )
+            .and_then(|report| sink.send_held().map(|()| report))
+        });
+        let mut stores = FuturesUnordered::new();
+        let fail = |e: TenantError| {
+            let _ = failed.set(e.to_string());
+        };
+        loop {
+            let req = tokio::select! {
+                biased;
+                Some(done) = stores.next(), if !stores.is_empty() => {
+                    if let Err(e) = done {
+                        fail(e);
                     }
-                    let _ = reply.send(r.map(|_| id));
+                    continue;
+                }
+                req = rx.recv(), if stores.len() < IN_FLIGHT => match req {
+                    Some(req) => req,
+                    None => break,
+                },
+            };
+            if !matches!(req, Req::Store(_)) {
+                // An edit of a file made by this import waits for its slot,
+                // which an unfinished store holds; a file's contacts are in
+                // its rows once stored.
+                while let Some(done) = stores.next().await {
+                    if let Err(e) = done {
+                        fail(e);
+                    }
+                }
+            }
+            if let Some(e) = failed.get() {
+                // Stopped: nothing more is written.
+                match req {
+                    Req::Store(_) => {}
+                    Req::AddContact(_, _, reply) => drop(reply.send(Err(storage_failed(e)))),
+                    Req::Contacts(_, reply) => drop(reply.send(Vec::new())),
+                }
+                continue;
+            }
+            match req {
+                Req::Store(files) => {
+                    for accepted in files {
+                        stores.push(self.store_planned(accepted, &writer.user));
+                    }
                 }
                 Req::AddContact(id, contact, reply) => {
                     let add = |doc: &mut carnet_core::doc::CrmDoc,
@@ -196,10 +279,52 @@ impl Tenant {
                 }
             }
         }
-        worker
+        while let Some(done) = stores.next().await {
+            if let Err(e) = done {
+                fail(e);
+            }
+        }
+        let report = worker
             .join()
             .map_err(|_| TenantError::Invalid("the import stopped unexpectedly".into()))?
-            .map_err(TenantError::Core)
+            .map_err(TenantError::Core)?;
+        match failed.get() {
+            // Files counted as created but not stored: the import failed.
+            Some(e) => Err(TenantError::Invalid(format!("storage failed: {e}"))),
+            None => Ok(report),
+        }
+    }
+
+    /// A new customer file `id` of an import, built whole
+    /// (`ops::new_account`) and judged as any creation by the writer when
+    /// `judged`. Runs on the import's thread.
+    fn plan_file(
+        &self,
+        writer: &Writer,
+        judged: bool,
+        id: DocId,
+        account: &Fields,
+        contacts: &[Fields],
+    ) -> carnet_core::Result<Accepted> {
+        let parts = self.edit_parts();
+        let (doc, rows) =
+            ops::new_account(&parts.ctx(writer, self.vocab()), id, account, contacts)?;
+        if !judged {
+            return Ok(Accepted { doc, rows });
+        }
+        self.judge(&writer.user)
+            .judge_create(doc)
+            .map_err(|reason| edit_error(EditError::refusal(reason)))
+    }
+
+    /// Stores a file `plan_file` made. Several are in flight at once, so
+    /// the group-commit writer flushes them together.
+    async fn store_planned(&self, accepted: Accepted, user: &str) -> Result<(), TenantError> {
+        let slot = self.slot(accepted.doc.id()).await?;
+        // A fresh id: the slot is free.
+        let mut slot = slot.lock().await;
+        // A failed commit evicts the file: nothing of it stays.
+        self.store_new(&mut slot, accepted, user).await
     }
 
     /// Writes the whole store to a new file at `path` (mode 0600), as

@@ -37,6 +37,18 @@ pub enum EditError {
     Tenant(#[from] TenantError),
 }
 
+impl EditError {
+    /// The judge's refusal: a change the user could not see afterwards is
+    /// answered as a missing document.
+    pub(super) fn refusal(reason: String) -> Self {
+        if reason == NOT_PERMITTED {
+            EditError::Hidden
+        } else {
+            EditError::Refused(reason)
+        }
+    }
+}
+
 /// The settings and catalog the domain's operations read, cached between
 /// rule refreshes (every web edit needs them).
 #[derive(Default)]
@@ -77,18 +89,11 @@ impl Tenant {
         let judge = self.judge(&w.user);
         let slot = self.slot(doc).await?;
         let mut slot = slot.lock().await;
-        let refused = |reason: String| {
-            if reason == NOT_PERMITTED {
-                EditError::Hidden
-            } else {
-                EditError::Refused(reason)
-            }
-        };
         match slot.doc.as_mut() {
             None if create => {
                 let mut fresh = CrmDoc::create(doc, kind, w)?;
                 let out = persist::edit(&mut fresh, w, |d| f(d, &ctx))?;
-                let accepted = judge.judge_create(fresh).map_err(refused)?;
+                let accepted = judge.judge_create(fresh).map_err(EditError::refusal)?;
                 self.store_new(&mut slot, accepted, &w.user).await?;
                 Ok(out)
             }
@@ -102,7 +107,9 @@ impl Tenant {
                 let mut fork = CrmDoc::from_automerge(doc, held.automerge().fork())
                     .map_err(EditError::Refused)?;
                 let out = persist::edit(&mut fork, w, |d| f(d, &ctx))?;
-                let accepted = judge.judge_update(fork, &before, false).map_err(refused)?;
+                let accepted = judge
+                    .judge_update(fork, &before, false)
+                    .map_err(EditError::refusal)?;
                 self.store_update(&mut slot, accepted, &before.heads, &w.user)
                     .await?;
                 Ok(out)

@@ -3,8 +3,11 @@
 //! 50,000 files, the "to check" list over a 5,000-file portfolio, and
 //! erasing a person: the store compaction it costs (50,000 and 5,000
 //! files) and a device's whole replacement of the file (replay included).
+//! `server`: the admin's import into the demo tenant (`carnet-server
+//! import accounts`, the real binary); with `CARNET_BASELINE_BIN_DIR` set
+//! to another build's `target/release`, that build's too, in the same run.
 //!
-//! cargo run --release -p carnet-tests --bin bench-import [import] [scan] [stale]
+//! cargo run --release -p carnet-tests --bin bench-import [import] [scan] [stale] [server]
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -98,7 +101,8 @@ fn device(dir: &std::path::Path) -> Device {
 }
 
 fn main() {
-    // Sections to run (`import`, `scan`, `stale`); all without arguments.
+    // Sections to run (`import`, `scan`, `stale`, `server`); all without
+    // arguments.
     let only: Vec<String> = std::env::args().skip(1).collect();
     let run = |section: &str| only.is_empty() || only.iter().any(|a| a == section);
     let tmp = tempfile::tempdir().expect("tmp");
@@ -112,6 +116,89 @@ fn main() {
     }
     if run("stale") {
         stale_5k(tmp.path());
+    }
+    if run("server") {
+        server_import(tmp.path());
+    }
+}
+
+/// 10,000 companies on two rows each, one row per contact (how many
+/// tools export contacts).
+fn write_pairs_csv(path: &std::path::Path) {
+    let mut out = String::from("Raison sociale;CP;Ville;Contact;Fonction\n");
+    for n in 0..10_000 {
+        for who in ["Jean Dupont", "Marie Durand"] {
+            out.push_str(&format!(
+                "{} Société {n};{:05};Ville {};{who} {n};Gérant\n",
+                TRADES[n % TRADES.len()],
+                10_000 + n % 85_000,
+                n % 1000,
+            ));
+        }
+    }
+    std::fs::write(path, out).expect("csv");
+}
+
+/// `carnet-server import accounts` of 20,000 rows into a fresh demo
+/// tenant, one file a row and then one row per contact, by this build
+/// and, if given, a baseline build.
+fn server_import(tmp: &std::path::Path) {
+    let csv = tmp.join("server.csv");
+    write_csv(&csv, 20_000);
+    server_import_of(tmp, &csv, "one file a row");
+    let pairs = tmp.join("pairs.csv");
+    write_pairs_csv(&pairs);
+    server_import_of(tmp, &pairs, "one row per contact");
+}
+
+fn server_import_of(tmp: &std::path::Path, csv: &std::path::Path, shape: &str) {
+    use std::process::Command;
+    const ROWS: usize = 20_000;
+    let mut builds = vec![("this build", carnet_tests::harness::bin("carnet-server"))];
+    if let Some(dir) = std::env::var_os("CARNET_BASELINE_BIN_DIR") {
+        builds.push((
+            "baseline",
+            std::path::PathBuf::from(dir).join("carnet-server"),
+        ));
+    }
+    let mut times = Vec::new();
+    for (label, exe) in builds {
+        let data = tmp.join(format!("server-{}", uuid::Uuid::new_v4()));
+        let demo = Command::new(&exe)
+            .arg("--data")
+            .arg(&data)
+            .args(["demo", "--no-serve"])
+            .output()
+            .expect("run carnet-server demo");
+        assert!(demo.status.success(), "demo: {demo:?}");
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .arg("--data")
+            .arg(&data)
+            .args(["import", "accounts"])
+            .arg(csv)
+            .arg("--json")
+            .output()
+            .expect("run carnet-server import");
+        let took = t.elapsed();
+        assert!(out.status.success(), "import: {out:?}");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        println!(
+            "| server import, {shape}, {label} (created {}, updated {}, duplicates {}, rejected {}) | {ROWS} rows | {:.1} s, {:.2} ms a row | | |",
+            r["created"],
+            r["updated"],
+            r["duplicates"],
+            r["rejected"],
+            took.as_secs_f64(),
+            took.as_secs_f64() * 1e3 / ROWS as f64
+        );
+        times.push(took);
+    }
+    if let [this, base] = times[..] {
+        println!(
+            "| server import, {shape}: baseline / this build | | {:.1}× | | |",
+            base.as_secs_f64() / this.as_secs_f64()
+        );
     }
 }
 

@@ -1,0 +1,166 @@
+//! The server's import stores many new files at once (the group-commit
+//! writer flushes them together): every row answered as created is stored
+//! whole, as one change with the contacts of the rows after it; a contact
+//! for a file already sent to be stored waits for it; a rep's import is
+//! judged row by row.
+
+use std::collections::HashMap;
+
+use automerge::ActorId;
+use carnet_core::doc::{CrmDoc, Writer};
+use carnet_core::import::{Options, Overrides};
+use carnet_core::store::Store;
+use carnet_core::text::Lang;
+use carnet_core::DocId;
+use carnet_server::fuzzing::{Fixture, OTHER_REP, REP};
+use carnet_server::tenant::import::Importer;
+use carnet_server::tenant::Tenant;
+
+fn options() -> Options {
+    Options {
+        dry_run: false,
+        lang: Lang::En,
+        verified_on: None,
+    }
+}
+
+fn writer(user: &str) -> Writer {
+    Writer {
+        user: user.into(),
+        actor: ActorId::random(),
+        now: chrono::Utc::now().timestamp(),
+    }
+}
+
+/// Account files of the tenant, by name, with their contacts' names.
+fn files(t: &Tenant) -> HashMap<String, (DocId, Vec<String>)> {
+    t.log_after(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, doc)| {
+            let rows = t.rows(doc)?;
+            let account = rows.account?;
+            let contacts = rows.contacts.into_iter().map(|c| c.name).collect();
+            Some((account.name, (doc, contacts)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_answered_as_created_is_stored_whole_with_its_later_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::create(dir.path()).await.unwrap();
+    let t = f.tenant.clone();
+    // More files than are stored at once; a second contact for every
+    // tenth company on the next row (joined to its file while the import
+    // holds it), a third for some on rows at the end (added to a file
+    // sent to be stored long before); one row with a bad SIRET.
+    let mut csv = String::from("Société;Code postal;Ville;Contact;SIRET\n");
+    for i in 0..1000 {
+        csv.push_str(&format!("Société {i:04};75011;Paris;Personne {i:04} A;\n"));
+        if i % 10 == 0 {
+            csv.push_str(&format!("Société {i:04};75011;Paris;Personne {i:04} B;\n"));
+        }
+    }
+    for i in (50..1000).step_by(100) {
+        csv.push_str(&format!("Société {i:04};75011;Paris;Personne {i:04} C;\n"));
+    }
+    csv.push_str("Mauvais SIRET;75011;Paris;;12345678900000\n");
+    let path = dir.path().join("clients.csv");
+    std::fs::write(&path, &csv).unwrap();
+
+    let report = t
+        .import_accounts(
+            Importer::Admin("admin@fuzz.test".into()),
+            path.clone(),
+            Overrides::default(),
+            options(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.created, report.updated, report.rejected),
+        (1000, 110, 1)
+    );
+    assert_eq!(report.contacts, 1110);
+
+    let all = files(&t);
+    assert_eq!(all.len(), 1000);
+    for i in 0..1000 {
+        let (doc, contacts) = &all[&format!("Société {i:04}")];
+        let mut want = vec![format!("Personne {i:04} A")];
+        if i % 10 == 0 {
+            want.push(format!("Personne {i:04} B"));
+        }
+        let later = i % 100 == 50;
+        if later {
+            want.push(format!("Personne {i:04} C"));
+        }
+        let mut got = contacts.clone();
+        got.sort();
+        assert_eq!(got, want, "Société {i:04}");
+        // On disk, as the index says; made as one change with the
+        // contacts of the rows that followed, the later contact added as
+        // a second.
+        let stored = t.store.load(*doc).unwrap().expect("stored");
+        let mut d = CrmDoc::load(*doc, &stored.bytes).unwrap();
+        let changes = d.automerge().get_changes(&[]).len();
+        assert_eq!(changes, if later { 2 } else { 1 }, "Société {i:04}");
+    }
+
+    // Again: nothing is created.
+    let again = t
+        .import_accounts(
+            Importer::Admin("admin@fuzz.test".into()),
+            path,
+            Overrides::default(),
+            options(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.duplicates), (0, 1110));
+    assert_eq!(files(&t).len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reps_import_creates_only_files_she_may_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::create(dir.path()).await.unwrap();
+    let t = f.tenant.clone();
+    // Files for herself, and files she would make for the other rep in
+    // his territory, which she could then not see: refused.
+    let mut csv = String::from("Société;Code postal;Ville;Commercial\n");
+    for i in 0..300 {
+        csv.push_str(&format!("Paris {i:03};75011;Paris;\n"));
+        if i % 60 == 0 {
+            csv.push_str(&format!("Lyon {i:03};69004;Lyon;{OTHER_REP}\n"));
+        }
+    }
+    let path = dir.path().join("mine.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let report = t
+        .import_accounts(
+            Importer::User(writer(REP)),
+            path,
+            Overrides::default(),
+            options(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.created, report.rejected), (300, 5));
+    for note in &report.rows {
+        assert!(
+            note.reason.contains("not found or not permitted"),
+            "{}",
+            note.reason
+        );
+    }
+    let all = files(&t);
+    assert_eq!(all.len(), 300);
+    assert!(all.keys().all(|n| n.starts_with("Paris ")));
+    // Nothing of a refused file was stored: the other rep sees no file.
+    let theirs = t.with_visible(OTHER_REP, |f| {
+        f.docs().filter(|(_, r)| r.account.is_some()).count()
+    });
+    assert_eq!(theirs, 0);
+}
