@@ -2,7 +2,7 @@
 //! writer flushes them together): every row answered as created is stored
 //! whole, as one change with the contacts of the rows after it; a contact
 //! for a file already sent to be stored waits for it; a rep's import is
-//! judged row by row.
+//! judged row by row, as the web form's new file is.
 
 use std::collections::HashMap;
 
@@ -159,6 +159,49 @@ async fn a_reps_import_creates_only_files_she_may_see() {
     assert_eq!(all.len(), 300);
     assert!(all.keys().all(|n| n.starts_with("Paris ")));
     // Nothing of a refused file was stored: the other rep sees no file.
+    let theirs = t.with_visible(OTHER_REP, |f| {
+        f.docs().filter(|(_, r)| r.account.is_some()).count()
+    });
+    assert_eq!(theirs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_made_from_the_web_form_is_one_change_judged_as_an_imported_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::create(dir.path()).await.unwrap();
+    let t = f.tenant.clone();
+    let rep = writer(REP);
+    let raw = |name: &str, postcode: &str| {
+        vec![
+            ("name", name.to_string()),
+            ("postcode", postcode.to_string()),
+        ]
+    };
+    let id = t
+        .create_account_for(&rep, &raw("Garage du Canal", "75010"))
+        .await
+        .unwrap();
+    let stored = t.store.load(id).unwrap().expect("stored");
+    let mut d = CrmDoc::load(id, &stored.bytes).unwrap();
+    assert_eq!(d.automerge().get_changes(&[]).len(), 1);
+    let rows = t.rows(id).expect("indexed");
+    assert_eq!(rows.account.unwrap().owner, REP);
+    // Owned by her, in the other rep's territory: hers, so allowed; for
+    // the other rep, in his territory: a file she could not see.
+    let other = t
+        .create_account_for(
+            &rep,
+            &[
+                ("name", "Lyon Pièces".to_string()),
+                ("postcode", "69004".to_string()),
+                ("owner", OTHER_REP.to_string()),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(other, Err(carnet_server::tenant::EditError::Hidden)),
+        "{other:?}"
+    );
     let theirs = t.with_visible(OTHER_REP, |f| {
         f.docs().filter(|(_, r)| r.account.is_some()).count()
     });

@@ -1,7 +1,9 @@
 //! The admin's import (`carnet-server import accounts FILE`): the core's
 //! import (`carnet_core::import`) writing into the tenant as the admin,
-//! with the duplicate checks against every file of the tenant, and the
-//! tenant-wide duplicate groups.
+//! with the duplicate checks against every file of the tenant (a user's,
+//! from the web, against the files they may see); the tenant-wide
+//! duplicate groups; and a new customer file from the web app's form,
+//! made as an imported one is.
 //!
 //! The core's import is synchronous (it reads a file as it streams); it
 //! runs on its own thread. There each new file is built whole as one
@@ -21,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 use carnet_core::dedup;
 use carnet_core::doc::Writer;
 use carnet_core::import::{self, Existing, Fields, Held, Overrides, Report};
+use carnet_core::ops::RawFields;
 use carnet_core::{ops, CoreError, DocId, DocKind, ValidationError};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
@@ -93,7 +96,8 @@ impl import::Sink for ChannelSink {
         let id = DocId::new();
         let accepted = self
             .tenant
-            .plan_file(&self.writer, self.judged, id, account, contacts)?;
+            .plan_file(&self.writer, self.judged, id, account, contacts)
+            .map_err(edit_error)?;
         self.held.push(id, account, contacts, accepted);
         if self.held.len() >= SEND_GROUP {
             self.send_held()?;
@@ -105,7 +109,9 @@ impl import::Sink for ChannelSink {
         self.stopped()?;
         let (tenant, writer, judged) = (&self.tenant, &self.writer, self.judged);
         if let Some(built) = self.held.add_contact(account, contact, |id, a, c| {
-            tenant.plan_file(writer, judged, id, a, c)
+            tenant
+                .plan_file(writer, judged, id, a, c)
+                .map_err(edit_error)
         }) {
             return built;
         }
@@ -295,17 +301,17 @@ impl Tenant {
         }
     }
 
-    /// A new customer file `id` of an import, built whole
-    /// (`ops::new_account`) and judged as any creation by the writer when
-    /// `judged`. Runs on the import's thread.
+    /// A new customer file `id`, built whole (`ops::new_account`) and
+    /// judged as any creation by the writer when `judged`. An import's
+    /// run on its own thread.
     fn plan_file(
         &self,
         writer: &Writer,
         judged: bool,
         id: DocId,
-        account: &Fields,
+        account: &RawFields<'_>,
         contacts: &[Fields],
-    ) -> carnet_core::Result<Accepted> {
+    ) -> Result<Accepted, EditError> {
         let parts = self.edit_parts();
         let (doc, rows) =
             ops::new_account(&parts.ctx(writer, self.vocab()), id, account, contacts)?;
@@ -314,7 +320,20 @@ impl Tenant {
         }
         self.judge(&writer.user)
             .judge_create(doc)
-            .map_err(|reason| edit_error(EditError::refusal(reason)))
+            .map_err(EditError::refusal)
+    }
+
+    /// A new customer file made by `w` (the web app's form): built whole
+    /// as one change, judged as any creation of theirs, stored.
+    pub async fn create_account_for(
+        &self,
+        w: &Writer,
+        account: &RawFields<'_>,
+    ) -> Result<DocId, EditError> {
+        let id = DocId::new();
+        let accepted = self.plan_file(w, true, id, account, &[])?;
+        self.store_planned(accepted, &w.user).await?;
+        Ok(id)
     }
 
     /// Stores a file `plan_file` made. Several are in flight at once, so

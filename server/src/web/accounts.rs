@@ -348,15 +348,8 @@ fn doc_id(s: &str) -> Option<DocId> {
 
 async fn create(State(web): State<Web>, Posted { v, f }: Posted) -> Response {
     let raw = f.raw(&["name", "postcode", "city", "phone"]);
-    let id = DocId::new();
-    match web
-        .tenant
-        .edit_for(&v.writer(), id, DocKind::Account, true, |d, ctx| {
-            ops::init_account(d, ctx, &raw)
-        })
-        .await
-    {
-        Ok(()) => back(&format!("/accounts/{id}")),
+    match web.tenant.create_account_for(&v.writer(), &raw).await {
+        Ok(id) => back(&format!("/accounts/{id}")),
         Err(crate::tenant::EditError::Hidden) => back(&super::with_error(
             "/accounts",
             tr(
