@@ -106,6 +106,11 @@ async fn every_row_answered_as_created_is_stored_whole_with_its_later_contacts()
         let mut d = CrmDoc::load(*doc, &stored.bytes).unwrap();
         let changes = d.automerge().get_changes(&[]).len();
         assert_eq!(changes, if later { 2 } else { 1 }, "Société {i:04}");
+        // The rows the server keeps (and judged, for a user's import) were
+        // read off the tree the file was built from: they are the stored
+        // document's.
+        let rows = carnet_core::index::DocRows::of(&mut d).unwrap();
+        assert_eq!(Some(rows), t.rows(*doc), "Société {i:04}");
     }
 
     // Again: nothing is created.
@@ -184,6 +189,8 @@ async fn a_file_made_from_the_web_form_is_one_change_judged_as_an_imported_one()
     let stored = t.store.load(id).unwrap().expect("stored");
     let mut d = CrmDoc::load(id, &stored.bytes).unwrap();
     assert_eq!(d.automerge().get_changes(&[]).len(), 1);
+    let judged = carnet_core::index::DocRows::of(&mut d).unwrap();
+    assert_eq!(Some(judged), t.rows(id));
     let rows = t.rows(id).expect("indexed");
     assert_eq!(rows.account.unwrap().owner, REP);
     // Owned by her, in the other rep's territory: hers, so allowed; for

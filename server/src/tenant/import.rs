@@ -319,7 +319,7 @@ impl Tenant {
             return Ok(Accepted { doc, rows });
         }
         self.judge(&writer.user)
-            .judge_create(doc)
+            .judge_built(doc, rows)
             .map_err(EditError::refusal)
     }
 

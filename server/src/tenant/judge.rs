@@ -100,6 +100,12 @@ impl Judge {
     /// The checks of `create` on a document already built.
     pub fn judge_create(&self, mut doc: CrmDoc) -> Result<Accepted, Refusal> {
         let rows = DocRows::of(&mut doc).map_err(|e| e.to_string())?;
+        self.judge_built(doc, rows)
+    }
+
+    /// The checks of `create` on a document the server built, with the
+    /// rows read off the tree it was built from (`ops::new_account`).
+    pub fn judge_built(&self, doc: CrmDoc, rows: DocRows) -> Result<Accepted, Refusal> {
         self.acl
             .authorize_change(&self.user, None, &rows, false)
             .map_err(|d| d.to_string())?;

@@ -7,7 +7,10 @@
 //! import accounts`, the real binary); with `CARNET_BASELINE_BIN_DIR` set
 //! to another build's `target/release`, that build's too, in the same run.
 //!
-//! cargo run --release -p carnet-tests --bin bench-import [import] [scan] [stale] [server]
+//! `server-user`: a rep's import on the server, every file judged (what
+//! the web upload runs), in process.
+//!
+//! cargo run --release -p carnet-tests --bin bench-import [import] [scan] [stale] [server] [server-user]
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -120,6 +123,59 @@ fn main() {
     if run("server") {
         server_import(tmp.path());
     }
+    if run("server-user") {
+        server_user_import(tmp.path());
+    }
+}
+
+/// A rep's import on the server (what the web upload runs: every file
+/// judged as hers), in process: 20,000 rows of her territory.
+fn server_user_import(tmp: &std::path::Path) {
+    use carnet_server::fuzzing::{Fixture, REP};
+    use carnet_server::tenant::import::Importer;
+    const ROWS: usize = 20_000;
+    let csv = tmp.join("user.csv");
+    let mut out = String::from("Raison sociale;CP;Ville;Contact\n");
+    for n in 0..ROWS {
+        out.push_str(&format!(
+            "{} Société {n};75{:03};Paris;Jean Dupont {n}\n",
+            TRADES[n % TRADES.len()],
+            1 + n % 20
+        ));
+    }
+    std::fs::write(&csv, out).expect("csv");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let f = Fixture::create(&tmp.join("user-tenant")).await.expect("tenant");
+        let writer = carnet_core::doc::Writer {
+            user: REP.into(),
+            actor: automerge::ActorId::random(),
+            now: chrono::Utc::now().timestamp(),
+        };
+        let t = Instant::now();
+        let r = f
+            .tenant
+            .import_accounts(
+                Importer::User(writer),
+                csv.clone(),
+                Overrides::new(),
+                Options {
+                    dry_run: false,
+                    lang: Lang::Fr,
+                    verified_on: None,
+                },
+            )
+            .await
+            .expect("import");
+        let took = t.elapsed();
+        println!(
+            "| server import as a rep, every file judged (created {}, rejected {}) | {ROWS} rows | {:.1} s, {:.2} ms a row | | |",
+            r.created,
+            r.rejected,
+            took.as_secs_f64(),
+            took.as_secs_f64() * 1e3 / ROWS as f64
+        );
+    });
 }
 
 /// 10,000 companies on two rows each, one row per contact (how many
