@@ -639,7 +639,8 @@ test('a manager imports a CSV from the browser, dry run first; the rep of the te
   });
   assert.equal(forged.status(), 403);
   // With it, a file over the 20 MB cap is refused with a message, and
-  // nothing is imported.
+  // nothing is imported. The server reads the rest of it (up to 60 MB) so
+  // the answer is not lost to a reset while the client still sends.
   const csrf = await page.locator('input[name=csrf]').first().inputValue();
   const big = await page.request.post(base + '/import', {
     multipart: {
@@ -647,8 +648,8 @@ test('a manager imports a CSV from the browser, dry run first; the rep of the te
       file: { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.concat([Buffer.from('Raison sociale\n'), Buffer.alloc(21 << 20, 'x')]) },
     },
   });
-  assert.ok([200, 413].includes(big.status()), `status ${big.status()}`);
-  if (big.status() === 200) assert.match(await big.text(), /Le fichier dépasse 20 Mo ou n'a pas été reçu en entier : rien n'est importé\./);
+  assert.equal(big.status(), 200);
+  assert.match(await big.text(), /Le fichier dépasse 20 Mo ou n'a pas été reçu en entier : rien n'est importé\./);
   await ctx.close();
   cliOk(stores[ALICE], ['sync']);
   const hit = JSON.parse(cliOk(stores[ALICE], ['account', 'list', '--json', '--limit', '1000'])).find((h) => h.name === 'Atelier Web Import');
