@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use automerge::ActorId;
 use carnet_core::doc::{CrmDoc, Writer};
-use carnet_core::import::{Options, Overrides};
+use carnet_core::import::{Options, Overrides, Report};
 use carnet_core::store::Store;
 use carnet_core::text::Lang;
 use carnet_core::DocId;
@@ -30,6 +30,13 @@ fn writer(user: &str) -> Writer {
         actor: ActorId::random(),
         now: chrono::Utc::now().timestamp(),
     }
+}
+
+/// Imports the CSV at `path` as `who`.
+async fn import(t: &std::sync::Arc<Tenant>, who: Importer, path: &std::path::Path) -> Report {
+    t.import_accounts(who, path.to_path_buf(), Overrides::default(), options())
+        .await
+        .unwrap()
 }
 
 /// Account files of the tenant, by name, with their contacts' names.
@@ -69,15 +76,7 @@ async fn every_row_answered_as_created_is_stored_whole_with_its_later_contacts()
     let path = dir.path().join("clients.csv");
     std::fs::write(&path, &csv).unwrap();
 
-    let report = t
-        .import_accounts(
-            Importer::Admin("admin@fuzz.test".into()),
-            path.clone(),
-            Overrides::default(),
-            options(),
-        )
-        .await
-        .unwrap();
+    let report = import(&t, Importer::Admin("admin@fuzz.test".into()), &path).await;
     assert_eq!(
         (report.created, report.updated, report.rejected),
         (1000, 110, 1)
@@ -114,15 +113,7 @@ async fn every_row_answered_as_created_is_stored_whole_with_its_later_contacts()
     }
 
     // Again: nothing is created.
-    let again = t
-        .import_accounts(
-            Importer::Admin("admin@fuzz.test".into()),
-            path,
-            Overrides::default(),
-            options(),
-        )
-        .await
-        .unwrap();
+    let again = import(&t, Importer::Admin("admin@fuzz.test".into()), &path).await;
     assert_eq!((again.created, again.duplicates), (0, 1110));
     assert_eq!(files(&t).len(), 1000);
 }
@@ -143,15 +134,7 @@ async fn a_reps_import_creates_only_files_she_may_see() {
     }
     let path = dir.path().join("mine.csv");
     std::fs::write(&path, &csv).unwrap();
-    let report = t
-        .import_accounts(
-            Importer::User(writer(REP)),
-            path,
-            Overrides::default(),
-            options(),
-        )
-        .await
-        .unwrap();
+    let report = import(&t, Importer::User(writer(REP)), &path).await;
     assert_eq!((report.created, report.rejected), (300, 5));
     for note in &report.rows {
         assert!(

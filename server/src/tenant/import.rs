@@ -63,6 +63,23 @@ struct ChannelSink {
     failed: Arc<OnceLock<String>>,
 }
 
+/// Keeps the first failed store's error: it stops the import.
+fn note_failure(done: Result<(), TenantError>, failed: &OnceLock<String>) {
+    if let Err(e) = done {
+        let _ = failed.set(e.to_string());
+    }
+}
+
+/// Waits for every store in flight.
+async fn settle<F>(stores: &mut FuturesUnordered<F>, failed: &OnceLock<String>)
+where
+    F: std::future::Future<Output = Result<(), TenantError>>,
+{
+    while let Some(done) = stores.next().await {
+        note_failure(done, failed);
+    }
+}
+
 fn gone() -> CoreError {
     CoreError::Export("the server stopped during the import".into())
 }
@@ -217,16 +234,11 @@ impl Tenant {
             .and_then(|report| sink.send_held().map(|()| report))
         });
         let mut stores = FuturesUnordered::new();
-        let fail = |e: TenantError| {
-            let _ = failed.set(e.to_string());
-        };
         loop {
             let req = tokio::select! {
                 biased;
                 Some(done) = stores.next(), if !stores.is_empty() => {
-                    if let Err(e) = done {
-                        fail(e);
-                    }
+                    note_failure(done, &failed);
                     continue;
                 }
                 req = rx.recv(), if stores.len() < IN_FLIGHT => match req {
@@ -238,11 +250,7 @@ impl Tenant {
                 // An edit of a file made by this import waits for its slot,
                 // which an unfinished store holds; a file's contacts are in
                 // its rows once stored.
-                while let Some(done) = stores.next().await {
-                    if let Err(e) = done {
-                        fail(e);
-                    }
-                }
+                settle(&mut stores, &failed).await;
             }
             if let Some(e) = failed.get() {
                 // Stopped: nothing more is written.
@@ -285,11 +293,7 @@ impl Tenant {
                 }
             }
         }
-        while let Some(done) = stores.next().await {
-            if let Err(e) = done {
-                fail(e);
-            }
-        }
+        settle(&mut stores, &failed).await;
         let report = worker
             .join()
             .map_err(|_| TenantError::Invalid("the import stopped unexpectedly".into()))?
